@@ -1,0 +1,110 @@
+// File content as fixed-size chunks, shared copy-on-write between forks.
+//
+// Chunk i covers bytes [i * CHUNK, (i + 1) * CHUNK). A chunk may be shorter than CHUNK (the bytes past
+// its end read as zeros) and may be absent (a hole). The chunk list stops at the last allocated chunk,
+// so a sparse file costs nothing past its data. A chunk is written in place only while its owner
+// matches the writer's epoch; otherwise it is copied first.
+
+export const CHUNK = 16 * 1024;
+
+export class Content {
+  constructor(
+    public owner: number,
+    public size: number,
+    public chunks: Array<Uint8Array | null>,
+    /** Per-chunk owner epochs, parallel to `chunks`. */
+    public owners: number[],
+    /** Bytes held in chunks (what st_blocks counts). */
+    public allocated = 0,
+  ) {}
+
+  static empty(owner: number): Content {
+    return new Content(owner, 0, [], []);
+  }
+
+  /** The content to write into for `owner`: this one if owned, else a copy sharing every chunk. */
+  editable(owner: number): Content {
+    if (this.owner === owner) return this;
+    return new Content(owner, this.size, this.chunks.slice(), this.owners.slice(), this.allocated);
+  }
+
+  read(position: number, length: number): Uint8Array {
+    const end = Math.min(this.size, position + length);
+    if (end <= position) return new Uint8Array(0);
+    const first = Math.floor(position / CHUNK);
+    const last = Math.floor((end - 1) / CHUNK);
+    const out = new Uint8Array(end - position);
+    for (let i = first; i <= last; i++) {
+      const chunk = this.chunks[i];
+      if (!chunk) continue;
+      const base = i * CHUNK;
+      const from = Math.max(position, base) - base;
+      const to = Math.min(end, base + chunk.length) - base;
+      if (to > from) out.set(chunk.subarray(from, to), base + from - position);
+    }
+    return out;
+  }
+
+  /** Writes data at position (the caller has made this content editable). Returns bytes newly allocated. */
+  write(owner: number, position: number, data: Uint8Array): number {
+    const end = position + data.length;
+    let grown = 0;
+    let i = Math.floor(position / CHUNK);
+    while (i * CHUNK < end) {
+      const base = i * CHUNK;
+      const from = Math.max(position, base) - base;
+      const to = Math.min(end, base + CHUNK) - base;
+      let chunk = this.chunks[i] ?? null;
+      if (chunk === null || this.owners[i] !== owner || chunk.length < to) {
+        // Copy-on-write, or grow: size the chunk to what is written (a full chunk once it is past half).
+        const want = Math.max(to, chunk?.length ?? 0);
+        const cap = want > CHUNK / 2 ? CHUNK : want;
+        const next = new Uint8Array(Math.max(cap, want));
+        if (chunk) next.set(chunk);
+        grown += next.length - (chunk?.length ?? 0);
+        while (this.chunks.length < i) {
+          this.chunks.push(null);
+          this.owners.push(0);
+        }
+        this.chunks[i] = next;
+        this.owners[i] = owner;
+        chunk = next;
+      }
+      chunk.set(data.subarray(base + from - position, base + to - position), from);
+      i++;
+    }
+    if (end > this.size) this.size = end;
+    this.allocated += grown;
+    return grown;
+  }
+
+  /** Sets the size; shrinking drops whole chunks and zeroes the cut tail. Returns the allocation change. */
+  truncate(owner: number, size: number): number {
+    if (size >= this.size) {
+      this.size = size;
+      return 0;
+    }
+    let delta = 0;
+    const keep = Math.ceil(size / CHUNK);
+    for (let i = keep; i < this.chunks.length; i++) delta -= this.chunks[i]?.length ?? 0;
+    this.chunks.length = Math.min(this.chunks.length, keep);
+    this.owners.length = this.chunks.length;
+    const tail = size % CHUNK;
+    const last = keep - 1;
+    const chunk = tail && last < this.chunks.length ? this.chunks[last] : null;
+    if (chunk && chunk.length > tail) {
+      // Keep only the live prefix so later growth reads zeros, as POSIX requires.
+      const next = chunk.slice(0, tail);
+      delta -= chunk.length - tail;
+      this.chunks[last] = next;
+      this.owners[last] = owner;
+    }
+    while (this.chunks.length && this.chunks[this.chunks.length - 1] === null) {
+      this.chunks.pop();
+      this.owners.pop();
+    }
+    this.size = size;
+    this.allocated += delta;
+    return delta;
+  }
+}

@@ -1,0 +1,91 @@
+// What changed between two states. Both sides' inode tables are compared structurally, so shared
+// history is skipped and the cost follows the change; paths come from the links index.
+
+import type { Inode, Kind } from './inode.js';
+import { ROOT_INO, type InodeFs } from './inode-fs.js';
+
+export interface Change {
+  path: string;
+  ino: number;
+  kind: Kind;
+  /** For renames: where the inode was before. */
+  oldPath?: string;
+}
+
+export interface DiffResult {
+  added: Change[];
+  modified: Change[];
+  deleted: Change[];
+  renamed: Change[];
+}
+
+const live = (i: Inode | undefined): i is Inode => i !== undefined && (i.nlink > 0 || i.ino === ROOT_INO);
+
+function sameBytes(a: Uint8Array | null | undefined, b: Uint8Array | null | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) {
+    // A missing chunk equals a chunk of zeros of any length.
+    const x = a ?? b;
+    const y = a ? b : a;
+    if (!x) return true;
+    if (!y) return x.every((v) => v === 0);
+    const n = Math.max(x.length, y.length);
+    for (let i = 0; i < n; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return false;
+    return true;
+  }
+  return Buffer.compare(a, b) === 0;
+}
+
+/** Whether what a user would call the file changed: content, type, mode, owner, mtime, target, xattrs. */
+function contentOrMetaChanged(a: Inode, b: Inode): boolean {
+  if (a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid || a.mtime !== b.mtime || a.target !== b.target) return true;
+  if (a.content !== b.content) {
+    const ca = a.content!;
+    const cb = b.content!;
+    if (ca.size !== cb.size) return true;
+    const n = Math.max(ca.chunks.length, cb.chunks.length);
+    for (let i = 0; i < n; i++) if (!sameBytes(ca.chunks[i], cb.chunks[i])) return true;
+  }
+  if (a.xattrs !== b.xattrs) {
+    const xa = a.xattrs ?? new Map();
+    const xb = b.xattrs ?? new Map();
+    if (xa.size !== xb.size) return true;
+    for (const [k, v] of xa) if (!sameBytes(v, xb.get(k))) return true;
+  }
+  return false;
+}
+
+const byPath = (x: Change, y: Change): number => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0);
+
+export function diffStates(before: InodeFs, after: InodeFs): DiffResult {
+  const out: DiffResult = { added: [], modified: [], deleted: [], renamed: [] };
+  before.inodes.diff(after.inodes, (key, a, b) => {
+    const ino = key as number;
+    if (ino === ROOT_INO) return;
+    const was = live(a);
+    const now = live(b);
+    if (!was && now) {
+      for (const path of after.pathsOf(ino)) out.added.push({ path, ino, kind: b!.kind });
+    } else if (was && !now) {
+      for (const path of before.pathsOf(ino)) out.deleted.push({ path, ino, kind: a!.kind });
+    } else if (was && now) {
+      const oldPaths = before.pathsOf(ino);
+      const newPaths = after.pathsOf(ino);
+      const gone = oldPaths.filter((p) => !newPaths.includes(p));
+      const fresh = newPaths.filter((p) => !oldPaths.includes(p));
+      // Pair a vanished name with a new one as a rename; the rest are link adds and removals.
+      const pairs = Math.min(gone.length, fresh.length);
+      for (let i = 0; i < pairs; i++) out.renamed.push({ path: fresh[i], oldPath: gone[i], ino, kind: b!.kind });
+      for (const path of fresh.slice(pairs)) out.added.push({ path, ino, kind: b!.kind });
+      for (const path of gone.slice(pairs)) out.deleted.push({ path, ino, kind: a!.kind });
+      if (!b!.isDir && contentOrMetaChanged(a!, b!)) {
+        for (const path of newPaths) out.modified.push({ path, ino, kind: b!.kind });
+      }
+    }
+  });
+  out.added.sort(byPath);
+  out.modified.sort(byPath);
+  out.deleted.sort(byPath);
+  out.renamed.sort(byPath);
+  return out;
+}

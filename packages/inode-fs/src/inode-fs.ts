@@ -1,0 +1,967 @@
+// The engine: an inode table in persistent structures, with a path API for tools and an inode API
+// for the FUSE bridge. Every mutation copies only what another epoch still shares (see hamt.ts).
+
+import { Content } from './content.js';
+import { FsError, type ErrorCode } from './errors.js';
+import { PMap } from './hamt.js';
+import { Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Stats, kindOf, type DirEntry, type Kind } from './inode.js';
+import { diffStates, type DiffResult } from './diff.js';
+import { decode, encodeDelta, encodeFull, fingerprint, type RestoreOptions } from './snapshot.js';
+
+export const ROOT_INO = 1;
+export const NAME_MAX = 255;
+export const PATH_MAX = 4096;
+export const SYMLOOP_MAX = 40;
+export const FILE_MAX = 2 ** 40;
+export const XATTR_SIZE_MAX = 65536;
+
+export const O_ACCMODE = 0o3;
+export const O_RDONLY = 0o0;
+export const O_WRONLY = 0o1;
+export const O_RDWR = 0o2;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_TRUNC = 0o1000;
+export const O_APPEND = 0o2000;
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+
+export type Clock = () => bigint;
+
+export interface Quota {
+  /** Sum of regular file sizes and symlink targets, in bytes. */
+  bytes: number;
+  /** Number of inodes, the root included. */
+  inodes: number;
+}
+
+export interface InodeFsOptions {
+  /** Nanoseconds since the epoch. Inject a fixed or stepping clock for deterministic snapshots. */
+  clock?: Clock;
+  quota?: Partial<Quota>;
+  /** Owner of new inodes (default: this process's uid/gid). */
+  uid?: number;
+  gid?: number;
+  /** Applied to the modes of the path API's creations (default 0o022). */
+  umask?: number;
+}
+
+export const DEFAULT_QUOTA: Quota = { bytes: 8 * 2 ** 30, inodes: 4_000_000 };
+
+export type ChangeEvent =
+  | { type: 'inode'; ino: number }
+  | { type: 'entry'; parentIno: number; name: string }
+  | { type: 'reset' };
+
+export interface SetAttr {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  atimeNs?: bigint | 'now';
+  mtimeNs?: bigint | 'now';
+}
+
+interface Handle {
+  ino: number;
+  flags: number;
+}
+
+/** The persistent state a fork shares: everything but handles and listeners. */
+export interface EngineState {
+  inodes: PMap<Inode>;
+  nextIno: number;
+  usedBytes: number;
+  usedInodes: number;
+}
+
+let lastEpoch = 0;
+/** Owner epochs. Never serialized, so they do not affect snapshot bytes. */
+export const newEpoch = (): number => ++lastEpoch;
+
+export const wallClock: Clock = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+const toBytes = (data: string | Uint8Array): Uint8Array => (typeof data === 'string' ? textEncoder.encode(data) : data);
+
+const fail = (code: ErrorCode, syscall: string, path?: string, detail?: string): never => {
+  throw new FsError(code, syscall, path, detail);
+};
+
+export class InodeFs {
+  readonly rootIno = ROOT_INO;
+  readonly clock: Clock;
+  readonly quota: Quota;
+  readonly uid: number;
+  readonly gid: number;
+  readonly umask: number;
+
+  /** @internal */ epoch: number;
+  /** @internal */ inodes: PMap<Inode>;
+  /** @internal */ nextIno: number;
+  /** @internal */ usedBytes: number;
+  /** @internal */ usedInodes: number;
+  /** Bumped on every mutation: lets callers cache work done on a state (fingerprints). */
+  version = 0;
+
+  private handles = new Map<number, Handle>();
+  private nextFh = 1;
+  private openCounts = new Map<number, number>();
+  private listeners: Set<(ev: ChangeEvent) => void> | null = null;
+
+  constructor(options: InodeFsOptions = {}, state?: EngineState) {
+    this.clock = options.clock ?? wallClock;
+    this.quota = { ...DEFAULT_QUOTA, ...options.quota };
+    this.uid = options.uid ?? process.getuid?.() ?? 0;
+    this.gid = options.gid ?? process.getgid?.() ?? 0;
+    this.umask = options.umask ?? 0o022;
+    this.epoch = newEpoch();
+    if (state) {
+      this.inodes = state.inodes;
+      this.nextIno = state.nextIno;
+      this.usedBytes = state.usedBytes;
+      this.usedInodes = state.usedInodes;
+      return;
+    }
+    const now = this.clock();
+    const root = new Inode(this.epoch, ROOT_INO, S_IFDIR | 0o755, this.uid, this.gid, 2, 0, now, now, now, now, null, null, PMap.empty(this.epoch), null, [[ROOT_INO, '']]);
+    this.inodes = PMap.empty<Inode>(this.epoch).set(this.epoch, ROOT_INO, root);
+    this.nextIno = ROOT_INO + 1;
+    this.usedBytes = 0;
+    this.usedInodes = 1;
+  }
+
+  /** The options a fork or restore carries over. */
+  get options(): InodeFsOptions {
+    return { clock: this.clock, quota: this.quota, uid: this.uid, gid: this.gid, umask: this.umask };
+  }
+
+  // ---------------------------------------------------------------- state: fork, reset, watch
+
+  /** @internal The shareable state, frozen for this side: later writes here copy what they touch. */
+  shareState(): EngineState {
+    this.epoch = newEpoch();
+    return { inodes: this.inodes, nextIno: this.nextIno, usedBytes: this.usedBytes, usedInodes: this.usedInodes };
+  }
+
+  /** An independent copy in O(1): both sides share every structure and copy on their next write. */
+  fork(): InodeFs {
+    const child = new InodeFs(this.options, this.shareState());
+    child.dropOrphans([...this.openCounts.keys()]);
+    return child;
+  }
+
+  /**
+   * The whole state as bytes (versioned, checksummed, canonical). With `since`, a delta against that
+   * earlier state whose size follows what changed; restoring it needs that same state as parent.
+   */
+  snapshot(options: { since?: InodeFs } = {}): Uint8Array {
+    return options.since ? encodeDelta(this, options.since) : encodeFull(this);
+  }
+
+  /** Rebuilds a state from snapshot bytes. Damaged, foreign or mismatched bytes throw SnapshotError. */
+  static restore(bytes: Uint8Array, options: RestoreOptions = {}): InodeFs {
+    return decode(bytes, options);
+  }
+
+  /** SHA-256 (hex) of this state's full snapshot: equal states have equal fingerprints. */
+  fingerprint(): string {
+    return Buffer.from(fingerprint(this)).toString('hex');
+  }
+
+  /** What changed from this state to `other`: cost follows the change when they share history. */
+  diff(other: InodeFs): DiffResult {
+    return diffStates(this, other);
+  }
+
+  /** Adopts another state in O(1) (checkpoint restore while mounted); open handles are closed. */
+  reset(other: InodeFs): void {
+    const state = other.shareState();
+    const orphans = [...other.openCounts.keys()];
+    this.handles.clear();
+    this.openCounts.clear();
+    this.epoch = newEpoch();
+    this.inodes = state.inodes;
+    this.nextIno = state.nextIno;
+    this.usedBytes = state.usedBytes;
+    this.usedInodes = state.usedInodes;
+    this.dropOrphans(orphans);
+    this.version++;
+    this.emit({ type: 'reset' });
+  }
+
+  /** Inodes kept alive only by another side's open handles do not belong to this side. */
+  private dropOrphans(inos: number[]): void {
+    for (const ino of inos) {
+      const inode = this.inodes.get(ino);
+      if (inode && inode.nlink === 0) this.forget(inode);
+    }
+  }
+
+  /** Listens to every mutation (a FUSE layer invalidates kernel caches with it). Returns unsubscribe. */
+  watch(listener: (ev: ChangeEvent) => void): () => void {
+    (this.listeners ??= new Set()).add(listener);
+    return () => {
+      this.listeners?.delete(listener);
+      if (this.listeners?.size === 0) this.listeners = null;
+    };
+  }
+
+  private emit(ev: ChangeEvent): void {
+    if (this.listeners) for (const l of this.listeners) l(ev);
+  }
+
+  private touchedInode(ino: number): void {
+    this.version++;
+    if (this.listeners) this.emit({ type: 'inode', ino });
+  }
+
+  private touchedEntry(parentIno: number, name: string): void {
+    this.version++;
+    if (this.listeners) this.emit({ type: 'entry', parentIno, name });
+  }
+
+  // ---------------------------------------------------------------- inode table primitives
+
+  /** @internal */ node(ino: number, syscall = 'getattr'): Inode {
+    return this.inodes.get(ino) ?? fail('ENOENT', syscall, undefined, `inode ${ino}`);
+  }
+
+  /** The inode, made writable for this epoch (cloned into the table when shared). */
+  private mut(ino: number): Inode {
+    const cur = this.node(ino);
+    if (cur.owner === this.epoch) return cur;
+    const copy = cur.clone(this.epoch);
+    this.inodes = this.inodes.set(this.epoch, ino, copy);
+    return copy;
+  }
+
+  private dir(ino: number, syscall: string, path?: string): Inode {
+    const inode = this.node(ino, syscall);
+    if (!inode.isDir) fail('ENOTDIR', syscall, path);
+    return inode;
+  }
+
+  private mutContent(inode: Inode): Content {
+    const content = inode.content!.editable(this.epoch);
+    inode.content = content;
+    return content;
+  }
+
+  private reserve(syscall: string, path: string | undefined, bytes: number, inodes: number): void {
+    if (inodes > 0 && this.usedInodes + inodes > this.quota.inodes) fail('ENOSPC', syscall, path, `inode quota of ${this.quota.inodes} reached`);
+    if (bytes > 0 && this.usedBytes + bytes > this.quota.bytes) fail('ENOSPC', syscall, path, `byte quota of ${this.quota.bytes} reached`);
+  }
+
+  private allocInode(mode: number, uid: number, gid: number, extra: Partial<Pick<Inode, 'content' | 'entries' | 'target' | 'rdev'>>): Inode {
+    const now = this.clock();
+    const ino = this.nextIno++;
+    const inode = new Inode(this.epoch, ino, mode, uid, gid, 0, extra.rdev ?? 0, now, now, now, now, null, extra.content ?? null, extra.entries ?? null, extra.target ?? null, []);
+    this.inodes = this.inodes.set(this.epoch, ino, inode);
+    this.usedInodes++;
+    return inode;
+  }
+
+  /** Adds name -> ino in a directory (the caller checked it is free). */
+  private addEntry(parent: Inode, name: string, child: Inode, now: bigint): void {
+    parent.entries = parent.entries!.set(this.epoch, name, child.ino);
+    child.links.push([parent.ino, name]);
+    if (child.isDir) {
+      child.nlink = 2;
+      parent.nlink++;
+    } else {
+      child.nlink++;
+    }
+    parent.mtime = parent.ctime = now;
+  }
+
+  /** Removes name from a directory and drops the link; the inode goes when unlinked and closed. */
+  private removeEntry(parent: Inode, name: string, child: Inode, now: bigint): void {
+    parent.entries = parent.entries!.delete(this.epoch, name);
+    const i = child.links.findIndex(([p, n]) => p === parent.ino && n === name);
+    if (i >= 0) child.links.splice(i, 1);
+    if (child.isDir) {
+      parent.nlink--;
+      child.nlink = 0;
+    } else {
+      child.nlink--;
+    }
+    child.ctime = now;
+    parent.mtime = parent.ctime = now;
+    if (child.nlink === 0 && !this.openCounts.has(child.ino)) this.forget(child);
+  }
+
+  private forget(inode: Inode): void {
+    this.inodes = this.inodes.delete(this.epoch, inode.ino);
+    this.usedInodes--;
+    this.usedBytes -= this.chargedBytes(inode);
+  }
+
+  private chargedBytes(inode: Inode): number {
+    if (inode.content) return inode.content.size;
+    if (inode.target !== null) return Buffer.byteLength(inode.target);
+    return 0;
+  }
+
+  // ---------------------------------------------------------------- names and paths
+
+  private checkName(name: string, syscall: string, path?: string): void {
+    if (name.length === 0) fail('ENOENT', syscall, path, 'empty name');
+    if (name.includes('\0')) fail('EINVAL', syscall, path, 'NUL byte in name');
+    if (name.includes('/')) fail('EINVAL', syscall, path, "'/' in name");
+    if (name.length > NAME_MAX / 3 && Buffer.byteLength(name) > NAME_MAX) fail('ENAMETOOLONG', syscall, path, `a name is longer than ${NAME_MAX} bytes`);
+  }
+
+  /** Splits and validates a path; `..` may not climb above the root. */
+  private parts(path: string, syscall: string): string[] {
+    if (typeof path !== 'string') fail('EINVAL', syscall, String(path), 'path must be a string');
+    if (path.length === 0) fail('ENOENT', syscall, path, 'empty path');
+    if (path.includes('\0')) fail('EINVAL', syscall, path, 'NUL byte in path');
+    if (path.length > PATH_MAX / 4 && Buffer.byteLength(path) >= PATH_MAX) fail('ENAMETOOLONG', syscall, path, `path is longer than ${PATH_MAX} bytes`);
+    const raw = path.split('/');
+    const out: string[] = [];
+    let depth = 0;
+    for (const name of raw) {
+      if (name === '' || name === '.') continue;
+      if (name === '..') {
+        if (depth === 0) fail('EACCES', syscall, path, "'..' climbs above the workspace root");
+        depth--;
+      } else {
+        if (name.length > NAME_MAX / 3 && Buffer.byteLength(name) > NAME_MAX) fail('ENAMETOOLONG', syscall, path, `a name is longer than ${NAME_MAX} bytes`);
+        depth++;
+      }
+      out.push(name);
+    }
+    return out;
+  }
+
+  private parentOf(inode: Inode): number {
+    return inode.links[0]?.[0] ?? ROOT_INO;
+  }
+
+  /** Walks components from the root, following symlinks (all, or all but the last). */
+  private walk(path: string, comps: string[], syscall: string, followLast: boolean): Inode {
+    let cur = this.node(ROOT_INO);
+    let hops = 0;
+    let queue = comps;
+    let i = 0;
+    while (i < queue.length) {
+      const name = queue[i++];
+      if (name === '.') continue;
+      if (!cur.isDir) fail('ENOTDIR', syscall, path);
+      if (name === '..') {
+        cur = this.node(cur.ino === ROOT_INO ? ROOT_INO : this.parentOf(cur));
+        continue;
+      }
+      const childIno = cur.entries!.get(name);
+      if (childIno === undefined) fail('ENOENT', syscall, path);
+      const child = this.node(childIno!);
+      if (child.target !== null && (i < queue.length || followLast)) {
+        if (++hops > SYMLOOP_MAX) fail('ELOOP', syscall, path);
+        const target = child.target;
+        // Symlinks resolve inside the workspace: an absolute target starts at our root, and '..' stops there.
+        const rest = queue.slice(i);
+        queue = target.split('/').filter((p) => p !== '').concat(rest);
+        i = 0;
+        if (target.startsWith('/')) cur = this.node(ROOT_INO);
+        continue;
+      }
+      cur = child;
+    }
+    return cur;
+  }
+
+  private resolve(path: string, syscall: string, followLast = true): Inode {
+    const comps = this.parts(path, syscall);
+    const inode = this.walk(path, comps, syscall, followLast);
+    if (path.endsWith('/') && !inode.isDir && comps.length > 0) {
+      // 'file/' names a directory that is not there.
+      if (inode.target === null) fail('ENOTDIR', syscall, path);
+    }
+    return inode;
+  }
+
+  /** The directory that holds the last component, and that component. */
+  private resolveParent(path: string, syscall: string): { parent: Inode; name: string } {
+    const comps = this.parts(path, syscall);
+    if (comps.length === 0) fail('EBUSY', syscall, path, 'the root has no parent');
+    const name = comps[comps.length - 1];
+    if (name === '..' || name === '.') fail('EINVAL', syscall, path, `'${name}' cannot be the last component`);
+    const parent = this.walk(path, comps.slice(0, -1), syscall, true);
+    if (!parent.isDir) fail('ENOTDIR', syscall, path);
+    return { parent, name };
+  }
+
+  /** Every path that names an inode (one per hard link), or [] for an orphan. */
+  pathsOf(ino: number): string[] {
+    const inode = this.inodes.get(ino);
+    if (!inode) return [];
+    if (ino === ROOT_INO) return ['/'];
+    return inode.links.map(([parent, name]) => {
+      const segs = [name];
+      let p = parent;
+      for (let guard = 0; p !== ROOT_INO && guard < PATH_MAX; guard++) {
+        const dir = this.node(p);
+        const link = dir.links[0];
+        segs.push(link[1]);
+        p = link[0];
+      }
+      return '/' + segs.reverse().join('/');
+    });
+  }
+
+  // ---------------------------------------------------------------- inode-level API (FUSE)
+
+  lookup(parentIno: number, name: string): Stats {
+    const parent = this.dir(parentIno, 'lookup');
+    if (name === '.') return new Stats(parent);
+    if (name === '..') return new Stats(this.node(parentIno === ROOT_INO ? ROOT_INO : this.parentOf(parent)));
+    this.checkName(name, 'lookup');
+    const ino = parent.entries!.get(name);
+    if (ino === undefined) fail('ENOENT', 'lookup', name);
+    return new Stats(this.node(ino!));
+  }
+
+  getattr(ino: number): Stats {
+    return new Stats(this.node(ino));
+  }
+
+  setattr(ino: number, attr: SetAttr): Stats {
+    const cur = this.node(ino, 'setattr');
+    if (attr.size !== undefined) {
+      if (cur.isDir) fail('EISDIR', 'truncate');
+      if (!cur.content) fail('EINVAL', 'truncate');
+      if (!Number.isSafeInteger(attr.size) || attr.size < 0) fail('EINVAL', 'truncate', undefined, `bad size ${attr.size}`);
+      if (attr.size > FILE_MAX) fail('EFBIG', 'truncate');
+      this.reserve('truncate', undefined, attr.size - cur.content!.size, 0);
+    }
+    const inode = this.mut(ino);
+    const now = this.clock();
+    if (attr.mode !== undefined) inode.mode = (inode.mode & S_IFMT) | (attr.mode & 0o7777);
+    if (attr.uid !== undefined && attr.uid !== -1) inode.uid = attr.uid;
+    if (attr.gid !== undefined && attr.gid !== -1) inode.gid = attr.gid;
+    if (attr.size !== undefined && attr.size !== inode.content!.size) {
+      this.usedBytes += attr.size - inode.content!.size;
+      this.mutContent(inode).truncate(this.epoch, attr.size);
+      inode.mtime = now;
+    }
+    if (attr.atimeNs !== undefined) inode.atime = attr.atimeNs === 'now' ? now : attr.atimeNs;
+    if (attr.mtimeNs !== undefined) inode.mtime = attr.mtimeNs === 'now' ? now : attr.mtimeNs;
+    inode.ctime = now;
+    this.touchedInode(ino);
+    return new Stats(inode);
+  }
+
+  /** Creates a node of any kind in a directory. */
+  private makeNode(parentIno: number, name: string, mode: number, syscall: string, path: string | undefined, extra: { target?: string; rdev?: number } = {}): Inode {
+    this.checkName(name, syscall, path);
+    const parentRo = this.dir(parentIno, syscall, path);
+    if (parentRo.nlink === 0) fail('ENOENT', syscall, path, 'directory was removed');
+    if (parentRo.entries!.get(name) !== undefined) fail('EEXIST', syscall, path);
+    const bytes = extra.target !== undefined ? Buffer.byteLength(extra.target) : 0;
+    this.reserve(syscall, path, bytes, 1);
+    const type = mode & S_IFMT;
+    const inode = this.allocInode(mode, this.uid, this.gid, {
+      content: type === S_IFREG ? Content.empty(this.epoch) : null,
+      entries: type === S_IFDIR ? PMap.empty(this.epoch) : null,
+      target: extra.target ?? null,
+      rdev: extra.rdev ?? 0,
+    });
+    this.usedBytes += bytes;
+    const parent = this.mut(parentIno);
+    this.addEntry(parent, name, inode, inode.ctime);
+    this.touchedEntry(parentIno, name);
+    return inode;
+  }
+
+  create(parentIno: number, name: string, mode: number, flags = O_RDWR | O_CREAT): { stats: Stats; fh: number } {
+    const parent = this.dir(parentIno, 'create');
+    const existing = parent.entries!.get(name);
+    if (existing !== undefined) {
+      if (flags & O_EXCL) fail('EEXIST', 'create', name);
+      return { stats: this.getattr(existing), fh: this.open(existing, flags) };
+    }
+    const inode = this.makeNode(parentIno, name, S_IFREG | (mode & 0o7777), 'create', name);
+    return { stats: new Stats(inode), fh: this.open(inode.ino, flags & ~O_TRUNC) };
+  }
+
+  mknod(parentIno: number, name: string, mode: number, rdev = 0): Stats {
+    const type = mode & S_IFMT || S_IFREG;
+    if (type === S_IFDIR || type === S_IFLNK) fail('EINVAL', 'mknod', name);
+    return new Stats(this.makeNode(parentIno, name, type | (mode & 0o7777), 'mknod', name, { rdev }));
+  }
+
+  mkdirAt(parentIno: number, name: string, mode: number): Stats {
+    return new Stats(this.makeNode(parentIno, name, S_IFDIR | (mode & 0o7777), 'mkdir', name));
+  }
+
+  symlinkAt(parentIno: number, name: string, target: string): Stats {
+    this.checkTarget(target, 'symlink', name);
+    return new Stats(this.makeNode(parentIno, name, S_IFLNK | 0o777, 'symlink', name, { target }));
+  }
+
+  private checkTarget(target: string, syscall: string, path?: string): void {
+    if (typeof target !== 'string' || target.length === 0) fail('ENOENT', syscall, path, 'empty symlink target');
+    if (target.includes('\0')) fail('EINVAL', syscall, path, 'NUL byte in symlink target');
+    if (Buffer.byteLength(target) >= PATH_MAX) fail('ENAMETOOLONG', syscall, path, 'symlink target too long');
+  }
+
+  unlinkAt(parentIno: number, name: string, path?: string): void {
+    this.checkName(name, 'unlink', path);
+    const parentRo = this.dir(parentIno, 'unlink', path);
+    const ino = parentRo.entries!.get(name);
+    if (ino === undefined) fail('ENOENT', 'unlink', path ?? name);
+    if (this.node(ino!).isDir) fail('EISDIR', 'unlink', path ?? name);
+    const parent = this.mut(parentIno);
+    const child = this.mut(ino!);
+    this.removeEntry(parent, name, child, this.clock());
+    this.touchedEntry(parentIno, name);
+    this.touchedInode(ino!);
+  }
+
+  rmdirAt(parentIno: number, name: string, path?: string): void {
+    if (name === '.') fail('EINVAL', 'rmdir', path ?? name);
+    if (name === '..') fail('ENOTEMPTY', 'rmdir', path ?? name);
+    this.checkName(name, 'rmdir', path);
+    const parentRo = this.dir(parentIno, 'rmdir', path);
+    const ino = parentRo.entries!.get(name);
+    if (ino === undefined) fail('ENOENT', 'rmdir', path ?? name);
+    const child = this.node(ino!);
+    if (!child.isDir) fail('ENOTDIR', 'rmdir', path ?? name);
+    if (child.entries!.size > 0) fail('ENOTEMPTY', 'rmdir', path ?? name);
+    this.removeEntry(this.mut(parentIno), name, this.mut(ino!), this.clock());
+    this.touchedEntry(parentIno, name);
+  }
+
+  linkAt(ino: number, newParentIno: number, newName: string, path?: string): Stats {
+    const src = this.node(ino, 'link');
+    if (src.isDir) fail('EPERM', 'link', path, 'hard links to directories are not allowed');
+    if (src.nlink === 0) fail('ENOENT', 'link', path, 'source was unlinked');
+    this.checkName(newName, 'link', path);
+    const parentRo = this.dir(newParentIno, 'link', path);
+    if (parentRo.entries!.get(newName) !== undefined) fail('EEXIST', 'link', path ?? newName);
+    const parent = this.mut(newParentIno);
+    const inode = this.mut(ino);
+    const now = this.clock();
+    this.addEntry(parent, newName, inode, now);
+    inode.ctime = now;
+    this.touchedEntry(newParentIno, newName);
+    this.touchedInode(ino);
+    return new Stats(inode);
+  }
+
+  readlinkIno(ino: number): string {
+    const inode = this.node(ino, 'readlink');
+    if (inode.target === null) fail('EINVAL', 'readlink', undefined, 'not a symlink');
+    return inode.target!;
+  }
+
+  renameAt(oldParentIno: number, oldName: string, newParentIno: number, newName: string, flags = 0, path?: string): void {
+    const sys = 'rename';
+    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || flags === (RENAME_NOREPLACE | RENAME_EXCHANGE)) fail('EINVAL', sys, path, `bad flags ${flags}`);
+    for (const n of [oldName, newName]) if (n === '.' || n === '..') fail('EBUSY', sys, path ?? n);
+    this.checkName(oldName, sys, path);
+    this.checkName(newName, sys, path);
+    const oldDir = this.dir(oldParentIno, sys, path);
+    const newDir = this.dir(newParentIno, sys, path);
+    const srcIno = oldDir.entries!.get(oldName);
+    if (srcIno === undefined) fail('ENOENT', sys, path ?? oldName);
+    const src = this.node(srcIno!);
+    const dstIno = newDir.entries!.get(newName);
+    const dst = dstIno === undefined ? undefined : this.node(dstIno);
+    if (newDir.nlink === 0) fail('ENOENT', sys, path, 'target directory was removed');
+    if (flags & RENAME_NOREPLACE && dst) fail('EEXIST', sys, path ?? newName);
+    if (flags & RENAME_EXCHANGE && !dst) fail('ENOENT', sys, path ?? newName);
+    // A directory may not move into its own subtree.
+    if (src.isDir) this.checkNotInside(src.ino, newParentIno, path);
+    if (flags & RENAME_EXCHANGE && dst!.isDir) this.checkNotInside(dst!.ino, oldParentIno, path);
+    if (dst && dst.ino === src.ino) return; // two names of one inode: POSIX says do nothing
+    if (dst && !(flags & RENAME_EXCHANGE)) {
+      if (src.isDir && !dst.isDir) fail('ENOTDIR', sys, path ?? newName);
+      if (!src.isDir && dst.isDir) fail('EISDIR', sys, path ?? newName);
+      if (dst.isDir && dst.entries!.size > 0) fail('ENOTEMPTY', sys, path ?? newName);
+    }
+    const now = this.clock();
+    const from = this.mut(oldParentIno);
+    const to = newParentIno === oldParentIno ? from : this.mut(newParentIno);
+    const moving = this.mut(src.ino);
+    if (flags & RENAME_EXCHANGE) {
+      const other = this.mut(dst!.ino);
+      from.entries = from.entries!.set(this.epoch, oldName, other.ino);
+      to.entries = to.entries!.set(this.epoch, newName, moving.ino);
+      relink(moving, oldParentIno, oldName, newParentIno, newName);
+      relink(other, newParentIno, newName, oldParentIno, oldName);
+      if (moving.isDir !== other.isDir && from !== to) {
+        const delta = moving.isDir ? 1 : -1;
+        from.nlink -= delta;
+        to.nlink += delta;
+      }
+      moving.ctime = other.ctime = now;
+    } else {
+      if (dst) this.removeEntry(to, newName, this.mut(dst.ino), now);
+      from.entries = from.entries!.delete(this.epoch, oldName);
+      to.entries = to.entries!.set(this.epoch, newName, moving.ino);
+      relink(moving, oldParentIno, oldName, newParentIno, newName);
+      if (moving.isDir && from !== to) {
+        from.nlink--;
+        to.nlink++;
+      }
+      moving.ctime = now;
+    }
+    from.mtime = from.ctime = now;
+    to.mtime = to.ctime = now;
+    this.touchedEntry(oldParentIno, oldName);
+    this.touchedEntry(newParentIno, newName);
+  }
+
+  private checkNotInside(dirIno: number, targetParentIno: number, path?: string): void {
+    for (let p = targetParentIno, guard = 0; guard < PATH_MAX; guard++) {
+      if (p === dirIno) fail('EINVAL', 'rename', path, 'a directory cannot move into its own subtree');
+      if (p === ROOT_INO) return;
+      p = this.parentOf(this.node(p));
+    }
+  }
+
+  open(ino: number, flags = O_RDONLY): number {
+    const inode = this.node(ino, 'open');
+    if (inode.isDir && (flags & O_ACCMODE) !== O_RDONLY) fail('EISDIR', 'open');
+    if (flags & O_TRUNC && inode.content && (flags & O_ACCMODE) !== O_RDONLY && inode.content.size > 0) {
+      this.setattr(ino, { size: 0 });
+    }
+    const fh = this.nextFh++;
+    this.handles.set(fh, { ino, flags });
+    this.openCounts.set(ino, (this.openCounts.get(ino) ?? 0) + 1);
+    return fh;
+  }
+
+  private handle(fh: number, syscall: string): Handle {
+    return this.handles.get(fh) ?? fail('EBADF', syscall, undefined, `file handle ${fh}`);
+  }
+
+  read(fh: number, length: number, position: number): Uint8Array {
+    const h = this.handle(fh, 'read');
+    if ((h.flags & O_ACCMODE) === O_WRONLY) fail('EBADF', 'read', undefined, 'handle is write-only');
+    const inode = this.node(h.ino, 'read');
+    if (inode.isDir) fail('EISDIR', 'read');
+    if (!inode.content) fail('EINVAL', 'read');
+    return inode.content!.read(position, length);
+  }
+
+  write(fh: number, data: Uint8Array, position: number): number {
+    const h = this.handle(fh, 'write');
+    if ((h.flags & O_ACCMODE) === O_RDONLY) fail('EBADF', 'write', undefined, 'handle is read-only');
+    return this.writeAt(h.ino, data, h.flags & O_APPEND ? -1 : position, 'write');
+  }
+
+  /** Writes at a position (-1 appends). Checks limits before touching anything. */
+  private writeAt(ino: number, data: Uint8Array, position: number, syscall: string, path?: string): number {
+    const ro = this.node(ino, syscall);
+    if (ro.isDir) fail('EISDIR', syscall, path);
+    if (!ro.content) fail('EINVAL', syscall, path);
+    const at = position < 0 ? ro.content!.size : position;
+    if (!Number.isSafeInteger(at) || at < 0) fail('EINVAL', syscall, path, `bad position ${position}`);
+    const end = at + data.length;
+    if (end > FILE_MAX) fail('EFBIG', syscall, path);
+    this.reserve(syscall, path, end - ro.content!.size, 0);
+    const inode = this.mut(ino);
+    const content = this.mutContent(inode);
+    const before = content.size;
+    if (data.length > 0) content.write(this.epoch, at, data);
+    this.usedBytes += content.size - before;
+    inode.mtime = inode.ctime = this.clock();
+    this.touchedInode(ino);
+    return data.length;
+  }
+
+  release(fh: number): void {
+    const h = this.handle(fh, 'release');
+    this.handles.delete(fh);
+    const left = (this.openCounts.get(h.ino) ?? 1) - 1;
+    if (left > 0) {
+      this.openCounts.set(h.ino, left);
+      return;
+    }
+    this.openCounts.delete(h.ino);
+    const inode = this.inodes.get(h.ino);
+    if (inode && inode.nlink === 0) this.forget(inode);
+  }
+
+  fsync(fh: number): void {
+    this.handle(fh, 'fsync');
+  }
+
+  readdirIno(ino: number): DirEntry[] {
+    const dir = this.dir(ino, 'readdir');
+    const out: DirEntry[] = [];
+    dir.entries!.forEach((child, name) => {
+      out.push({ name: name as string, ino: child, kind: this.node(child).kind });
+    });
+    return out;
+  }
+
+  statfs(): { bsize: number; frsize: number; blocks: number; bfree: number; bavail: number; files: number; ffree: number; namemax: number } {
+    const bsize = 4096;
+    const blocks = Math.floor(this.quota.bytes / bsize);
+    const used = Math.ceil(this.usedBytes / bsize);
+    const bfree = Math.max(0, blocks - used);
+    return { bsize, frsize: bsize, blocks, bfree, bavail: bfree, files: this.quota.inodes, ffree: Math.max(0, this.quota.inodes - this.usedInodes), namemax: NAME_MAX };
+  }
+
+  getxattr(ino: number, name: string): Uint8Array {
+    const value = this.node(ino, 'getxattr').xattrs?.get(name);
+    if (value === undefined) fail('ENODATA', 'getxattr', undefined, name);
+    return value!.slice();
+  }
+
+  listxattr(ino: number): string[] {
+    return [...(this.node(ino, 'listxattr').xattrs?.keys() ?? [])].sort();
+  }
+
+  setxattr(ino: number, name: string, value: Uint8Array, flags = 0): void {
+    if (!name || name.includes('\0') || Buffer.byteLength(name) > NAME_MAX) fail('ERANGE', 'setxattr', undefined, 'bad attribute name');
+    if (value.length > XATTR_SIZE_MAX) fail('ENOSPC', 'setxattr', undefined, `value over ${XATTR_SIZE_MAX} bytes`);
+    const has = this.node(ino, 'setxattr').xattrs?.has(name) ?? false;
+    if (flags & XATTR_CREATE && has) fail('EEXIST', 'setxattr', undefined, name);
+    if (flags & XATTR_REPLACE && !has) fail('ENODATA', 'setxattr', undefined, name);
+    const inode = this.mut(ino);
+    (inode.xattrs ??= new Map()).set(name, value.slice());
+    inode.ctime = this.clock();
+    this.touchedInode(ino);
+  }
+
+  removexattr(ino: number, name: string): void {
+    if (!this.node(ino, 'removexattr').xattrs?.has(name)) fail('ENODATA', 'removexattr', undefined, name);
+    const inode = this.mut(ino);
+    inode.xattrs!.delete(name);
+    if (inode.xattrs!.size === 0) inode.xattrs = null;
+    inode.ctime = this.clock();
+    this.touchedInode(ino);
+  }
+
+  // ---------------------------------------------------------------- path-level API
+
+  writeFile(path: string, data: string | Uint8Array, options: { mode?: number; flag?: 'w' | 'wx' | 'a' } = {}): void {
+    const bytes = toBytes(data);
+    const flag = options.flag ?? 'w';
+    const { parent, name } = this.resolveParent(path, 'open');
+    let ino = parent.entries!.get(name);
+    let target = ino === undefined ? undefined : this.node(ino);
+    if (target && target.target !== null) {
+      // Writing through a symlink writes its target, creating it if missing (as open(O_CREAT) does).
+      try {
+        target = this.resolve(path, 'open');
+        ino = target.ino;
+      } catch (e) {
+        if (!(e instanceof FsError) || e.code !== 'ENOENT') throw e;
+        return this.writeFile(this.danglingTarget(path), data, options);
+      }
+    }
+    if (target) {
+      if (flag === 'wx') fail('EEXIST', 'open', path);
+      if (target.isDir) fail('EISDIR', 'open', path);
+      if (flag === 'a') {
+        this.writeAt(ino!, bytes, -1, 'write', path);
+        return;
+      }
+      // Replace: check the quota for the new size before truncating, so a failure loses nothing.
+      this.reserve('write', path, bytes.length - target.content!.size, 0);
+      this.setattr(ino!, { size: 0 });
+      this.writeAt(ino!, bytes, 0, 'write', path);
+      return;
+    }
+    this.reserve('open', path, bytes.length, 1);
+    const inode = this.makeNode(parent.ino, name, S_IFREG | ((options.mode ?? 0o666) & ~this.umask & 0o7777), 'open', path);
+    if (bytes.length) this.writeAt(inode.ino, bytes, 0, 'write', path);
+  }
+
+  /** The path a dangling symlink points to, for writes that create it. */
+  private danglingTarget(path: string): string {
+    const { parent, name } = this.resolveParent(path, 'open');
+    const link = this.node(parent.entries!.get(name)!);
+    if (link.target!.startsWith('/')) return link.target!;
+    const dirPath = this.pathsOf(parent.ino)[0] ?? '/';
+    return `${dirPath === '/' ? '' : dirPath}/${link.target}`;
+  }
+
+  appendFile(path: string, data: string | Uint8Array): void {
+    this.writeFile(path, data, { flag: 'a' });
+  }
+
+  readFile(path: string): Uint8Array;
+  readFile(path: string, encoding: 'utf8' | 'utf-8'): string;
+  readFile(path: string, encoding?: 'utf8' | 'utf-8'): Uint8Array | string {
+    const inode = this.resolve(path, 'open');
+    if (inode.isDir) fail('EISDIR', 'read', path);
+    if (!inode.content) fail('EINVAL', 'read', path, `cannot read a ${inode.kind}`);
+    const bytes = inode.content!.read(0, inode.content!.size);
+    return encoding ? textDecoder.decode(bytes) : bytes;
+  }
+
+  mkdir(path: string, options: { recursive?: boolean; mode?: number } = {}): void {
+    const mode = (options.mode ?? 0o777) & ~this.umask;
+    if (!options.recursive) {
+      const { parent, name } = this.resolveParent(path, 'mkdir');
+      this.makeNode(parent.ino, name, S_IFDIR | mode, 'mkdir', path);
+      return;
+    }
+    const comps = this.parts(path, 'mkdir');
+    let cur = this.node(ROOT_INO);
+    for (let i = 0; i < comps.length; i++) {
+      const name = comps[i];
+      if (name === '..') {
+        cur = this.node(this.parentOf(cur));
+        continue;
+      }
+      const childIno = cur.entries!.get(name);
+      if (childIno === undefined) {
+        cur = this.makeNode(cur.ino, name, S_IFDIR | mode, 'mkdir', path);
+        continue;
+      }
+      let child = this.node(childIno);
+      if (child.target !== null) child = this.walk(path, comps.slice(0, i + 1), 'mkdir', true);
+      if (!child.isDir) fail(i === comps.length - 1 ? 'EEXIST' : 'ENOTDIR', 'mkdir', path);
+      cur = child;
+    }
+  }
+
+  readdir(path: string): string[];
+  readdir(path: string, options: { withFileTypes: true }): DirEntry[];
+  readdir(path: string, options?: { withFileTypes?: boolean }): string[] | DirEntry[] {
+    const dir = this.resolve(path, 'scandir');
+    if (!dir.isDir) fail('ENOTDIR', 'scandir', path);
+    if (options?.withFileTypes) return this.readdirIno(dir.ino).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return (dir.entries!.keys() as string[]).sort();
+  }
+
+  stat(path: string): Stats {
+    return new Stats(this.resolve(path, 'stat'));
+  }
+
+  lstat(path: string): Stats {
+    return new Stats(this.resolve(path, 'lstat', false));
+  }
+
+  exists(path: string): boolean {
+    try {
+      this.resolve(path, 'access');
+      return true;
+    } catch (e) {
+      if (e instanceof FsError) return false;
+      throw e;
+    }
+  }
+
+  /** The inode number a path names (following symlinks unless told not to). */
+  inoOf(path: string, follow = true): number {
+    return this.resolve(path, 'lookup', follow).ino;
+  }
+
+  unlink(path: string): void {
+    const { parent, name } = this.resolveParent(path, 'unlink');
+    this.unlinkAt(parent.ino, name, path);
+  }
+
+  rmdir(path: string): void {
+    const { parent, name } = this.resolveParent(path, 'rmdir');
+    this.rmdirAt(parent.ino, name, path);
+  }
+
+  rm(path: string, options: { recursive?: boolean; force?: boolean } = {}): void {
+    let parent: Inode, name: string;
+    try {
+      ({ parent, name } = this.resolveParent(path, 'rm'));
+      if (parent.entries!.get(name) === undefined) fail('ENOENT', 'rm', path);
+    } catch (e) {
+      if (options.force && e instanceof FsError && e.code === 'ENOENT') return;
+      throw e;
+    }
+    const ino = parent.entries!.get(name)!;
+    const inode = this.node(ino);
+    if (!inode.isDir) return this.unlinkAt(parent.ino, name, path);
+    if (!options.recursive) fail('EISDIR', 'rm', path, 'use recursive to remove a directory');
+    this.removeTree(ino, path);
+    this.rmdirAt(parent.ino, name, path);
+  }
+
+  /** Empties a directory depth-first, without recursion (trees may be deep). */
+  private removeTree(rootIno: number, path: string): void {
+    const stack: number[] = [rootIno];
+    while (stack.length) {
+      const dirIno = stack[stack.length - 1];
+      const dir = this.node(dirIno);
+      let descended = false;
+      for (const [name, child] of dir.entries!.entries()) {
+        if (this.node(child as number).isDir && this.node(child as number).entries!.size > 0) {
+          stack.push(child as number);
+          descended = true;
+          break;
+        }
+        if (this.node(child as number).isDir) this.rmdirAt(dirIno, name as string, path);
+        else this.unlinkAt(dirIno, name as string, path);
+      }
+      if (!descended && this.node(dirIno).entries!.size === 0) stack.pop();
+    }
+  }
+
+  rename(from: string, to: string, flags = 0): void {
+    const a = this.resolveParent(from, 'rename');
+    const b = this.resolveParent(to, 'rename');
+    this.renameAt(a.parent.ino, a.name, b.parent.ino, b.name, flags, `${from}' -> '${to}`);
+  }
+
+  link(existing: string, newPath: string): void {
+    const src = this.resolve(existing, 'link', false);
+    const { parent, name } = this.resolveParent(newPath, 'link');
+    this.linkAt(src.ino, parent.ino, name, newPath);
+  }
+
+  symlink(target: string, path: string): void {
+    const { parent, name } = this.resolveParent(path, 'symlink');
+    this.checkTarget(target, 'symlink', path);
+    this.makeNode(parent.ino, name, S_IFLNK | 0o777, 'symlink', path, { target });
+  }
+
+  readlink(path: string): string {
+    const inode = this.resolve(path, 'readlink', false);
+    if (inode.target === null) fail('EINVAL', 'readlink', path, 'not a symlink');
+    return inode.target!;
+  }
+
+  realpath(path: string): string {
+    return this.pathsOf(this.resolve(path, 'realpath').ino)[0] ?? fail('ENOENT', 'realpath', path);
+  }
+
+  chmod(path: string, mode: number): void {
+    this.setattr(this.resolve(path, 'chmod').ino, { mode });
+  }
+
+  chown(path: string, uid: number, gid: number): void {
+    this.setattr(this.resolve(path, 'chown').ino, { uid, gid });
+  }
+
+  utimes(path: string, atimeNs: bigint, mtimeNs: bigint): void {
+    this.setattr(this.resolve(path, 'utime').ino, { atimeNs, mtimeNs });
+  }
+
+  truncate(path: string, len = 0): void {
+    const inode = this.resolve(path, 'truncate');
+    if (inode.isDir) fail('EISDIR', 'truncate', path);
+    this.setattr(inode.ino, { size: len });
+  }
+
+  /** Files, bytes and inodes in use. */
+  usage(): { bytes: number; inodes: number } {
+    return { bytes: this.usedBytes, inodes: this.usedInodes };
+  }
+}
+
+function relink(inode: Inode, oldParent: number, oldName: string, newParent: number, newName: string): void {
+  const i = inode.links.findIndex(([p, n]) => p === oldParent && n === oldName);
+  if (i >= 0) inode.links[i] = [newParent, newName];
+  else inode.links.push([newParent, newName]);
+}
+
+export { kindOf, type Kind };

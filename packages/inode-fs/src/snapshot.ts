@@ -1,0 +1,478 @@
+// The snapshot format: full snapshots and deltas against a parent state.
+//
+//   magic "VWSSNAP1" | u16 version | u8 kind (0 full, 1 delta) | u8 0 | [delta: 32-byte parent fingerprint]
+//   varint chunkSize | varint nextIno | varint usedBytes | varint usedInodes
+//   full:  varint count, inode records in ascending ino order
+//   delta: varint removed count, removed inos | varint count, inode records (full or patch)
+//   u32 CRC-32 of everything before it
+//
+// Records are canonical (inodes by ino, entries and xattrs by name), so the same state always gives
+// the same bytes. Owner epochs, handles and the links index are not stored: links are rebuilt from
+// the directory entries on restore.
+
+import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { Reader, Writer } from './codec.js';
+import { CHUNK, Content } from './content.js';
+import { SnapshotError } from './errors.js';
+import { PMap } from './hamt.js';
+import { Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Link } from './inode.js';
+import { InodeFs, ROOT_INO, type InodeFsOptions } from './inode-fs.js';
+
+const MAGIC = new TextEncoder().encode('VWSSNAP1');
+const VERSION = 1;
+const FULL = 0;
+const DELTA = 1;
+/** Record body forms. */
+const BODY_FULL = 0;
+const BODY_PATCH = 1;
+/** Frozen owner for restored structures: nobody writes in place into them. */
+const FROZEN = 0;
+
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function sortedEntries(dir: Inode): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  dir.entries!.forEach((ino, name) => out.push([name as string, ino]));
+  return out.sort((a, b) => byName(a[0], b[0]));
+}
+
+function writeHeader(w: Writer, fs: InodeFs, kind: number, parentFingerprint?: Uint8Array): void {
+  w.raw(MAGIC);
+  w.u16(VERSION);
+  w.u8(kind);
+  w.u8(0);
+  if (parentFingerprint) w.raw(parentFingerprint);
+  w.varint(CHUNK);
+  w.varint(fs.nextIno);
+  w.varint(fs.usedBytes);
+  w.varint(fs.usedInodes);
+}
+
+function writeMeta(w: Writer, inode: Inode): void {
+  w.varint(inode.ino);
+  w.varint(inode.mode);
+  w.varint(inode.uid);
+  w.varint(inode.gid);
+  w.varint(inode.nlink);
+  w.varint(inode.rdev);
+  w.i64(inode.atime);
+  w.i64(inode.mtime);
+  w.i64(inode.ctime);
+  w.i64(inode.btime);
+  const names = inode.xattrs ? [...inode.xattrs.keys()].sort(byName) : [];
+  w.varint(names.length);
+  for (const name of names) {
+    w.str(name);
+    w.bytes(inode.xattrs!.get(name)!);
+  }
+}
+
+function writeChunk(w: Writer, chunk: Uint8Array | null): void {
+  if (chunk === null) return w.u8(0);
+  w.u8(1);
+  w.bytesRef(chunk);
+}
+
+/** A whole inode: metadata and body. */
+function writeRecord(w: Writer, inode: Inode): void {
+  writeMeta(w, inode);
+  w.u8(BODY_FULL);
+  writeBody(w, inode);
+}
+
+function writeBody(w: Writer, inode: Inode): void {
+  const type = inode.mode & S_IFMT;
+  if (type === S_IFREG) {
+    const c = inode.content!;
+    w.varint(c.size);
+    w.varint(c.chunks.length);
+    for (const chunk of c.chunks) writeChunk(w, chunk);
+  } else if (type === S_IFDIR) {
+    const entries = sortedEntries(inode);
+    w.varint(entries.length);
+    for (const [name, ino] of entries) {
+      w.str(name);
+      w.varint(ino);
+    }
+  } else if (type === S_IFLNK) {
+    w.str(inode.target!);
+  }
+}
+
+/** An inode that also exists in the parent: only the chunks or entries that changed. */
+function writePatch(w: Writer, inode: Inode, before: Inode): void {
+  writeMeta(w, inode);
+  const type = inode.mode & S_IFMT;
+  if (type !== (before.mode & S_IFMT) || (type !== S_IFREG && type !== S_IFDIR)) {
+    w.u8(BODY_FULL);
+    return writeBody(w, inode);
+  }
+  w.u8(BODY_PATCH);
+  if (type === S_IFREG) {
+    const now = inode.content!;
+    const was = before.content!;
+    w.varint(now.size);
+    w.varint(now.chunks.length);
+    const changed: number[] = [];
+    if (now !== was) for (let i = 0; i < now.chunks.length; i++) if (now.chunks[i] !== (was.chunks[i] ?? null)) changed.push(i);
+    w.varint(changed.length);
+    for (const i of changed) {
+      w.varint(i);
+      writeChunk(w, now.chunks[i]);
+    }
+    return;
+  }
+  const set: Array<[string, number]> = [];
+  const del: string[] = [];
+  before.entries!.diff(inode.entries!, (name, _old, next) => {
+    if (next === undefined) del.push(name as string);
+    else set.push([name as string, next]);
+  });
+  set.sort((a, b) => byName(a[0], b[0]));
+  del.sort(byName);
+  w.varint(set.length);
+  for (const [name, ino] of set) {
+    w.str(name);
+    w.varint(ino);
+  }
+  w.varint(del.length);
+  for (const name of del) w.str(name);
+}
+
+function seal(w: Writer): Uint8Array {
+  let crc = 0;
+  for (const piece of w.pieces()) crc = crc32(piece, crc);
+  w.u32(crc >>> 0);
+  return w.finish();
+}
+
+/** Live inodes (orphans kept only by open handles are not part of a state), by ino. */
+function liveInodes(fs: InodeFs): Inode[] {
+  const out: Inode[] = [];
+  fs.inodes.forEach((inode) => {
+    if (inode.nlink > 0 || inode.ino === ROOT_INO) out.push(inode);
+  });
+  return out.sort((a, b) => a.ino - b.ino);
+}
+
+export function encodeFull(fs: InodeFs): Uint8Array {
+  const w = new Writer();
+  writeHeader(w, fs, FULL);
+  const inodes = liveInodes(fs);
+  w.varint(inodes.length);
+  for (const inode of inodes) writeRecord(w, inode);
+  return seal(w);
+}
+
+const fingerprints = new WeakMap<InodeFs, { version: number; value: Uint8Array }>();
+
+/** SHA-256 of the state's full snapshot, streamed without building it; cached per state version. */
+export function fingerprint(fs: InodeFs): Uint8Array {
+  const cached = fingerprints.get(fs);
+  if (cached && cached.version === fs.version) return cached.value;
+  const w = new Writer();
+  writeHeader(w, fs, FULL);
+  const inodes = liveInodes(fs);
+  w.varint(inodes.length);
+  for (const inode of inodes) writeRecord(w, inode);
+  const hash = createHash('sha256');
+  for (const piece of w.pieces()) hash.update(piece);
+  const value = new Uint8Array(hash.digest());
+  fingerprints.set(fs, { version: fs.version, value });
+  return value;
+}
+
+export function encodeDelta(fs: InodeFs, parent: InodeFs): Uint8Array {
+  const w = new Writer();
+  writeHeader(w, fs, DELTA, fingerprint(parent));
+  const removed: number[] = [];
+  const changed: Inode[] = [];
+  parent.inodes.diff(fs.inodes, (ino, before, after) => {
+    const live = after && (after.nlink > 0 || after.ino === ROOT_INO);
+    if (live) changed.push(after!);
+    else if (before && (before.nlink > 0 || before.ino === ROOT_INO)) removed.push(ino as number);
+  });
+  removed.sort((a, b) => a - b);
+  changed.sort((a, b) => a.ino - b.ino);
+  w.varint(removed.length);
+  for (const ino of removed) w.varint(ino);
+  w.varint(changed.length);
+  for (const inode of changed) {
+    const before = parent.inodes.get(inode.ino);
+    if (before && (before.nlink > 0 || before.ino === ROOT_INO)) writePatch(w, inode, before);
+    else writeRecord(w, inode);
+  }
+  return seal(w);
+}
+
+// ---------------------------------------------------------------- decoding
+
+export interface RestoreOptions extends InodeFsOptions {
+  /** The state a delta was taken against. */
+  parent?: InodeFs;
+}
+
+function check(bytes: Uint8Array): { kind: number; r: Reader } {
+  if (!(bytes instanceof Uint8Array)) throw new SnapshotError('snapshot must be a Uint8Array');
+  if (bytes.length < MAGIC.length + 4 + 4) throw new SnapshotError(`snapshot is truncated: ${bytes.length} bytes`);
+  for (let i = 0; i < MAGIC.length; i++) {
+    if (bytes[i] !== MAGIC[i]) throw new SnapshotError('not a vws snapshot (bad magic)');
+  }
+  const body = bytes.subarray(0, bytes.length - 4);
+  const stored = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0, true);
+  if ((crc32(body) >>> 0) !== stored) throw new SnapshotError('snapshot is damaged: checksum mismatch');
+  const r = new Reader(bytes, bytes.length - 4);
+  r.pos = MAGIC.length;
+  const version = r.u16();
+  if (version !== VERSION) throw new SnapshotError(`snapshot version ${version} is not supported (this build reads ${VERSION})`);
+  const kind = r.u8();
+  r.u8();
+  if (kind !== FULL && kind !== DELTA) throw new SnapshotError(`unknown snapshot kind ${kind}`);
+  return { kind, r };
+}
+
+interface Header {
+  nextIno: number;
+  usedBytes: number;
+  usedInodes: number;
+}
+
+function readHeader(r: Reader): Header {
+  const chunk = r.varint();
+  if (chunk !== CHUNK) throw new SnapshotError(`snapshot chunk size ${chunk} differs from this build's ${CHUNK}`);
+  return { nextIno: r.varint(), usedBytes: r.varint(), usedInodes: r.varint() };
+}
+
+function readMeta(r: Reader): Inode {
+  const ino = r.varint();
+  const mode = r.varint();
+  const uid = r.varint();
+  const gid = r.varint();
+  const nlink = r.varint();
+  const rdev = r.varint();
+  const atime = r.i64();
+  const mtime = r.i64();
+  const ctime = r.i64();
+  const btime = r.i64();
+  const nx = r.varint();
+  let xattrs: Map<string, Uint8Array> | null = null;
+  for (let i = 0; i < nx; i++) (xattrs ??= new Map()).set(r.str(), r.bytes().slice());
+  return new Inode(FROZEN, ino, mode, uid, gid, nlink, rdev, atime, mtime, ctime, btime, xattrs, null, null, null, []);
+}
+
+function readChunk(r: Reader): Uint8Array | null {
+  const present = r.u8();
+  if (present === 0) return null;
+  if (present !== 1) throw new SnapshotError(`snapshot is damaged: bad chunk marker at offset ${r.pos - 1}`);
+  const chunk = r.bytes();
+  if (chunk.length > CHUNK) throw new SnapshotError(`snapshot is damaged: chunk of ${chunk.length} bytes`);
+  return chunk;
+}
+
+function readContentFull(r: Reader): Content {
+  const size = r.varint();
+  const n = r.varint();
+  if (n > Math.ceil(size / CHUNK)) throw new SnapshotError(`snapshot is damaged: ${n} chunks for ${size} bytes`);
+  const chunks: Array<Uint8Array | null> = new Array(n);
+  let allocated = 0;
+  for (let i = 0; i < n; i++) {
+    chunks[i] = readChunk(r);
+    allocated += chunks[i]?.length ?? 0;
+  }
+  return new Content(FROZEN, size, chunks, new Array(n).fill(FROZEN), allocated);
+}
+
+function readDirFull(r: Reader, owner: number): PMap<number> {
+  const n = r.varint();
+  let entries = PMap.empty<number>(owner);
+  for (let i = 0; i < n; i++) {
+    const name = r.str();
+    entries = entries.set(owner, name, r.varint());
+  }
+  return entries;
+}
+
+function readBodyFull(r: Reader, inode: Inode, owner: number): void {
+  const type = inode.mode & S_IFMT;
+  if (type === S_IFREG) inode.content = readContentFull(r);
+  else if (type === S_IFDIR) inode.entries = readDirFull(r, owner);
+  else if (type === S_IFLNK) inode.target = r.str();
+}
+
+function finishState(fs: InodeFs, h: Header): void {
+  fs.nextIno = h.nextIno;
+  fs.usedBytes = h.usedBytes;
+  fs.usedInodes = h.usedInodes;
+}
+
+function validate(fs: InodeFs): void {
+  const root = fs.inodes.get(ROOT_INO);
+  if (!root || !root.isDir) throw new SnapshotError('snapshot is damaged: no root directory');
+  fs.inodes.forEach((inode) => {
+    if (inode.ino >= fs.nextIno) throw new SnapshotError(`snapshot is damaged: inode ${inode.ino} beyond next inode ${fs.nextIno}`);
+    inode.entries?.forEach((child, name) => {
+      if (!fs.inodes.get(child)) throw new SnapshotError(`snapshot is damaged: entry '${String(name)}' in inode ${inode.ino} names missing inode ${child}`);
+    });
+  });
+}
+
+/** Rebuilds every inode's links from the directory entries (dirs by ino, names sorted). */
+function rebuildLinks(fs: InodeFs): void {
+  const dirs: Inode[] = [];
+  fs.inodes.forEach((inode) => {
+    inode.links = [];
+    if (inode.isDir) dirs.push(inode);
+  });
+  fs.node(ROOT_INO).links = [[ROOT_INO, '']];
+  dirs.sort((a, b) => a.ino - b.ino);
+  for (const dir of dirs) for (const [name, ino] of sortedEntries(dir)) fs.node(ino).links.push([dir.ino, name]);
+}
+
+export function decode(bytes: Uint8Array, options: RestoreOptions = {}): InodeFs {
+  const { kind, r } = check(bytes);
+  if (kind === DELTA) return decodeDelta(r, options);
+  // Restored chunks are views into one private copy of the input: later writes copy-on-write.
+  const own = bytes.slice();
+  const { r: rr } = check(own);
+  rr.pos = r.pos;
+  const h = readHeader(rr);
+  const fs = new InodeFs(options, { inodes: PMap.empty(FROZEN), nextIno: h.nextIno, usedBytes: 0, usedInodes: 0 });
+  const owner = fs.epoch;
+  let table = PMap.empty<Inode>(owner);
+  const n = rr.varint();
+  let prev = 0;
+  for (let i = 0; i < n; i++) {
+    const inode = readMeta(rr);
+    if (inode.ino <= prev) throw new SnapshotError(`snapshot is damaged: inode ${inode.ino} out of order`);
+    prev = inode.ino;
+    if (rr.u8() !== BODY_FULL) throw new SnapshotError(`snapshot is damaged: patch record in a full snapshot`);
+    readBodyFull(rr, inode, owner);
+    table = table.set(owner, inode.ino, inode);
+  }
+  if (rr.pos !== rr.end) throw new SnapshotError(`snapshot is damaged: ${rr.end - rr.pos} trailing bytes`);
+  fs.inodes = table;
+  finishState(fs, h);
+  validate(fs);
+  rebuildLinks(fs);
+  return fs;
+}
+
+function decodeDelta(r0: Reader, options: RestoreOptions): InodeFs {
+  const parent = options.parent;
+  if (!parent) throw new SnapshotError('this is a delta snapshot: restore it with { parent } set to the state it was taken against');
+  const expected = r0.buf.subarray(r0.pos, r0.pos + 32);
+  const actual = fingerprint(parent);
+  if (expected.length !== 32 || !expected.every((b, i) => b === actual[i])) {
+    throw new SnapshotError('delta snapshot was taken against a different parent state');
+  }
+  const own = r0.buf.slice(0, r0.end + 4);
+  const r = new Reader(own, r0.end);
+  r.pos = r0.pos + 32;
+  const h = readHeader(r);
+  const state = parent.shareState();
+  const fs = new InodeFs({ ...parent.options, ...options }, state);
+  const owner = fs.epoch;
+  let table = state.inodes;
+  // Drop orphans the parent keeps for its open handles.
+  parent.inodes.forEach((inode) => {
+    if (inode.nlink === 0 && inode.ino !== ROOT_INO) table = table.delete(owner, inode.ino);
+  });
+  const removed = r.varint();
+  for (let i = 0; i < removed; i++) table = table.delete(owner, r.varint());
+  const n = r.varint();
+  const touchedDirs: Inode[] = [];
+  const upserted: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const inode = readMeta(r);
+    const form = r.u8();
+    if (form === BODY_FULL) {
+      readBodyFull(r, inode, owner);
+    } else if (form === BODY_PATCH) {
+      const before = parent.inodes.get(inode.ino);
+      if (!before || (before.mode & S_IFMT) !== (inode.mode & S_IFMT)) throw new SnapshotError(`snapshot is damaged: patch for inode ${inode.ino} has no base`);
+      if (before.content) {
+        const size = r.varint();
+        const count = r.varint();
+        const c = new Content(owner, size, before.content.chunks.slice(0, count), before.content.owners.slice(0, count).fill(FROZEN));
+        while (c.chunks.length < count) {
+          c.chunks.push(null);
+          c.owners.push(FROZEN);
+        }
+        const k = r.varint();
+        for (let j = 0; j < k; j++) {
+          const idx = r.varint();
+          if (idx >= count) throw new SnapshotError(`snapshot is damaged: chunk index ${idx} of ${count}`);
+          c.chunks[idx] = readChunk(r);
+        }
+        c.owners.fill(FROZEN);
+        c.allocated = c.chunks.reduce((s, ch) => s + (ch?.length ?? 0), 0);
+        inode.content = c;
+      } else {
+        let entries = before.entries!;
+        const sets = r.varint();
+        for (let j = 0; j < sets; j++) {
+          const name = r.str();
+          entries = entries.set(owner, name, r.varint());
+        }
+        const dels = r.varint();
+        for (let j = 0; j < dels; j++) entries = entries.delete(owner, r.str());
+        inode.entries = entries;
+      }
+    } else {
+      throw new SnapshotError(`snapshot is damaged: bad record form ${form}`);
+    }
+    if (inode.isDir) touchedDirs.push(inode);
+    upserted.push(inode.ino);
+    table = table.set(owner, inode.ino, inode);
+  }
+  if (r.pos !== r.end) throw new SnapshotError(`snapshot is damaged: ${r.end - r.pos} trailing bytes`);
+  fs.inodes = table;
+  finishState(fs, h);
+  validate(fs);
+  relinkAfterDelta(fs, parent, touchedDirs, upserted, owner);
+  return fs;
+}
+
+/**
+ * Patches the links index after a delta: copies every inode whose link set may have changed (it was
+ * upserted, or named by an entry of a changed directory) and recomputes its links from the entries.
+ */
+function relinkAfterDelta(fs: InodeFs, parent: InodeFs, dirs: Inode[], upserted: number[], owner: number): void {
+  const affected = new Set<number>(upserted);
+  for (const dir of dirs) {
+    const before = parent.inodes.get(dir.ino);
+    if (before?.entries) {
+      before.entries.diff(dir.entries!, (_name, a, b) => {
+        if (a !== undefined) affected.add(a);
+        if (b !== undefined) affected.add(b);
+      });
+    } else {
+      dir.entries!.forEach((child) => affected.add(child));
+    }
+  }
+  // An affected inode keeps its parent-state links outside the changed dirs, and gains their entries.
+  const changedDirs = new Set(dirs.map((d) => d.ino));
+  const fresh = new Map<number, Link[]>();
+  for (const dir of dirs) {
+    dir.entries!.forEach((child, name) => {
+      if (!affected.has(child)) return;
+      const list = fresh.get(child) ?? [];
+      list.push([dir.ino, name as string]);
+      fresh.set(child, list);
+    });
+  }
+  for (const ino of affected) {
+    const inode = fs.inodes.get(ino);
+    if (!inode) continue;
+    const old = parent.inodes.get(ino);
+    const links: Link[] = [];
+    for (const link of old?.links ?? []) {
+      if (!changedDirs.has(link[0]) && fs.inodes.get(link[0])) links.push(link);
+    }
+    links.push(...(fresh.get(ino) ?? []));
+    const copy = inode.owner === owner ? inode : inode.clone(owner);
+    copy.links = ino === ROOT_INO ? [[ROOT_INO, '']] : links;
+    fs.inodes = fs.inodes.set(owner, ino, copy);
+  }
+}
