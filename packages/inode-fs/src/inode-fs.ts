@@ -538,11 +538,12 @@ export class InodeFs {
 
   linkAt(ino: number, newParentIno: number, newName: string, path?: string): Stats {
     const src = this.node(ino, 'link');
-    if (src.isDir) fail('EPERM', 'link', path, 'hard links to directories are not allowed');
-    if (src.nlink === 0) fail('ENOENT', 'link', path, 'source was unlinked');
+    // Linux looks the new name up before it looks at the source: EEXIST wins over EPERM.
     this.checkName(newName, 'link', path);
     const parentRo = this.dir(newParentIno, 'link', path);
     if (parentRo.entries!.get(newName) !== undefined) fail('EEXIST', 'link', path ?? newName);
+    if (src.isDir) fail('EPERM', 'link', path, 'hard links to directories are not allowed');
+    if (src.nlink === 0) fail('ENOENT', 'link', path, 'source was unlinked');
     const parent = this.mut(newParentIno);
     const inode = this.mut(ino);
     const now = this.clock();
@@ -575,9 +576,10 @@ export class InodeFs {
     if (newDir.nlink === 0) fail('ENOENT', sys, path, 'target directory was removed');
     if (flags & RENAME_NOREPLACE && dst) fail('EEXIST', sys, path ?? newName);
     if (flags & RENAME_EXCHANGE && !dst) fail('ENOENT', sys, path ?? newName);
-    // A directory may not move into its own subtree.
-    if (src.isDir) this.checkNotInside(src.ino, newParentIno, path);
-    if (flags & RENAME_EXCHANGE && dst!.isDir) this.checkNotInside(dst!.ino, oldParentIno, path);
+    // A directory may not move into its own subtree (EINVAL), nor may a name replace its own ancestor
+    // (ENOTEMPTY, as Linux reports it).
+    if (src.isDir) this.checkNotInside(src.ino, newParentIno, path, 'EINVAL');
+    if (dst?.isDir) this.checkNotInside(dst.ino, oldParentIno, path, flags & RENAME_EXCHANGE ? 'EINVAL' : 'ENOTEMPTY');
     if (dst && dst.ino === src.ino) return; // two names of one inode: POSIX says do nothing
     if (dst && !(flags & RENAME_EXCHANGE)) {
       if (src.isDir && !dst.isDir) fail('ENOTDIR', sys, path ?? newName);
@@ -617,9 +619,9 @@ export class InodeFs {
     this.touchedEntry(newParentIno, newName);
   }
 
-  private checkNotInside(dirIno: number, targetParentIno: number, path?: string): void {
+  private checkNotInside(dirIno: number, targetParentIno: number, path: string | undefined, code: ErrorCode): void {
     for (let p = targetParentIno, guard = 0; guard < PATH_MAX; guard++) {
-      if (p === dirIno) fail('EINVAL', 'rename', path, 'a directory cannot move into its own subtree');
+      if (p === dirIno) fail(code, 'rename', path, code === 'EINVAL' ? 'a directory cannot move into its own subtree' : 'the target is an ancestor of the source');
       if (p === ROOT_INO) return;
       p = this.parentOf(this.node(p));
     }
@@ -875,7 +877,8 @@ export class InodeFs {
       ({ parent, name } = this.resolveParent(path, 'rm'));
       if (parent.entries!.get(name) === undefined) fail('ENOENT', 'rm', path);
     } catch (e) {
-      if (options.force && e instanceof FsError && e.code === 'ENOENT') return;
+      // Like node's rm: force ignores a path that is not there, also when a component is a file.
+      if (options.force && e instanceof FsError && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) return;
       throw e;
     }
     const ino = parent.entries!.get(name)!;
