@@ -62,8 +62,15 @@ export function diffStates(before: InodeFs, after: InodeFs): DiffResult {
   before.inodes.diff(after.inodes, (key, a, b) => {
     const ino = key as number;
     if (ino === ROOT_INO) return;
+    // An inode number reused by an unrelated state (other birth time) is another file.
+    const same = !a || !b || a.btime === b.btime;
     const was = live(a);
     const now = live(b);
+    if (was && now && !same) {
+      for (const path of before.pathsOf(ino)) out.deleted.push({ path, ino, kind: a!.kind });
+      for (const path of after.pathsOf(ino)) out.added.push({ path, ino, kind: b!.kind });
+      return;
+    }
     if (!was && now) {
       for (const path of after.pathsOf(ino)) out.added.push({ path, ino, kind: b!.kind });
     } else if (was && !now) {
