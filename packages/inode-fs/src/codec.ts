@@ -10,7 +10,9 @@ export class Writer {
   private buf: Uint8Array;
   private view: DataView;
   pos = 0;
-  /** Finished pieces: filled metadata buffers and large byte runs kept by reference (no copy). */
+  /** Where the current, unfinished piece starts in buf. */
+  private start = 0;
+  /** Finished pieces: spans of metadata buffers and large byte runs kept by reference (no copy). */
   private segments: Uint8Array[] = [];
 
   constructor(capacity = 1 << 16) {
@@ -18,14 +20,18 @@ export class Writer {
     this.view = new DataView(this.buf.buffer);
   }
 
+  /** Room for n more bytes: a full buffer is closed as a piece and a new one started (nothing copied). */
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.pos + n) cap *= 2;
-    const next = new Uint8Array(cap);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
+    this.cut();
+    this.buf = new Uint8Array(Math.max(n, this.buf.length * 2, 1 << 16));
+    this.view = new DataView(this.buf.buffer);
+    this.pos = this.start = 0;
+  }
+
+  private cut(): void {
+    if (this.pos > this.start) this.segments.push(this.buf.subarray(this.start, this.pos));
+    this.start = this.pos;
   }
 
   u8(v: number): void {
@@ -80,16 +86,13 @@ export class Writer {
   bytesRef(b: Uint8Array): void {
     this.varint(b.length);
     if (b.length < 4096) return this.raw(b);
-    this.segments.push(this.buf.subarray(0, this.pos));
+    this.cut();
     this.segments.push(b);
-    this.buf = new Uint8Array(Math.max(4096, this.buf.length - this.pos));
-    this.view = new DataView(this.buf.buffer);
-    this.pos = 0;
   }
 
   /** Every piece written so far, in order. */
   pieces(): Uint8Array[] {
-    return [...this.segments, this.buf.subarray(0, this.pos)];
+    return this.pos > this.start ? [...this.segments, this.buf.subarray(this.start, this.pos)] : [...this.segments];
   }
 
   /** Everything written, in one buffer allocated once. */
@@ -98,7 +101,7 @@ export class Writer {
     if (pieces.length === 1) return pieces[0];
     let total = 0;
     for (const p of pieces) total += p.length;
-    const out = new Uint8Array(total);
+    const out = Buffer.allocUnsafe(total);
     let at = 0;
     for (const p of pieces) {
       out.set(p, at);

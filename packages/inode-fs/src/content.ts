@@ -33,14 +33,18 @@ export class Content {
     if (end <= position) return new Uint8Array(0);
     const first = Math.floor(position / CHUNK);
     const last = Math.floor((end - 1) / CHUNK);
-    const out = new Uint8Array(end - position);
+    // Node's pooled allocator makes small reads cheap; every byte is then written below.
+    const out = Buffer.allocUnsafe(end - position);
     for (let i = first; i <= last; i++) {
       const chunk = this.chunks[i];
-      if (!chunk) continue;
       const base = i * CHUNK;
       const from = Math.max(position, base) - base;
-      const to = Math.min(end, base + chunk.length) - base;
-      if (to > from) out.set(chunk.subarray(from, to), base + from - position);
+      const stop = Math.min(end, base + CHUNK) - base;
+      const to = chunk ? Math.min(stop, chunk.length) : from;
+      if (to > from) out.set(chunk!.subarray(from, to), base + from - position);
+      // Holes and bytes past a short chunk read as zeros.
+      const covered = Math.max(to, from);
+      if (stop > covered) out.fill(0, base + covered - position, base + stop - position);
     }
     return out;
   }
@@ -59,8 +63,12 @@ export class Content {
         // Copy-on-write, or grow: size the chunk to what is written (a full chunk once it is past half).
         const want = Math.max(to, chunk?.length ?? 0);
         const cap = want > CHUNK / 2 ? CHUNK : want;
-        const next = new Uint8Array(Math.max(cap, want));
+        // Small chunks come from Node's pool; whatever the copy and the write below do not cover is zeroed.
+        const next = Buffer.allocUnsafe(cap);
+        const kept = chunk ? chunk.length : 0;
         if (chunk) next.set(chunk);
+        if (from > kept) next.fill(0, kept, from);
+        if (cap > Math.max(to, kept)) next.fill(0, Math.max(to, kept));
         grown += next.length - (chunk?.length ?? 0);
         while (this.chunks.length < i) {
           this.chunks.push(null);

@@ -4,6 +4,7 @@
 import { Content } from './content.js';
 import { FsError, type ErrorCode } from './errors.js';
 import { PMap } from './hamt.js';
+import { PVec } from './pvec.js';
 import { Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Stats, kindOf, type DirEntry, type Kind } from './inode.js';
 import { diffStates, type DiffResult } from './diff.js';
 import { decode, encodeDelta, encodeFull, fingerprint, type RestoreOptions } from './snapshot.js';
@@ -71,7 +72,7 @@ interface Handle {
 
 /** The persistent state a fork shares: everything but handles and listeners. */
 export interface EngineState {
-  inodes: PMap<Inode>;
+  inodes: PVec<Inode>;
   nextIno: number;
   usedBytes: number;
   usedInodes: number;
@@ -100,7 +101,7 @@ export class InodeFs {
   readonly umask: number;
 
   /** @internal */ epoch: number;
-  /** @internal */ inodes: PMap<Inode>;
+  /** @internal */ inodes: PVec<Inode>;
   /** @internal */ nextIno: number;
   /** @internal */ usedBytes: number;
   /** @internal */ usedInodes: number;
@@ -128,7 +129,7 @@ export class InodeFs {
     }
     const now = this.clock();
     const root = new Inode(this.epoch, ROOT_INO, S_IFDIR | 0o755, this.uid, this.gid, 2, 0, now, now, now, now, null, null, PMap.empty(this.epoch), null, [[ROOT_INO, '']]);
-    this.inodes = PMap.empty<Inode>(this.epoch).set(this.epoch, ROOT_INO, root);
+    this.inodes = PVec.empty<Inode>(this.epoch).set(this.epoch, ROOT_INO, root);
     this.nextIno = ROOT_INO + 1;
     this.usedBytes = 0;
     this.usedInodes = 1;
@@ -162,7 +163,10 @@ export class InodeFs {
     return options.since ? encodeDelta(this, options.since) : encodeFull(this);
   }
 
-  /** Rebuilds a state from snapshot bytes. Damaged, foreign or mismatched bytes throw SnapshotError. */
+  /**
+   * Rebuilds a state from snapshot bytes. Damaged, foreign or mismatched bytes throw SnapshotError.
+   * The bytes are adopted (zero-copy) unless `copy: true`: do not modify them afterwards.
+   */
   static restore(bytes: Uint8Array, options: RestoreOptions = {}): InodeFs {
     return decode(bytes, options);
   }
@@ -268,6 +272,7 @@ export class InodeFs {
   /** Adds name -> ino in a directory (the caller checked it is free). */
   private addEntry(parent: Inode, name: string, child: Inode, now: bigint): void {
     parent.entries = parent.entries!.set(this.epoch, name, child.ino);
+    parent.listing = null;
     child.links.push([parent.ino, name]);
     if (child.isDir) {
       child.nlink = 2;
@@ -281,6 +286,7 @@ export class InodeFs {
   /** Removes name from a directory and drops the link; the inode goes when unlinked and closed. */
   private removeEntry(parent: Inode, name: string, child: Inode, now: bigint): void {
     parent.entries = parent.entries!.delete(this.epoch, name);
+    parent.listing = null;
     const i = child.links.findIndex(([p, n]) => p === parent.ino && n === name);
     if (i >= 0) child.links.splice(i, 1);
     if (child.isDir) {
@@ -374,7 +380,41 @@ export class InodeFs {
     return cur;
   }
 
+  /**
+   * The common case without allocation: plain names, no symlink on the way, everything present.
+   * Returns undefined for anything else, and the caller takes the general walk (which also builds
+   * the right error).
+   */
+  private fastWalk(path: string, end: number, followLast: boolean): Inode | undefined {
+    if (end > 1024 || path.indexOf('\0') >= 0) return undefined;
+    let cur = this.inodes.get(ROOT_INO)!;
+    let start = 0;
+    while (start < end) {
+      let slash = path.indexOf('/', start);
+      if (slash < 0 || slash > end) slash = end;
+      if (slash === start) {
+        start++;
+        continue;
+      }
+      const name = path.slice(start, slash);
+      if (name === '.' || name === '..' || name.length > NAME_MAX / 3) return undefined;
+      const entries = cur.entries;
+      if (entries === null) return undefined;
+      const ino = entries.get(name);
+      if (ino === undefined) return undefined;
+      const child = this.inodes.get(ino)!;
+      if (child.target !== null && (slash < end || followLast)) return undefined;
+      cur = child;
+      start = slash + 1;
+    }
+    return cur;
+  }
+
   private resolve(path: string, syscall: string, followLast = true): Inode {
+    if (typeof path === 'string' && path.length > 0 && path.charCodeAt(path.length - 1) !== 47) {
+      const hit = this.fastWalk(path, path.length, followLast);
+      if (hit) return hit;
+    }
     const comps = this.parts(path, syscall);
     const inode = this.walk(path, comps, syscall, followLast);
     if (path.endsWith('/') && !inode.isDir && comps.length > 0) {
@@ -386,6 +426,14 @@ export class InodeFs {
 
   /** The directory that holds the last component, and that component. */
   private resolveParent(path: string, syscall: string): { parent: Inode; name: string } {
+    const slash = typeof path === 'string' ? path.lastIndexOf('/') : -1;
+    if (slash >= 0 && slash < path.length - 1) {
+      const name = path.slice(slash + 1);
+      if (name !== '.' && name !== '..' && name.length <= NAME_MAX / 3 && name.indexOf('\0') < 0) {
+        const parent = this.fastWalk(path, slash, true);
+        if (parent && parent.entries !== null) return { parent, name };
+      }
+    }
     const comps = this.parts(path, syscall);
     if (comps.length === 0) fail('EBUSY', syscall, path, 'the root has no parent');
     const name = comps[comps.length - 1];
@@ -615,6 +663,7 @@ export class InodeFs {
     }
     from.mtime = from.ctime = now;
     to.mtime = to.ctime = now;
+    from.listing = to.listing = null;
     this.touchedEntry(oldParentIno, oldName);
     this.touchedEntry(newParentIno, newName);
   }
@@ -835,7 +884,8 @@ export class InodeFs {
     const dir = this.resolve(path, 'scandir');
     if (!dir.isDir) fail('ENOTDIR', 'scandir', path);
     if (options?.withFileTypes) return this.readdirIno(dir.ino).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return (dir.entries!.keys() as string[]).sort();
+    dir.listing ??= (dir.entries!.keys() as string[]).sort();
+    return dir.listing.slice();
   }
 
   stat(path: string): Stats {

@@ -58,6 +58,8 @@ export class Inode {
     public target: string | null,
     /** Every (parent, name) that names this inode: lets diff and getattr-by-path rebuild paths. */
     public links: Link[],
+    /** Sorted entry names, cached for readdir; dropped whenever the entries change. Never mutated. */
+    public listing: string[] | null = null,
   ) {}
 
   get kind(): Kind {
@@ -93,6 +95,7 @@ export class Inode {
       this.entries,
       this.target,
       this.links.slice(),
+      this.listing,
     );
   }
 }

@@ -16,6 +16,7 @@ import { Reader, Writer } from './codec.js';
 import { CHUNK, Content } from './content.js';
 import { SnapshotError } from './errors.js';
 import { PMap } from './hamt.js';
+import { PVec } from './pvec.js';
 import { Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Link } from './inode.js';
 import { InodeFs, ROOT_INO, type InodeFsOptions } from './inode-fs.js';
 
@@ -211,6 +212,12 @@ export function encodeDelta(fs: InodeFs, parent: InodeFs): Uint8Array {
 export interface RestoreOptions extends InodeFsOptions {
   /** The state a delta was taken against. */
   parent?: InodeFs;
+  /**
+   * Copy the bytes instead of adopting them. By default the restored state reads file content
+   * straight from the given bytes (zero-copy: restore costs a checksum and a parse), so the caller
+   * must not modify them afterwards.
+   */
+  copy?: boolean;
 }
 
 function check(bytes: Uint8Array): { kind: number; r: Reader } {
@@ -332,14 +339,15 @@ function rebuildLinks(fs: InodeFs): void {
 export function decode(bytes: Uint8Array, options: RestoreOptions = {}): InodeFs {
   const { kind, r } = check(bytes);
   if (kind === DELTA) return decodeDelta(r, options);
-  // Restored chunks are views into one private copy of the input: later writes copy-on-write.
-  const own = bytes.slice();
-  const { r: rr } = check(own);
+  // Restored chunks are views into the bytes (adopted, or a private copy when asked): a write copies
+  // the chunk it touches first, so the bytes themselves are never written.
+  const own = options.copy ? Buffer.from(bytes) : bytes;
+  const rr = new Reader(own, r.end);
   rr.pos = r.pos;
   const h = readHeader(rr);
-  const fs = new InodeFs(options, { inodes: PMap.empty(FROZEN), nextIno: h.nextIno, usedBytes: 0, usedInodes: 0 });
+  const fs = new InodeFs(options, { inodes: PVec.empty(FROZEN), nextIno: h.nextIno, usedBytes: 0, usedInodes: 0 });
   const owner = fs.epoch;
-  let table = PMap.empty<Inode>(owner);
+  let table = PVec.empty<Inode>(owner);
   const n = rr.varint();
   let prev = 0;
   for (let i = 0; i < n; i++) {
@@ -366,7 +374,7 @@ function decodeDelta(r0: Reader, options: RestoreOptions): InodeFs {
   if (expected.length !== 32 || !expected.every((b, i) => b === actual[i])) {
     throw new SnapshotError('delta snapshot was taken against a different parent state');
   }
-  const own = r0.buf.slice(0, r0.end + 4);
+  const own = options.copy ? Buffer.from(r0.buf.subarray(0, r0.end + 4)) : r0.buf;
   const r = new Reader(own, r0.end);
   r.pos = r0.pos + 32;
   const h = readHeader(r);

@@ -280,7 +280,7 @@ describe('handles and content', () => {
     const data = new Uint8Array(50_000).map((_, i) => i % 251);
     fs.writeFile('/big', data);
     const fh = fs.open(fs.stat('/big').ino, O_RDONLY);
-    expect(fs.read(fh, 10_000, 12_000)).toEqual(data.subarray(12_000, 22_000));
+    expect(Buffer.from(fs.read(fh, 10_000, 12_000)).equals(data.subarray(12_000, 22_000))).toBe(true);
     expect(fs.read(fh, 100, 49_990).length).toBe(10);
     expect(fs.read(fh, 100, 60_000).length).toBe(0);
   });

@@ -126,16 +126,21 @@ describe('snapshot', () => {
     expect(run()).toBe(run());
   });
 
-  it('a restored state is independent of the bytes it came from and writable', () => {
+  it('restore adopts the bytes without writing them; copy: true makes it independent', () => {
     const fs = new InodeFs();
-    fs.writeFile('/a', 'original');
+    fs.writeFile('/a', 'x'.repeat(10_000));
     const bytes = fs.snapshot();
-    const back = InodeFs.restore(bytes);
+    const pristine = sha(bytes);
+    const adopted = InodeFs.restore(bytes);
+    adopted.writeFile('/a', 'y'.repeat(10_000));
+    adopted.writeFile('/b', 'new');
+    expect(sha(bytes), 'restore wrote into the adopted bytes').toBe(pristine);
+    const back = InodeFs.restore(bytes, { copy: true });
     bytes.fill(0);
-    expect(back.readFile('/a', 'utf8')).toBe('original');
+    expect(back.readFile('/a', 'utf8')).toBe('x'.repeat(10_000));
     back.appendFile('/a', '+');
     const again = InodeFs.restore(back.snapshot());
-    expect(again.readFile('/a', 'utf8')).toBe('original+');
+    expect(again.readFile('/a', 'utf8')).toBe('x'.repeat(10_000) + '+');
   });
 
   it('deltas follow the change, restore on their parent only, and equal the full state', () => {
