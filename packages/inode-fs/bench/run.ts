@@ -11,8 +11,9 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Runs setup (untimed) then fn (timed) `reps` times; returns the median milliseconds. */
+/** Runs setup (untimed) then fn (timed) `reps` times after two warm-up runs; returns the median ms. */
 function time<T>(reps: number, setup: () => T, fn: (state: T) => void): number {
+  for (let i = 0; i < 2; i++) fn(setup());
   const out: number[] = [];
   for (let i = 0; i < reps; i++) {
     const state = setup();

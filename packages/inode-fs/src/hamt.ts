@@ -11,13 +11,22 @@ const MAX_DEPTH = 7; // 7 * 5 bits > 32-bit hash: deeper keys go to a collision 
 
 export type Key = string | number;
 
-interface Leaf<V> {
-  readonly key: Key;
-  readonly hash: number;
-  readonly value: V;
+/** Node tags: one small integer field read instead of instanceof chains on the hot path. */
+const BRANCH = 0;
+const COLLISION = 1;
+const LEAF = 2;
+
+class Leaf<V> {
+  readonly t = LEAF;
+  constructor(
+    readonly key: Key,
+    readonly hash: number,
+    readonly value: V,
+  ) {}
 }
 
 class Branch<V> {
+  readonly t = BRANCH;
   constructor(
     public owner: number,
     public bitmap: number,
@@ -26,6 +35,7 @@ class Branch<V> {
 }
 
 class Collision<V> {
+  readonly t = COLLISION;
   constructor(
     public owner: number,
     public readonly hash: number,
@@ -53,7 +63,7 @@ const popcount = (x: number): number => {
   return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) as number;
 };
 
-const isLeaf = <V>(x: Leaf<V> | Node<V>): x is Leaf<V> => !(x instanceof Branch) && !(x instanceof Collision);
+const isLeaf = <V>(x: Leaf<V> | Node<V>): x is Leaf<V> => x.t === LEAF;
 
 function branchOf<V>(owner: number, a: Leaf<V>, b: Leaf<V>, shift: number): Node<V> {
   if (shift >= BITS * MAX_DEPTH) return new Collision(owner, a.hash, [a, b]);
@@ -73,7 +83,7 @@ const enum Effect {
 let effect: Effect = Effect.None;
 
 function setIn<V>(node: Node<V>, owner: number, leaf: Leaf<V>, shift: number): Node<V> {
-  if (node instanceof Collision) {
+  if (node.t === COLLISION) {
     const i = node.leaves.findIndex((l) => l.key === leaf.key);
     const leaves = node.owner === owner ? node.leaves : node.leaves.slice();
     if (i >= 0) {
@@ -125,7 +135,7 @@ function setIn<V>(node: Node<V>, owner: number, leaf: Leaf<V>, shift: number): N
 }
 
 function deleteIn<V>(node: Node<V>, owner: number, key: Key, hash: number, shift: number): Node<V> | Leaf<V> | undefined {
-  if (node instanceof Collision) {
+  if (node.t === COLLISION) {
     const i = node.leaves.findIndex((l) => l.key === key);
     if (i < 0) return node;
     effect = Effect.Removed;
@@ -175,13 +185,13 @@ function deleteIn<V>(node: Node<V>, owner: number, key: Key, hash: number, shift
 
 function* walk<V>(x: Leaf<V> | Node<V>): Generator<Leaf<V>> {
   if (isLeaf(x)) yield x;
-  else if (x instanceof Collision) yield* x.leaves;
+  else if (x.t === COLLISION) yield* x.leaves;
   else for (const s of x.slots) yield* walk(s);
 }
 
 function forEachLeaf<V>(x: Leaf<V> | Node<V>, fn: (leaf: Leaf<V>) => void): void {
   if (isLeaf(x)) fn(x);
-  else if (x instanceof Collision) x.leaves.forEach(fn);
+  else if (x.t === COLLISION) x.leaves.forEach(fn);
   else for (const s of x.slots) forEachLeaf(s, fn);
 }
 
@@ -191,7 +201,7 @@ function diffNodes<V>(a: Leaf<V> | Node<V> | undefined, b: Leaf<V> | Node<V> | u
   if (a === b) return;
   if (a === undefined) return forEachLeaf(b!, (l) => fn(l.key, undefined, l.value));
   if (b === undefined) return forEachLeaf(a, (l) => fn(l.key, l.value, undefined));
-  if (a instanceof Branch && b instanceof Branch) {
+  if (a.t === BRANCH && b.t === BRANCH) {
     const bits = a.bitmap | b.bitmap;
     for (let i = 0; i < 32; i++) {
       const bit = 1 << i;
@@ -238,15 +248,16 @@ export class PMap<V> {
     let node: Leaf<V> | Node<V> = this.root;
     let shift = 0;
     for (;;) {
-      if (node instanceof Branch) {
+      if (node.t === BRANCH) {
         const bit = 1 << ((hash >>> shift) & MASK);
         if ((node.bitmap & bit) === 0) return undefined;
         node = node.slots[popcount(node.bitmap & (bit - 1))];
         shift += BITS;
-      } else if (node instanceof Collision) {
-        return node.leaves.find((l) => l.key === key)?.value;
-      } else {
+      } else if (node.t === LEAF) {
         return node.key === key ? node.value : undefined;
+      } else {
+        for (const l of node.leaves) if (l.key === key) return l.value;
+        return undefined;
       }
     }
   }
@@ -263,7 +274,7 @@ export class PMap<V> {
   set(owner: number, key: Key, value: V): PMap<V> {
     const target = this.editable(owner);
     effect = Effect.None;
-    const root = setIn(target.root, owner, { key, hash: hashKey(key), value }, 0) as Branch<V>;
+    const root = setIn(target.root, owner, new Leaf(key, hashKey(key), value), 0) as Branch<V>;
     target.root = root;
     if ((effect as Effect) === Effect.Added) target.count++;
     return target;

@@ -287,7 +287,7 @@ export class InodeFs {
   private removeEntry(parent: Inode, name: string, child: Inode, now: bigint): void {
     parent.entries = parent.entries!.delete(this.epoch, name);
     parent.listing = null;
-    const i = child.links.findIndex(([p, n]) => p === parent.ino && n === name);
+    const i = linkIndex(child, parent.ino, name);
     if (i >= 0) child.links.splice(i, 1);
     if (child.isDir) {
       parent.nlink--;
@@ -611,7 +611,7 @@ export class InodeFs {
   renameAt(oldParentIno: number, oldName: string, newParentIno: number, newName: string, flags = 0, path?: string): void {
     const sys = 'rename';
     if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || flags === (RENAME_NOREPLACE | RENAME_EXCHANGE)) fail('EINVAL', sys, path, `bad flags ${flags}`);
-    for (const n of [oldName, newName]) if (n === '.' || n === '..') fail('EBUSY', sys, path ?? n);
+    if (oldName === '.' || oldName === '..' || newName === '.' || newName === '..') fail('EBUSY', sys, path);
     this.checkName(oldName, sys, path);
     this.checkName(newName, sys, path);
     const oldDir = this.dir(oldParentIno, sys, path);
@@ -1011,8 +1011,14 @@ export class InodeFs {
   }
 }
 
+function linkIndex(inode: Inode, parent: number, name: string): number {
+  const links = inode.links;
+  for (let i = 0; i < links.length; i++) if (links[i][0] === parent && links[i][1] === name) return i;
+  return -1;
+}
+
 function relink(inode: Inode, oldParent: number, oldName: string, newParent: number, newName: string): void {
-  const i = inode.links.findIndex(([p, n]) => p === oldParent && n === oldName);
+  const i = linkIndex(inode, oldParent, oldName);
   if (i >= 0) inode.links[i] = [newParent, newName];
   else inode.links.push([newParent, newName]);
 }
