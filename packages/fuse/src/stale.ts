@@ -1,0 +1,75 @@
+// Finding and clearing FUSE mounts whose server is gone ("Transport endpoint is not connected").
+// Only asynchronous calls touch a mount point: a synchronous one on a mount this process serves
+// would deadlock.
+
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface MountEntry {
+  source: string;
+  path: string;
+  type: string;
+}
+
+/** FUSE mounts listed in /proc/mounts (fsname 'vws' only, unless all is set). */
+export function fuseMounts(all = false): MountEntry[] {
+  let text = '';
+  try {
+    text = readFileSync('/proc/mounts', 'utf8');
+  } catch {
+    return [];
+  }
+  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return text
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((f) => f.length >= 3 && (f[2] === 'fuse' || f[2].startsWith('fuse.')) && (all || f[0] === 'vws'))
+    .map((f) => ({ source: f[0], path: unescape(f[1]), type: f[2] }));
+}
+
+export function isMountPoint(path: string): boolean {
+  return fuseMounts(true).some((m) => m.path === path);
+}
+
+/** Whether a FUSE mount point answers: 'stale' when its server is gone or does not answer in time. */
+export async function probe(path: string, timeoutMs = 2000): Promise<'live' | 'stale'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'stale'>((resolve) => {
+    timer = setTimeout(() => resolve('stale'), timeoutMs);
+  });
+  const check = stat(path).then(
+    () => 'live' as const,
+    (e: NodeJS.ErrnoException) => (e.code === 'ENOTCONN' || e.code === 'ECONNABORTED' ? ('stale' as const) : ('live' as const)),
+  );
+  try {
+    return await Promise.race([check, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Detaches a mount (lazy: works even while something still holds it). */
+export async function detach(path: string): Promise<void> {
+  await run('fusermount', ['-uz', path], { cwd: '/' });
+}
+
+/**
+ * Clears every vws FUSE mount whose server is gone. Mounts this process serves are skipped.
+ * Returns the paths it cleared.
+ */
+export async function cleanupStaleMounts(options: { skip?: Iterable<string>; timeoutMs?: number } = {}): Promise<string[]> {
+  const skip = new Set(options.skip ?? []);
+  const cleared: string[] = [];
+  for (const m of fuseMounts()) {
+    if (skip.has(m.path)) continue;
+    if ((await probe(m.path, options.timeoutMs)) === 'stale') {
+      await detach(m.path);
+      cleared.push(m.path);
+    }
+  }
+  return cleared;
+}
