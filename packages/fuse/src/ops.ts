@@ -76,6 +76,7 @@ export function makeOps(fs: InodeFs, counter?: OpCounter): FuseOps {
       if (typeof path !== 'string') throw new FsError('ENOENT', 'getattr');
       return [toStat(fs.lstat(path))];
     }),
+    fgetattr: guard('fgetattr', (path: string, fh: number) => [toStat(fh ? fs.fstat(fh) : fs.lstat(path))]),
     access: guard('access', (path: string) => {
       fs.lstat(path);
     }),
@@ -85,9 +86,9 @@ export function makeOps(fs: InodeFs, counter?: OpCounter): FuseOps {
       return [names];
     }),
     open: guard('open', (path: string, flags: number) => [fs.open(fs.inoOf(path, false), flags)]),
-    create: guard('create', (path: string, mode: number) => {
+    create: guard('create', (path: string, mode: number, flags: number) => {
       const { parent, name } = split(path);
-      const { fh } = fs.create(fs.inoOf(parent), name, mode, O_RDWR | O_CREAT);
+      const { fh } = fs.create(fs.inoOf(parent), name, mode, (flags || O_RDWR) | O_CREAT);
       return [fh];
     }),
     read: (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) => {

@@ -744,6 +744,11 @@ export class InodeFs {
     this.handle(fh, 'fsync');
   }
 
+  /** The attributes of an open handle's inode (works after unlink). */
+  fstat(fh: number): Stats {
+    return new Stats(this.node(this.handle(fh, 'fstat').ino, 'fstat'));
+  }
+
   readdirIno(ino: number): DirEntry[] {
     const dir = this.dir(ino, 'readdir');
     const out: DirEntry[] = [];
