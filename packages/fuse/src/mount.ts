@@ -22,6 +22,11 @@ export interface MountOptions {
   driver?: KernelDriver;
   /** Count requests per operation (for benchmarks and tests). */
   countOps?: boolean;
+  /**
+   * Let other users reach the mount (FUSE's allow_other; the kernel still checks modes). Off by
+   * default: only the mounting user sees the files. Needs root or user_allow_other in /etc/fuse.conf.
+   */
+  allowOther?: boolean;
 }
 
 export interface Mount {
@@ -85,7 +90,7 @@ export async function mount(fs: InodeFs, dir?: string, options: MountOptions = {
   const counter: OpCounter | undefined = options.countOps ? new Map() : undefined;
   let handle: DriverMount;
   try {
-    handle = await driver.mount(path, makeOps(fs, counter), KERNEL_OPTIONS);
+    handle = await driver.mount(path, makeOps(fs, counter), options.allowOther ? [...KERNEL_OPTIONS, 'allow_other'] : KERNEL_OPTIONS);
   } catch (e) {
     if (ownDir) rmdirSync(path);
     throw new MountError(`mount failed: ${(e as Error).message}`, path);
