@@ -1,3 +1,5 @@
 import { vwsVitest } from '../../vitest.shared.ts';
 
-export default vwsVitest(import.meta.dirname);
+const config = vwsVitest(import.meta.dirname);
+config.test!.globalSetup = ['./test/global-setup.ts'];
+export default config;

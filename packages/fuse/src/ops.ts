@@ -94,9 +94,7 @@ export function makeOps(fs: InodeFs, counter?: OpCounter): FuseOps {
     read: (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) => {
       counter?.set('read', (counter.get('read') ?? 0) + 1);
       try {
-        const data = fs.read(fh, len, pos);
-        buf.set(data);
-        cb(data.length);
+        cb(fs.readInto(fh, buf.subarray(0, len), pos));
       } catch (e) {
         cb(errnoOf(e));
       }

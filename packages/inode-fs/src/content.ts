@@ -31,10 +31,18 @@ export class Content {
   read(position: number, length: number): Uint8Array {
     const end = Math.min(this.size, position + length);
     if (end <= position) return new Uint8Array(0);
+    // Node's pooled allocator makes small reads cheap; readInto writes every byte.
+    const out = Buffer.allocUnsafe(end - position);
+    this.readInto(out, position);
+    return out;
+  }
+
+  /** Copies bytes from position into out (up to its length or EOF); returns how many. */
+  readInto(out: Uint8Array, position: number): number {
+    const end = Math.min(this.size, position + out.length);
+    if (end <= position) return 0;
     const first = Math.floor(position / CHUNK);
     const last = Math.floor((end - 1) / CHUNK);
-    // Node's pooled allocator makes small reads cheap; every byte is then written below.
-    const out = Buffer.allocUnsafe(end - position);
     for (let i = first; i <= last; i++) {
       const chunk = this.chunks[i];
       const base = i * CHUNK;
@@ -46,7 +54,7 @@ export class Content {
       const covered = Math.max(to, from);
       if (stop > covered) out.fill(0, base + covered - position, base + stop - position);
     }
-    return out;
+    return end - position;
   }
 
   /** Writes data at position (the caller has made this content editable). Returns bytes newly allocated. */

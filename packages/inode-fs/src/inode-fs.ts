@@ -701,6 +701,16 @@ export class InodeFs {
     return inode.content!.read(position, length);
   }
 
+  /** Reads into a caller's buffer (no allocation: the FUSE bridge reads straight into the kernel's). */
+  readInto(fh: number, target: Uint8Array, position: number): number {
+    const h = this.handle(fh, 'read');
+    if ((h.flags & O_ACCMODE) === O_WRONLY) fail('EBADF', 'read', undefined, 'handle is write-only');
+    const inode = this.node(h.ino, 'read');
+    if (inode.isDir) fail('EISDIR', 'read');
+    if (!inode.content) fail('EINVAL', 'read');
+    return inode.content!.readInto(target, position);
+  }
+
   write(fh: number, data: Uint8Array, position: number): number {
     const h = this.handle(fh, 'write');
     if ((h.flags & O_ACCMODE) === O_RDONLY) fail('EBADF', 'write', undefined, 'handle is read-only');

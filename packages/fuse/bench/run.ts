@@ -1,0 +1,81 @@
+// FUSE benchmarks against tmpfs, measured in the same run. Each workload runs as a shell script that
+// times itself (so process start-up is not counted), five times; one JSON line each with medians and
+// the ratio vws / tmpfs. Run: pnpm --filter @vws/fuse bench
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { InodeFs } from '@vws/inode-fs';
+import { mount } from '../src/index.js';
+import { sh } from '../test/helpers.js';
+
+const REPS = 5;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Runs `setup` (untimed) then `work` (timed inside the script) in $D; returns ms. */
+async function timed(dir: string, setup: string, work: string): Promise<number> {
+  const r = await sh(`cd "$D" && ${setup}\nt0=$(date +%s%N)\n${work}\nt1=$(date +%s%N)\necho "ms=$(( (t1 - t0) / 1000 ))"`, { D: dir }, 600_000);
+  const m = /ms=(\d+)/.exec(r.stdout);
+  if (r.code !== 0 || !m) throw new Error(`benchmark script failed (${r.code}): ${r.stderr}`);
+  return Number(m[1]) / 1000;
+}
+
+const SRC = mkdtempSync('/dev/shm/vws-bench-src-');
+await sh(`cd "$S" && mkdir -p tree && cd tree && for d in $(seq 1 100); do mkdir d$d; for f in $(seq 1 100); do echo "file $d $f" > d$d/f$f; done; done && cd .. && tar cf tree.tar tree`, { S: SRC }, 600_000);
+
+const GIT = 'git -c user.name=b -c user.email=b@b -c init.defaultBranch=main';
+const workloads: Array<{ name: string; setup: string; work: string; goal: number; kind: 'metadata' | 'data' }> = [
+  { name: 'create-1000-small-files', setup: 'rm -rf w && mkdir w', work: 'for i in $(seq 1 1000); do echo x > w/f$i; done', goal: 5, kind: 'metadata' },
+  { name: 'stat-1000-files', setup: 'rm -rf w && mkdir w && for i in $(seq 1 1000); do echo x > w/f$i; done', work: 'stat -c %s w/* > /dev/null', goal: 5, kind: 'metadata' },
+  { name: 'cat-1000-files-one-process', setup: 'rm -rf w && mkdir w && for i in $(seq 1 1000); do echo x > w/f$i; done', work: 'cat w/* > /dev/null', goal: 5, kind: 'metadata' },
+  { name: 'rm-1000-files', setup: 'rm -rf w && mkdir w && for i in $(seq 1 1000); do echo x > w/f$i; done', work: 'rm -rf w', goal: 5, kind: 'metadata' },
+  { name: 'find-10000-file-tree', setup: 'rm -rf tree && tar xf "$S/tree.tar"', work: 'find tree -type f | wc -l > /dev/null', goal: 5, kind: 'metadata' },
+  { name: 'git-add-commit-1000-files', setup: `rm -rf g && mkdir g && cd g && ${GIT} init -q . && for i in $(seq 1 1000); do echo "line $i" > f$i; done`, work: `${GIT} add -A && ${GIT} commit -qm bench`, goal: 5, kind: 'metadata' },
+  { name: 'tar-x-10000-files', setup: 'rm -rf tree', work: 'tar xf "$S/tree.tar"', goal: 5, kind: 'metadata' },
+];
+
+async function compare(w: (typeof workloads)[number], env: Record<string, string>): Promise<void> {
+  const fs = new InodeFs();
+  const m = await mount(fs);
+  const tmp = mkdtempSync('/dev/shm/vws-bench-');
+  try {
+    const vws: number[] = [];
+    const base: number[] = [];
+    for (let i = 0; i < REPS; i++) {
+      vws.push(await timed(m.path, w.setup.replaceAll('"$S', `"${env.S}`), w.work.replaceAll('"$S', `"${env.S}`)));
+      base.push(await timed(tmp, w.setup.replaceAll('"$S', `"${env.S}`), w.work.replaceAll('"$S', `"${env.S}`)));
+    }
+    const ratio = median(vws) / median(base);
+    console.log(JSON.stringify({ bench: w.name, vws_ms: median(vws), tmpfs_ms: median(base), ratio_vs_tmpfs: Number(ratio.toFixed(2)), goal: `<= ${w.goal}x tmpfs`, pass: ratio <= w.goal }));
+  } finally {
+    await m.unmount();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function sequential(): Promise<void> {
+  const fs = new InodeFs();
+  const m = await mount(fs);
+  const tmp = mkdtempSync('/dev/shm/vws-bench-');
+  try {
+    const res: Record<string, number[]> = { vws_write: [], vws_read: [], tmpfs_write: [], tmpfs_read: [] };
+    for (let i = 0; i < REPS; i++) {
+      for (const [label, dir] of [['vws', m.path], ['tmpfs', tmp]] as const) {
+        res[`${label}_write`].push(await timed(dir, 'rm -f big', 'dd if=/dev/zero of=big bs=1M count=256 status=none'));
+        res[`${label}_read`].push(await timed(dir, 'true', 'dd if=big of=/dev/null bs=1M status=none'));
+      }
+    }
+    const mbps = (ms: number) => Math.round(256 * 1.048576 / (ms / 1000));
+    const w = mbps(median(res.vws_write));
+    const r = mbps(median(res.vws_read));
+    console.log(JSON.stringify({ bench: 'sequential-256MiB-dd-bs1M', vws_write_MBps: w, vws_read_MBps: r, tmpfs_write_MBps: mbps(median(res.tmpfs_write)), tmpfs_read_MBps: mbps(median(res.tmpfs_read)), goal: 'read >= 1000 MB/s, write >= 300 MB/s', pass: r >= 1000 && w >= 300 }));
+  } finally {
+    await m.unmount();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+try {
+  for (const w of workloads) await compare(w, { S: SRC });
+  await sequential();
+} finally {
+  rmSync(SRC, { recursive: true, force: true });
+}
