@@ -1,0 +1,415 @@
+// InodeFilesystem: every WorkspaceFilesystem member over one InodeFs, plus checkpoints, forks and
+// diffs backed by the engine. '/' is the filesystem's own root; relative paths resolve against it.
+
+import {
+  DirectoryNotFoundError,
+  FileExistsError,
+  FileNotFoundError,
+  IsDirectoryError,
+  MastraFilesystem,
+  NotDirectoryError,
+  PermissionError,
+  StaleFileError,
+  type FileContent,
+  type FileEntry,
+  type FileStat,
+  type FilesystemGrepOptions,
+  type FilesystemGrepResult,
+  type FilesystemInfo,
+  type ListOptions,
+  type ReadOptions,
+  type RemoveOptions,
+  type CopyOptions,
+  type WalkEntry,
+  type WalkOptions,
+  type WriteOptions,
+} from '@mastra/core/workspace';
+import { FsError, InodeFs, type DiffResult } from '@vws/inode-fs';
+import { mapped } from './errors.js';
+import { grepEngine } from './grep.js';
+import { parseOptions, type InodeFilesystemOptions } from './options.js';
+
+type ProviderStatus = 'pending' | 'initializing' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'destroying' | 'destroyed' | 'error';
+
+export interface CheckpointInfo {
+  name: string;
+  createdAt: Date;
+  files: number;
+  bytes: number;
+}
+
+const dirname = (p: string) => {
+  const s = p.replace(/\/+$/, '');
+  const i = s.lastIndexOf('/');
+  return i <= 0 ? '/' : s.slice(0, i);
+};
+const basename = (p: string) => p.replace(/\/+$/, '').split('/').pop() || '/';
+
+/** '/a/b' for any spelling of a path ('a/b', './a/b', '/a/b/'). */
+export function normalize(path: string): string {
+  const trimmed = path.trim();
+  if (trimmed === '' || trimmed === '.' || trimmed === './') return '/';
+  const abs = trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
+  const out = abs.replace(/\/\.\//g, '/').replace(/\/+/g, '/');
+  return out.length > 1 ? out.replace(/\/$/, '') : out;
+}
+
+export class InodeFilesystem extends MastraFilesystem {
+  readonly id: string;
+  readonly name = 'InodeFilesystem';
+  readonly provider = 'vws-inode';
+  readonly readOnly: boolean;
+  readonly displayName?: string;
+  readonly description?: string;
+  status: ProviderStatus = 'pending';
+  /** The engine: shared with the FUSE mount and the sandbox so that all see one tree. */
+  readonly engine: InodeFs;
+  private readonly instructions?: string;
+  private readonly checkpoints = new Map<string, { state: InodeFs; createdAt: Date }>();
+
+  constructor(options: InodeFilesystemOptions = {}) {
+    const o = parseOptions(options);
+    super({ name: 'InodeFilesystem' });
+    this.id = o.id ?? `vws-inode-${Math.random().toString(36).slice(2, 10)}`;
+    this.readOnly = o.readOnly ?? false;
+    this.displayName = o.displayName;
+    this.description = o.description;
+    this.instructions = o.instructions;
+    this.engine = o.fs ?? new InodeFs({ quota: o.quota, clock: o.clock, uid: o.uid, gid: o.gid });
+    if (o.files) this.seed(o.files);
+  }
+
+  private seed(files: Record<string, string | Uint8Array>): void {
+    for (const [path, content] of Object.entries(files)) {
+      const p = normalize(path);
+      this.engine.mkdir(dirname(p), { recursive: true });
+      this.engine.writeFile(p, content);
+    }
+  }
+
+  // ------------------------------------------------------------------ lifecycle and info
+
+  override async init(): Promise<void> {}
+  override async destroy(): Promise<void> {}
+
+  getInfo(): FilesystemInfo {
+    const usage = this.engine.usage();
+    return {
+      id: this.id,
+      name: this.name,
+      provider: this.provider,
+      readOnly: this.readOnly,
+      status: this.status,
+      error: this.error,
+      metadata: { inodes: usage.inodes, bytes: usage.bytes, quota: { ...this.engine.quota }, checkpoints: [...this.checkpoints.keys()] },
+    };
+  }
+
+  getInstructions(): string {
+    return (
+      this.instructions ??
+      'In-memory workspace filesystem (vws). Paths are relative to the workspace root "/"; ".." cannot leave it. ' +
+        'Files written here are seen at once by commands run in the workspace sandbox.'
+    );
+  }
+
+  getMountConfig(): { type: string; [key: string]: unknown } {
+    return { type: 'vws-inode', id: this.id };
+  }
+
+  private assertWritable(path: string, operation: string): void {
+    if (this.readOnly) throw new PermissionError(path, `${operation} (the filesystem is read-only)`);
+  }
+
+  // ------------------------------------------------------------------ files
+
+  async readFile(path: string, options?: ReadOptions): Promise<string | Buffer> {
+    await this.ensureReady();
+    const p = normalize(path);
+    const st = mapped(path, () => this.engine.stat(p));
+    if (st.isDirectory()) throw new IsDirectoryError(path);
+    const bytes = mapped(path, () => this.engine.readFile(p));
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return options?.encoding ? buf.toString(options.encoding) : buf;
+  }
+
+  async writeFile(path: string, content: FileContent, options?: WriteOptions): Promise<void> {
+    await this.ensureReady();
+    this.assertWritable(path, 'writeFile');
+    const p = normalize(path);
+    if (options?.recursive === false) {
+      const parent = dirname(p);
+      const st = this.statOrUndefined(parent);
+      if (!st) throw new DirectoryNotFoundError(dirname(path));
+      if (!st.isDirectory()) throw new NotDirectoryError(dirname(path));
+    } else {
+      mapped(path, () => this.engine.mkdir(dirname(p), { recursive: true }), 'directory', 'writeFile');
+    }
+    if (options?.expectedMtime) {
+      const st = this.statOrUndefined(p);
+      if (st && Math.floor(st.mtimeMs) !== options.expectedMtime.getTime()) {
+        throw new StaleFileError(path, options.expectedMtime, new Date(Math.floor(st.mtimeMs)));
+      }
+    }
+    const data = typeof content === 'string' ? content : new Uint8Array(content.buffer, content.byteOffset, content.byteLength);
+    mapped(path, () => this.engine.writeFile(p, data, { flag: options?.overwrite === false ? 'wx' : 'w' }), 'file', 'writeFile');
+  }
+
+  async appendFile(path: string, content: FileContent): Promise<void> {
+    await this.ensureReady();
+    this.assertWritable(path, 'appendFile');
+    const p = normalize(path);
+    mapped(path, () => {
+      this.engine.mkdir(dirname(p), { recursive: true });
+      this.engine.appendFile(p, typeof content === 'string' ? content : new Uint8Array(content.buffer, content.byteOffset, content.byteLength));
+    });
+  }
+
+  async deleteFile(path: string, options?: RemoveOptions): Promise<void> {
+    await this.ensureReady();
+    this.assertWritable(path, 'deleteFile');
+    const p = normalize(path);
+    const st = this.lstatOrUndefined(p);
+    if (!st) {
+      if (options?.force) return;
+      throw new FileNotFoundError(path);
+    }
+    if (st.isDirectory()) throw new IsDirectoryError(path);
+    mapped(path, () => this.engine.unlink(p), 'file', 'deleteFile');
+  }
+
+  async copyFile(src: string, dest: string, options?: CopyOptions): Promise<void> {
+    await this.ensureReady();
+    this.assertWritable(dest, 'copyFile');
+    const s = normalize(src);
+    const d = normalize(dest);
+    const st = this.statOrUndefined(s);
+    if (!st) throw new FileNotFoundError(src);
+    if (st.isDirectory()) {
+      if (!options?.recursive) throw new IsDirectoryError(src);
+      return mapped(dest, () => this.copyTree(s, d, options?.overwrite !== false));
+    }
+    mapped(dest, () => this.engine.mkdir(dirname(d), { recursive: true }), 'directory');
+    if (options?.overwrite === false && this.engine.exists(d)) throw new FileExistsError(dest);
+    mapped(dest, () => this.copyOne(s, d));
+  }
+
+  private copyOne(s: string, d: string): void {
+    const st = this.engine.stat(s);
+    this.engine.writeFile(d, this.engine.readFile(s));
+    this.engine.chmod(d, st.mode & 0o7777);
+  }
+
+  private copyTree(s: string, d: string, overwrite: boolean): void {
+    if (d === s || d.startsWith(`${s}/`)) throw new FsError('EINVAL', 'copy', d, 'cannot copy a directory into itself');
+    this.engine.mkdir(d, { recursive: true });
+    for (const e of this.engine.readdir(s, { withFileTypes: true })) {
+      const from = `${s === '/' ? '' : s}/${e.name}`;
+      const to = `${d === '/' ? '' : d}/${e.name}`;
+      if (e.kind === 'directory') this.copyTree(from, to, overwrite);
+      else if (e.kind === 'symlink') {
+        if (!this.engine.exists(to) || overwrite) {
+          this.engine.rm(to, { force: true });
+          this.engine.symlink(this.engine.readlink(from), to);
+        }
+      } else if (overwrite || !this.engine.exists(to)) this.copyOne(from, to);
+    }
+  }
+
+  async moveFile(src: string, dest: string, options?: CopyOptions): Promise<void> {
+    await this.ensureReady();
+    this.assertWritable(dest, 'moveFile');
+    const s = normalize(src);
+    const d = normalize(dest);
+    if (!this.lstatOrUndefined(s)) throw new FileNotFoundError(src);
+    if (options?.overwrite === false && this.lstatOrUndefined(d)) throw new FileExistsError(dest);
+    mapped(dest, () => {
+      this.engine.mkdir(dirname(d), { recursive: true });
+      this.engine.rename(s, d);
+    });
+  }
+
+  // ------------------------------------------------------------------ directories
+
+  async mkdir(path: string, options?: { recursive?: boolean }): Promise<void> {
+    await this.ensureReady();
+    this.assertWritable(path, 'mkdir');
+    const p = normalize(path);
+    const st = this.statOrUndefined(p);
+    if (st) {
+      if (!st.isDirectory()) throw new FileExistsError(path);
+      return;
+    }
+    if (options?.recursive === false && !this.statOrUndefined(dirname(p))) throw new DirectoryNotFoundError(dirname(path));
+    mapped(path, () => this.engine.mkdir(p, { recursive: options?.recursive !== false }), 'directory', 'mkdir');
+  }
+
+  async rmdir(path: string, options?: RemoveOptions): Promise<void> {
+    await this.ensureReady();
+    this.assertWritable(path, 'rmdir');
+    const p = normalize(path);
+    if (p === '/') throw new PermissionError(path, 'rmdir (the workspace root cannot be removed)');
+    const st = this.lstatOrUndefined(p);
+    if (!st) {
+      if (options?.force) return;
+      throw new DirectoryNotFoundError(path);
+    }
+    if (!st.isDirectory()) throw new NotDirectoryError(path);
+    mapped(path, () => (options?.recursive ? this.engine.rm(p, { recursive: true }) : this.engine.rmdir(p)), 'directory', 'rmdir');
+  }
+
+  async readdir(path: string, options?: ListOptions): Promise<FileEntry[]> {
+    await this.ensureReady();
+    const p = normalize(path);
+    const st = this.statOrUndefined(p);
+    if (!st) throw new DirectoryNotFoundError(path);
+    if (!st.isDirectory()) throw new NotDirectoryError(path);
+    const exts = options?.extension === undefined ? undefined : (Array.isArray(options.extension) ? options.extension : [options.extension]).map((e) => (e.startsWith('.') ? e : `.${e}`));
+    const out: FileEntry[] = [];
+    const visit = (dir: string, prefix: string, depth: number) => {
+      for (const e of this.engine.readdir(dir, { withFileTypes: true })) {
+        const full = `${dir === '/' ? '' : dir}/${e.name}`;
+        const entry = this.entryOf(full, e.name, e.kind);
+        const isFile = entry.type === 'file';
+        if (!exts || !isFile || exts.some((x) => e.name.endsWith(x))) out.push({ ...entry, name: prefix + e.name });
+        if (options?.recursive && entry.type === 'directory' && !entry.isSymlink && depth > 0) visit(full, `${prefix}${e.name}/`, depth - 1);
+      }
+    };
+    visit(p, '', (options?.maxDepth ?? 100) - 1);
+    return out;
+  }
+
+  /** One listing entry; a symlink reports its target's type. */
+  private entryOf(full: string, name: string, kind: string): FileEntry {
+    if (kind === 'symlink') {
+      const target = this.engine.readlink(full);
+      const resolved = this.statOrUndefined(full);
+      return { name, type: resolved?.isDirectory() ? 'directory' : 'file', isSymlink: true, symlinkTarget: target };
+    }
+    if (kind === 'directory') return { name, type: 'directory' };
+    return { name, type: 'file', size: this.engine.lstat(full).size };
+  }
+
+  async walk(path: string, options?: WalkOptions): Promise<WalkEntry[]> {
+    await this.ensureReady();
+    const p = normalize(path);
+    const st = this.statOrUndefined(p);
+    if (!st) throw new DirectoryNotFoundError(path);
+    if (!st.isDirectory()) throw new NotDirectoryError(path);
+    // Entry paths are relative to the walked directory, as Mastra's tree formatter expects.
+    const out: WalkEntry[] = [];
+    const stack: Array<[string, string, number]> = [[p, '', options?.maxDepth ?? Infinity]];
+    while (stack.length) {
+      const [dir, rel, depth] = stack.pop()!;
+      for (const e of this.engine.readdir(dir, { withFileTypes: true })) {
+        if (!options?.includeHidden && e.name.startsWith('.')) continue;
+        const full = `${dir === '/' ? '' : dir}/${e.name}`;
+        const entry = this.entryOf(full, e.name, e.kind);
+        out.push({ ...entry, path: rel + e.name });
+        if (entry.type === 'directory' && !entry.isSymlink && depth > 1) stack.push([full, `${rel}${e.name}/`, depth - 1]);
+      }
+    }
+    return out.sort((a, b) => (a.path < b.path ? -1 : 1));
+  }
+
+  async grep(options: FilesystemGrepOptions): Promise<FilesystemGrepResult[]> {
+    await this.ensureReady();
+    return grepEngine(this.engine, { ...options, path: normalize(options.path || '/') }, (name) => this.isTextFile(name));
+  }
+
+  // ------------------------------------------------------------------ paths
+
+  async exists(path: string): Promise<boolean> {
+    await this.ensureReady();
+    try {
+      return this.engine.exists(normalize(path));
+    } catch {
+      return false;
+    }
+  }
+
+  async stat(path: string): Promise<FileStat> {
+    await this.ensureReady();
+    const p = normalize(path);
+    const st = mapped(path, () => this.engine.stat(p));
+    return {
+      name: basename(p),
+      path: p,
+      type: st.isDirectory() ? 'directory' : 'file',
+      size: st.size,
+      createdAt: new Date(Math.floor(st.birthtimeMs)),
+      modifiedAt: new Date(Math.floor(st.mtimeMs)),
+    };
+  }
+
+  async realpath(path: string): Promise<string> {
+    await this.ensureReady();
+    return mapped(path, () => this.engine.realpath(normalize(path)));
+  }
+
+  private statOrUndefined(p: string) {
+    try {
+      return this.engine.stat(p);
+    } catch (e) {
+      if (e instanceof FsError) return undefined;
+      throw e;
+    }
+  }
+
+  private lstatOrUndefined(p: string) {
+    try {
+      return this.engine.lstat(p);
+    } catch (e) {
+      if (e instanceof FsError) return undefined;
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------------ history: checkpoints, forks, diffs
+
+  /** Saves the current tree under a name, in O(1). Saving an existing name replaces it. */
+  checkpoint(name: string): CheckpointInfo {
+    if (!name || typeof name !== 'string') throw new TypeError('checkpoint name must be a non-empty string');
+    const state = this.engine.fork();
+    const createdAt = new Date();
+    this.checkpoints.set(name, { state, createdAt });
+    return this.describe(name, state, createdAt);
+  }
+
+  /** Makes the tree equal to a checkpoint again, in place (a FUSE mount of it follows). */
+  restore(name: string): void {
+    this.engine.reset(this.checkpointState(name));
+  }
+
+  listCheckpoints(): CheckpointInfo[] {
+    return [...this.checkpoints].map(([name, c]) => this.describe(name, c.state, c.createdAt));
+  }
+
+  deleteCheckpoint(name: string): boolean {
+    return this.checkpoints.delete(name);
+  }
+
+  /** Changes between two checkpoints, or from a checkpoint (or the empty tree) to the current tree. */
+  diff(from?: string, to?: string): DiffResult {
+    const a = from === undefined ? new InodeFs() : this.checkpointState(from);
+    const b = to === undefined ? this.engine : this.checkpointState(to);
+    return a.diff(b);
+  }
+
+  /** An independent InodeFilesystem with the same tree (O(1) copy-on-write). */
+  fork(options: Omit<InodeFilesystemOptions, 'fs'> = {}): InodeFilesystem {
+    return new InodeFilesystem({ readOnly: this.readOnly, ...options, fs: this.engine.fork() });
+  }
+
+  /** @internal the saved state of a checkpoint (for the sandbox's snapshot/clone). */
+  checkpointState(name: string): InodeFs {
+    const c = this.checkpoints.get(name);
+    if (!c) throw new Error(`no checkpoint named '${name}' (have: ${[...this.checkpoints.keys()].join(', ') || 'none'})`);
+    return c.state;
+  }
+
+  private describe(name: string, state: InodeFs, createdAt: Date): CheckpointInfo {
+    const u = state.usage();
+    return { name, createdAt, files: u.inodes - 1, bytes: u.bytes };
+  }
+}
