@@ -1,0 +1,29 @@
+// The environment commands see: curated, never the host's by default.
+
+export interface EnvOptions {
+  /** Extra variables for every command. */
+  env?: Record<string, string | undefined>;
+  /** Host variables to pass through by name. */
+  inheritNames?: string[];
+  /** Pass the whole host environment (off by default). */
+  inheritEnv?: boolean;
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export function buildEnv(home: string, base: EnvOptions, perCall: Record<string, string | undefined> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (base.inheritEnv) Object.assign(out, process.env);
+  // The project's own Node toolchain first, so `node` inside the sandbox is the one running us.
+  const nodeDir = process.execPath.slice(0, process.execPath.lastIndexOf('/'));
+  Object.assign(out, { PATH: `${nodeDir}:${DEFAULT_PATH}`, HOME: home, TERM: 'xterm-256color', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' });
+  for (const name of base.inheritNames ?? []) {
+    const v = process.env[name];
+    if (v !== undefined) out[name] = v;
+  }
+  for (const [k, v] of Object.entries({ ...base.env, ...perCall })) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}

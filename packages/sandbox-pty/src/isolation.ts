@@ -1,0 +1,35 @@
+// Optional containment with bubblewrap: the host read-only, the workspace writable, no network.
+
+import { existsSync } from 'node:fs';
+
+export type Isolation = 'none' | 'bwrap';
+
+export class IsolationUnavailableError extends Error {
+  constructor(what: string) {
+    super(`isolation '${what}' is not available: bubblewrap (bwrap) is not installed. Install it with: apt-get install bubblewrap`);
+    this.name = 'IsolationUnavailableError';
+  }
+}
+
+export function bwrapPath(): string | undefined {
+  return ['/usr/bin/bwrap', '/bin/bwrap'].find((p) => existsSync(p));
+}
+
+/** The argv prefix that runs a command inside bubblewrap with `writable` paths bound read-write. */
+export function bwrapPrefix(writable: string[], cwd: string): (privateDir: string) => string[] {
+  const bwrap = bwrapPath();
+  if (!bwrap) throw new IsolationUnavailableError('bwrap');
+  return (privateDir) => [
+    bwrap,
+    '--ro-bind', '/', '/',
+    '--dev', '/dev',
+    '--proc', '/proc',
+    '--tmpfs', '/tmp',
+    ...[...writable, privateDir].flatMap((p) => ['--bind', p, p]),
+    '--unshare-net',
+    '--unshare-ipc',
+    '--die-with-parent',
+    '--chdir', cwd,
+    '--',
+  ];
+}

@@ -1,0 +1,99 @@
+// PTY-backed processes for Mastra's process contract: spawn, list, get, kill, stdin, wait, streams.
+
+import { ProcessHandle, SandboxProcessManager, type CommandResult, type ProcessInfo, type SpawnProcessOptions } from '@mastra/core/workspace';
+import { launch, type Launched } from './launcher.js';
+import type { PtySandbox } from './pty-sandbox.js';
+
+export class PtyProcessHandle extends ProcessHandle {
+  readonly pid: string;
+  exitCode: number | undefined;
+  private readonly proc: Launched;
+  private readonly result: Promise<CommandResult>;
+  private stdinClosed = false;
+
+  constructor(proc: Launched, startedAt: number, options: SpawnProcessOptions & { killGraceMs: number }) {
+    super(options);
+    this.proc = proc;
+    this.pid = String(proc.pid);
+    let timedOut = false;
+    let killed = false;
+    const timer = options.timeout
+      ? setTimeout(() => {
+          timedOut = true;
+          this.terminate(options.killGraceMs);
+        }, options.timeout)
+      : undefined;
+    this.result = proc.done.then((exit) => {
+      if (timer) clearTimeout(timer);
+      killed = exit.signal !== undefined && exit.signal !== 0;
+      if (timedOut) {
+        this.emitStderr(`\nProcess timed out after ${options.timeout}ms`);
+        this.exitCode = 124;
+      } else this.exitCode = killed ? 128 + (exit.signal ?? 0) : exit.exitCode;
+      // Nothing may outlive its command in the group (grandchildren included).
+      proc.signal('SIGKILL');
+      return { success: this.exitCode === 0, exitCode: this.exitCode, stdout: this.stdout, stderr: this.stderr, executionTimeMs: Date.now() - startedAt, timedOut, killed: killed || timedOut };
+    });
+  }
+
+  /** SIGTERM to the whole group, then SIGKILL after a grace period. */
+  terminate(graceMs: number): void {
+    this.proc.signal('SIGTERM');
+    const t = setTimeout(() => this.proc.signal('SIGKILL'), graceMs);
+    void this.result.finally(() => clearTimeout(t));
+  }
+
+  // The base class wraps wait() to add listeners and abort handling; this is the bare wait.
+  override async wait(_options?: { onStdout?: (d: string) => void; onStderr?: (d: string) => void; abortSignal?: AbortSignal }): Promise<CommandResult> {
+    return this.result;
+  }
+
+  async kill(): Promise<boolean> {
+    if (this.exitCode !== undefined) return false;
+    this.proc.signal('SIGKILL');
+    await this.result;
+    return true;
+  }
+
+  async sendStdin(data: string): Promise<void> {
+    if (this.exitCode !== undefined) throw new Error(`Process ${this.pid} has already exited with code ${this.exitCode}`);
+    if (this.stdinClosed) throw new Error(`Process ${this.pid} stdin is closed`);
+    this.proc.write(data);
+  }
+
+  /** End of input, as a terminal sends it: Ctrl-D at the start of a line. */
+  override async closeStdin(): Promise<void> {
+    if (this.exitCode !== undefined) throw new Error(`Process ${this.pid} has already exited with code ${this.exitCode}`);
+    if (this.stdinClosed) return;
+    this.stdinClosed = true;
+    this.proc.write('\u0004');
+  }
+
+  resize(cols: number, rows: number): void {
+    this.proc.resize(cols, rows);
+  }
+}
+
+export class PtyProcessManager extends SandboxProcessManager<PtySandbox> {
+  override async spawn(command: string, options: SpawnProcessOptions = {}): Promise<PtyProcessHandle> {
+    const sandbox = this.sandbox;
+    const run = sandbox.prepareRun(options.cwd, options.env);
+    const startedAt = Date.now();
+    let handle: PtyProcessHandle | undefined;
+    const early: Array<['out' | 'err', string]> = [];
+    const proc = launch(
+      { command: options.originalInvocation ? [options.originalInvocation.command, ...options.originalInvocation.args] : command, cwd: run.cwd, env: run.env, wrap: run.wrap },
+      (s) => (handle ? handle.emitStdout(s) : early.push(['out', s])),
+      (s) => (handle ? handle.emitStderr(s) : early.push(['err', s])),
+    );
+    handle = new PtyProcessHandle(proc, startedAt, { ...options, killGraceMs: sandbox.killGraceMs });
+    for (const [kind, s] of early) (kind === 'out' ? handle.emitStdout(s) : handle.emitStderr(s));
+    this._tracked.set(handle.pid, handle);
+    sandbox.track(handle);
+    return handle;
+  }
+
+  override async list(): Promise<ProcessInfo[]> {
+    return [...this._tracked.values()].map((h) => ({ pid: h.pid, command: h.command, running: h.exitCode === undefined, exitCode: h.exitCode }));
+  }
+}

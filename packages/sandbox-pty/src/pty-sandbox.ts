@@ -1,0 +1,246 @@
+// PtySandbox: a Mastra WorkspaceSandbox that runs real host binaries under a pseudo-terminal, inside
+// the working directory where Workspace mounts (InodeFilesystems over FUSE) appear.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import {
+  MastraSandbox,
+  type CommandResult,
+  type ExecuteCommandOptions,
+  type MountResult,
+  type SandboxInfo,
+  type WorkspaceFilesystem,
+  type WorkspaceSandbox,
+} from '@mastra/core/workspace';
+import { InodeFilesystem } from '@vws/filesystem-inode';
+import { buildEnv } from './env.js';
+import { bwrapPrefix } from './isolation.js';
+import { mountFilesystem, noChanges, type ActiveMount, type Changes } from './mounts.js';
+import { parseSandboxOptions, type PtySandboxOptions, type PolicyDecision } from './options.js';
+import { PtyProcessHandle, PtyProcessManager } from './process-manager.js';
+
+type ProviderStatus = 'pending' | 'initializing' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'destroying' | 'destroyed' | 'error';
+
+/** A command result with the files the command created, modified and deleted. */
+export interface PtyCommandResult extends CommandResult {
+  changes: Changes;
+  /** Set when the policy took a checkpoint before the run. */
+  checkpoint?: string;
+}
+
+export class CommandDeniedError extends Error {
+  constructor(
+    readonly command: string,
+    readonly reason: string,
+  ) {
+    super(`command denied by the sandbox policy: ${reason} (${command})`);
+    this.name = 'CommandDeniedError';
+  }
+}
+
+export class PtySandbox extends MastraSandbox {
+  readonly id: string;
+  readonly name = 'PtySandbox';
+  readonly provider = 'vws-pty';
+  status: ProviderStatus = 'pending';
+  override readonly supportsCheckpoints = true;
+  declare readonly processes: PtyProcessManager;
+  readonly killGraceMs: number;
+  private readonly opts: ReturnType<typeof parseSandboxOptions>;
+  private readonly ownDir: boolean;
+  private readonly active = new Map<string, ActiveMount>();
+  private readonly running = new Set<PtyProcessHandle>();
+  private readonly createdAt = new Date();
+  private checkpointCounter = 0;
+  private lastSnapshot?: string;
+
+  constructor(options: PtySandboxOptions = {}) {
+    const o = parseSandboxOptions(options);
+    const workingDirectory = o.workingDirectory ? resolve(o.workingDirectory) : mkdtempSync(join(tmpdir(), 'vws-sbx-'));
+    super({ name: 'PtySandbox', workingDirectory, env: o.env, processes: new PtyProcessManager() });
+    this.ownDir = !o.workingDirectory;
+    this.opts = o;
+    this.id = o.id ?? `vws-pty-${Math.random().toString(36).slice(2, 10)}`;
+    this.killGraceMs = o.killGraceMs ?? 2000;
+    if (o.isolation === 'bwrap') bwrapPrefix([], '/'); // fails now, clearly, when bwrap is missing
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  override async start(): Promise<void> {}
+
+  override async stop(): Promise<void> {
+    await this.killAll();
+  }
+
+  override async destroy(): Promise<void> {
+    await this.killAll();
+    for (const path of [...this.active.keys()]) await this.unmount(path);
+    if (this.ownDir) rmSync(this.workingDirectory!, { recursive: true, force: true });
+  }
+
+  private async killAll(): Promise<void> {
+    await Promise.all([...this.running].map((h) => h.kill().catch(() => false)));
+  }
+
+  /** @internal */
+  track(handle: PtyProcessHandle): void {
+    this.running.add(handle);
+    void handle.wait().finally(() => this.running.delete(handle));
+  }
+
+  // ------------------------------------------------------------------ running commands
+
+  /** @internal cwd, env and containment for one run. */
+  prepareRun(cwd: string | undefined, env: Record<string, string | undefined> | undefined) {
+    const base = this.workingDirectory!;
+    const dir = cwd === undefined ? base : isAbsolute(cwd) ? cwd : resolve(base, cwd);
+    return {
+      cwd: dir,
+      env: buildEnv(base, { env: this.getEnv(), inheritNames: this.opts.inheritEnvNames, inheritEnv: this.opts.inheritEnv }, env as Record<string, string | undefined>),
+      wrap: this.opts.isolation === 'bwrap' ? bwrapPrefix([base], dir) : undefined,
+    };
+  }
+
+  private decide(command: string, args: string[]): PolicyDecision {
+    const line = [command, ...args].join(' ');
+    const program = command.trim().split(/\s+/)[0] ?? '';
+    if (this.opts.deny?.some((d) => d === program || (d.endsWith('*') && line.startsWith(d.slice(0, -1))))) return { decision: 'deny', reason: `'${program}' is on the deny list` };
+    if (this.opts.allow && !this.opts.allow.includes(program)) return { decision: 'deny', reason: `'${program}' is not on the allow list` };
+    const p = this.opts.policy?.({ command, args, line });
+    if (!p) return { decision: 'allow' };
+    return typeof p === 'string' ? { decision: p } : p;
+  }
+
+  /** Checkpoints every mounted InodeFilesystem under one name; returns it. */
+  checkpointMounts(name = `vws-${++this.checkpointCounter}`): string {
+    for (const m of this.active.values()) if (m.filesystem instanceof InodeFilesystem) m.filesystem.checkpoint(name);
+    return name;
+  }
+
+  override async executeCommand(command: string, args: string[] = [], options: ExecuteCommandOptions = {}): Promise<PtyCommandResult> {
+    await this.ensureRunning();
+    const verdict = this.decide(command, args);
+    if (verdict.decision === 'deny') throw new CommandDeniedError([command, ...args].join(' '), verdict.reason ?? 'denied');
+    const checkpoint = verdict.decision === 'checkpoint' ? this.checkpointMounts() : undefined;
+    const finishers = await Promise.all([...this.active.values()].map((m) => m.begin()));
+    const handle = await this.processes.spawn(args.length ? command : command, {
+      ...options,
+      ...(args.length ? { originalInvocation: { command, args } } : {}),
+      maxRetainedBytes: options.maxRetainedBytes ?? this.opts.maxRetainedBytes ?? Infinity,
+    });
+    try {
+      const result = await handle.wait({ onStdout: options.onStdout, onStderr: options.onStderr, abortSignal: options.abortSignal });
+      const changes = noChanges();
+      for (const finish of finishers) {
+        const c = await finish();
+        changes.created.push(...c.created);
+        changes.modified.push(...c.modified);
+        changes.deleted.push(...c.deleted);
+      }
+      return { ...result, command: [command, ...args].join(' '), args, changes, ...(checkpoint ? { checkpoint } : {}) };
+    } finally {
+      this.processes.release(handle.pid);
+    }
+  }
+
+  // ------------------------------------------------------------------ mounts
+
+  override async mount(filesystem: WorkspaceFilesystem, mountPath: string): Promise<MountResult> {
+    const path = `/${mountPath.replace(/^\/+|\/+$/g, '')}`;
+    const hostPath = path === '/' ? this.workingDirectory! : join(this.workingDirectory!, path);
+    if (this.active.has(path)) await this.unmount(path);
+    this.mounts?.set(path, { filesystem, state: 'mounting' });
+    try {
+      const m = await mountFilesystem(filesystem, path, hostPath, { forceSync: this.opts.syncMode });
+      this.active.set(path, m);
+      this.mounts?.set(path, { filesystem, state: 'mounted' });
+      return { success: true, mountPath: path };
+    } catch (e) {
+      const error = (e as Error).message;
+      this.mounts?.set(path, { filesystem, state: 'error', error });
+      return { success: false, mountPath: path, error };
+    }
+  }
+
+  override async unmount(mountPath: string): Promise<void> {
+    const path = `/${mountPath.replace(/^\/+|\/+$/g, '')}`;
+    const m = this.active.get(path);
+    if (!m) return;
+    this.active.delete(path);
+    await m.unmount();
+    this.mounts?.delete(path);
+  }
+
+  /** How each mount is served: 'fuse' or 'sync'. */
+  mountModes(): Record<string, 'fuse' | 'sync'> {
+    return Object.fromEntries([...this.active].map(([p, m]) => [p, m.mode]));
+  }
+
+  // ------------------------------------------------------------------ checkpoints and clones
+
+  /** Mastra's snapshot: an O(1) checkpoint of every mounted InodeFilesystem. */
+  override async snapshot(): Promise<void> {
+    this.lastSnapshot = this.checkpointMounts(`snapshot-${++this.checkpointCounter}`);
+  }
+
+  get latestSnapshot(): string | undefined {
+    return this.lastSnapshot;
+  }
+
+  /**
+   * A new sandbox whose mounts are forks of this one's InodeFilesystems: at `checkpointName` (or
+   * `seedCheckpointName`) when given, else their current state. Later writes on either side stay apart.
+   */
+  clone(options: { id?: string; checkpointName?: string; seedCheckpointName?: string; env?: Record<string, string>; workingDirectory?: string } = {}): WorkspaceSandbox {
+    const name = options.checkpointName ?? options.seedCheckpointName;
+    const twin = new PtySandbox({ ...this.opts, id: options.id, workingDirectory: options.workingDirectory, env: { ...this.opts.env, ...options.env } });
+    for (const [path, m] of this.active) {
+      if (!(m.filesystem instanceof InodeFilesystem)) continue;
+      const state = name ? m.filesystem.checkpointState(name).fork() : m.filesystem.engine.fork();
+      twin.pendingMounts.set(path, new InodeFilesystem({ fs: state }));
+    }
+    return twin;
+  }
+
+  /** Mounts a clone inherits, made on its first start. */
+  private readonly pendingMounts = new Map<string, InodeFilesystem>();
+
+  /** The filesystem mounted at a path (for clones: their forks). */
+  filesystemAt(mountPath: string): WorkspaceFilesystem | undefined {
+    const path = `/${mountPath.replace(/^\/+|\/+$/g, '')}`;
+    return this.active.get(path)?.filesystem ?? this.pendingMounts.get(path);
+  }
+
+  override async ensureRunning(): Promise<void> {
+    await super.ensureRunning();
+    for (const [path, fs] of this.pendingMounts) {
+      this.pendingMounts.delete(path);
+      const r = await this.mount(fs, path);
+      if (!r.success) throw new Error(`clone could not mount ${path}: ${r.error}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ info
+
+  override getInfo(): SandboxInfo {
+    return {
+      id: this.id,
+      name: this.name,
+      provider: this.provider,
+      status: this.status,
+      createdAt: this.createdAt,
+      mounts: [...this.active].map(([path, m]) => ({ path, filesystem: m.filesystem.provider })),
+      metadata: { workingDirectory: this.workingDirectory, isolation: this.opts.isolation ?? 'none', mountModes: this.mountModes(), running: this.running.size },
+    };
+  }
+
+  override getInstructions(): string {
+    return (
+      `Commands run under a pseudo-terminal in ${this.workingDirectory} with a curated environment ` +
+      `(HOME is the workspace). Files written with the workspace file tools are seen by the next command at once.` +
+      (this.opts.isolation === 'bwrap' ? ' The host is read-only and there is no network.' : '')
+    );
+  }
+}
