@@ -5,7 +5,11 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rm -rf "$root/.vws-tmp/reports"
 mkdir -p "$root/.vws-tmp/reports"
-turbo run test --concurrency=1 --continue "$@"
+# A hard ceiling: a test that deadlocks on its own FUSE mount must fail the run, not hang CI.
+timeout --kill-after=60 2400 turbo run test --concurrency=1 --continue "$@"
 status=$?
+[ "$status" -eq 124 ] && echo "run-tests: the test run hit its 40-minute ceiling" >&2
+# Anything left mounted is a failure (and is cleared, so nothing stays behind).
+bash "$root/scripts/fuse-reaper.sh" || status=1
 node "$root/scripts/test-summary.mjs" "$root/.vws-tmp/reports" || status=1
 exit $status

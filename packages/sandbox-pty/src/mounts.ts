@@ -27,7 +27,8 @@ export interface ActiveMount {
   unmount(): Promise<void>;
 }
 
-const join2 = (a: string, b: string) => (a === '/' ? `/${b}` : `${a}/${b}`);
+/** Paths handed to a generic filesystem are relative ('a/b'): providers such as LocalFilesystem read '/' as the host root. */
+const join2 = (a: string, b: string) => (a === '' ? b : `${a}/${b}`);
 
 class FuseMount implements ActiveMount {
   readonly mode = 'fuse' as const;
@@ -82,29 +83,29 @@ class SyncMount implements ActiveMount {
     await mkdir(this.hostPath, { recursive: true, mode: 0o700 });
     const engine = this.engine();
     const walk = async (dir: string) => {
-      for (const e of await this.filesystem.readdir(dir)) {
+      for (const e of await this.filesystem.readdir(dir === '' ? '.' : dir)) {
         const src = join2(dir, e.name);
         const dst = join(this.hostPath, src);
         if (e.isSymlink && engine) {
           const { symlink } = await import('node:fs/promises');
-          await symlink(engine.readlink(src), dst);
+          await symlink(engine.readlink(`/${src}`), dst);
         } else if (e.type === 'directory') {
           await mkdir(dst);
           await walk(src);
         } else {
           await writeFile(dst, (await this.filesystem.readFile(src)) as Buffer);
-          if (engine) await chmod(dst, engine.stat(src).mode & 0o7777);
+          if (engine) await chmod(dst, engine.stat(`/${src}`).mode & 0o7777);
         }
       }
     };
-    await walk('/');
+    await walk('');
   }
 
   private async scan(): Promise<Map<string, Seen>> {
     const out = new Map<string, Seen>();
     const walk = async (rel: string) => {
       for (const name of await readdir(join(this.hostPath, rel))) {
-        const r = rel === '' ? `/${name}` : `${rel}/${name}`;
+        const r = join2(rel, name);
         const st = await lstat(join(this.hostPath, r));
         const kind = st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : 'file';
         out.set(r, { kind, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 });
@@ -126,7 +127,7 @@ class SyncMount implements ActiveMount {
         const was = before.get(p);
         if (s.kind === 'dir') {
           if (!was) await this.filesystem.mkdir(p, { recursive: true });
-          if (engine && (!was || was.mode !== s.mode)) engine.chmod(p, s.mode);
+          if (engine && (!was || was.mode !== s.mode)) engine.chmod(`/${p}`, s.mode);
           continue;
         }
         const changed = !was || was.kind !== s.kind || was.size !== s.size || was.mtimeMs !== s.mtimeMs;
@@ -135,7 +136,7 @@ class SyncMount implements ActiveMount {
           if (s.kind === 'file') await this.filesystem.writeFile(p, await readFile(join(this.hostPath, p)));
           (was ? changes.modified : changes.created).push(this.prefix(p));
         } else if (modeChanged) changes.modified.push(this.prefix(p));
-        if (engine && s.kind === 'file' && (changed || modeChanged)) engine.chmod(p, s.mode);
+        if (engine && s.kind === 'file' && (changed || modeChanged)) engine.chmod(`/${p}`, s.mode);
       }
       // Deletions: deepest first, so directories are empty when removed.
       for (const p of [...before.keys()].filter((k) => !after.has(k)).sort().reverse()) {
@@ -155,7 +156,7 @@ class SyncMount implements ActiveMount {
   }
 
   private prefix(p: string): string {
-    return this.mountPath === '/' ? p : `${this.mountPath}${p}`;
+    return this.mountPath === '/' ? `/${p}` : `${this.mountPath}/${p}`;
   }
 
   async unmount(): Promise<void> {
