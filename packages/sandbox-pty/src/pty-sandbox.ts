@@ -145,6 +145,23 @@ export class PtySandbox extends MastraSandbox {
     }
   }
 
+  /**
+   * Runs a snippet with node, python3 or bash: the code travels as an argument (no file is left in
+   * the workspace), cwd is the working directory.
+   */
+  async executeCode(code: string, options: { runtime: 'node' | 'python' | 'bash'; timeout?: number } & Omit<ExecuteCommandOptions, 'timeout'>): Promise<PtyCommandResult> {
+    const argv: Record<typeof options.runtime, [string, string[]]> = { node: ['node', ['-e', code]], python: ['python3', ['-c', code]], bash: ['bash', ['-c', code]] };
+    const [cmd, args] = argv[options.runtime];
+    return this.executeCommand(cmd, args, options);
+  }
+
+  /** Installs a package into the workspace with npm (node_modules) or pip (a --target directory). */
+  async installPackage(name: string, options: { manager: 'npm' | 'pip'; timeout?: number } & Omit<ExecuteCommandOptions, 'timeout'>): Promise<PtyCommandResult> {
+    if (!/^[@a-zA-Z0-9._/=<>~^-]+$/.test(name)) throw new Error(`installPackage: '${name}' is not a package name`);
+    if (options.manager === 'npm') return this.executeCommand('npm', ['install', '--no-audit', '--no-fund', '--no-save', name], options);
+    return this.executeCommand('python3', ['-m', 'pip', 'install', '--quiet', '--target', '.pylib', name], options);
+  }
+
   // ------------------------------------------------------------------ mounts
 
   override async mount(filesystem: WorkspaceFilesystem, mountPath: string): Promise<MountResult> {
