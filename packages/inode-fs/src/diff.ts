@@ -90,6 +90,19 @@ export function diffStates(before: InodeFs, after: InodeFs): DiffResult {
       }
     }
   });
+  // A name whose inode was replaced (write-to-temp-then-rename, as git and editors do) is a
+  // modification of that path, not a deletion plus an addition.
+  const deletedAt = new Map(out.deleted.map((c) => [c.path, c]));
+  const replaced = out.added.filter((c) => {
+    const gone = deletedAt.get(c.path);
+    return gone !== undefined && gone.kind === c.kind && c.kind !== 'directory';
+  });
+  if (replaced.length) {
+    const paths = new Set(replaced.map((c) => c.path));
+    out.added = out.added.filter((c) => !paths.has(c.path));
+    out.deleted = out.deleted.filter((c) => !paths.has(c.path));
+    for (const c of replaced) if (!out.modified.some((m) => m.path === c.path)) out.modified.push(c);
+  }
   out.added.sort(byPath);
   out.modified.sort(byPath);
   out.deleted.sort(byPath);

@@ -206,6 +206,17 @@ describe('diff', () => {
     expect(b.diff(b.fork())).toEqual({ added: [], modified: [], deleted: [], renamed: [] });
   });
 
+  it('a file replaced by rename (write temp, rename over) is a modification, not delete + add', () => {
+    const a = new InodeFs();
+    a.writeFile('/cfg', 'v1');
+    const b = a.fork();
+    b.writeFile('/cfg.tmp', 'v2');
+    b.rename('/cfg.tmp', '/cfg');
+    const d = a.diff(b);
+    expect(d.modified.map((c) => c.path)).toEqual(['/cfg']);
+    expect([d.added, d.deleted, d.renamed]).toEqual([[], [], []]);
+  });
+
   it('a rewrite with identical bytes is not a modification', () => {
     const a = new InodeFs({ clock: () => 5n });
     a.writeFile('/f', 'same');

@@ -20,11 +20,17 @@ function text(bytes: Uint8Array | undefined): string | undefined {
 }
 
 /** The changes since a checkpoint, with a unified diff for text files (binary files are named only). */
-export function diffSince(vws: VwsWorkspace, since: string, patch: boolean) {
+/** Paths left out of diffs by default: tool state, not the agent's work. */
+export const DEFAULT_DIFF_EXCLUDE = ['/.git', '/node_modules', '/.pylib'];
+
+export function diffSince(vws: VwsWorkspace, since: string, patch: boolean, exclude: string[] = DEFAULT_DIFF_EXCLUDE) {
   const fs = vws.filesystem;
   const before = fs.checkpointState(since);
   const now = fs.engine;
-  const d = before.diff(now);
+  const raw = before.diff(now);
+  const keep = (c: { path: string; kind: string }) => c.kind !== 'directory' && !exclude.some((e) => c.path === e || c.path.startsWith(`${e}/`));
+  const d = { added: raw.added.filter(keep), modified: raw.modified.filter(keep), deleted: raw.deleted.filter(keep), renamed: raw.renamed.filter(keep) };
+  const excluded = raw.added.length + raw.modified.length + raw.deleted.length + raw.renamed.length - (d.added.length + d.modified.length + d.deleted.length + d.renamed.length);
   const read = (state: typeof now, path: string) => {
     try {
       return state.readFile(path);
@@ -57,6 +63,8 @@ export function diffSince(vws: VwsWorkspace, since: string, patch: boolean) {
     modified: d.modified.map((c) => c.path),
     deleted: d.deleted.map((c) => c.path),
     renamed: d.renamed.map((c) => ({ from: c.oldPath!, to: c.path })),
+    /** Entries left out: directories and paths under `exclude`. */
+    excluded,
     ...(patch ? { patch: patchText } : {}),
   };
 }
@@ -86,8 +94,12 @@ export function createVwsTools(vws: VwsWorkspace) {
   const diff = createTool({
     id: 'vws_diff',
     description: 'Show what changed since a checkpoint: added, modified, deleted and renamed files, with a unified diff of text files.',
-    inputSchema: z.object({ since: z.string().min(1).describe('checkpoint name'), patch: z.boolean().default(true) }),
-    execute: async ({ since, patch }) => diffSince(vws, since, patch ?? true),
+    inputSchema: z.object({
+      since: z.string().min(1).describe('checkpoint name'),
+      patch: z.boolean().default(true),
+      exclude: z.array(z.string()).optional().describe(`path prefixes to leave out (default ${DEFAULT_DIFF_EXCLUDE.join(', ')})`),
+    }),
+    execute: async ({ since, patch, exclude }) => diffSince(vws, since, patch ?? true, exclude ?? DEFAULT_DIFF_EXCLUDE),
   });
   const fork = createTool({
     id: 'vws_fork',
