@@ -8,11 +8,12 @@
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createReadStream } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { bwrapPrefix } from './isolation.js';
 
 const require = createRequire(import.meta.url);
 
@@ -48,7 +49,8 @@ const WRAPPER = [
   // Input written before this point would be echoed: the launcher holds stdin until it sees READY.
   "printf '\\036\\037vws-ready\\037\\036'",
   'exec 2>"$1"',
-  'if [ "$2" = shell ]; then bash -c "$3"; else shift 2; "$@"; fi',
+  // A subshell (a fork, no exec) keeps an `exit` in the command from skipping the sentinel.
+  'if [ "$2" = shell ]; then (eval "$3"); else shift 2; "$@"; fi',
   'rc=$?',
   `printf '${SENTINEL.replace('\u001e', '\\036').replace('\u001f', '\\037')}%d${SENTINEL_END.replace('\u001f', '\\037').replace('\u001e', '\\036')}' "$rc"`,
 ].join('\n');
@@ -58,8 +60,8 @@ export interface LaunchSpec {
   command: string | string[];
   cwd: string;
   env: Record<string, string>;
-  /** Optional argv prefix that contains the run (bubblewrap); gets the private dir to bind. */
-  wrap?: (privateDir: string) => string[];
+  /** Contain the run with bubblewrap: these paths stay writable, the rest of the host read-only. */
+  contain?: { writable: string[] };
   cols?: number;
   rows?: number;
   /** @internal Tests only: skip waiting for the sentinel, to show the output loss it prevents. */
@@ -76,14 +78,43 @@ export interface Launched {
   resize(cols: number, rows: number): void;
 }
 
+// FIFOs are made ahead of time, off the critical path (mkfifo is a process of its own).
+const POOL_SIZE = 2;
+const pool: string[] = [];
+let filling = 0;
+function refill(): void {
+  while (pool.length + filling < POOL_SIZE) {
+    filling++;
+    const dir = mkdtempSync(join(tmpdir(), 'vws-pty-'));
+    execFile('mkfifo', ['-m', '600', join(dir, 'stderr')], { cwd: '/' }, (err) => {
+      filling--;
+      if (err) rmSync(dir, { recursive: true, force: true });
+      else pool.push(dir);
+    });
+  }
+}
+function takeFifoDir(): string {
+  const ready = pool.pop();
+  refill();
+  if (ready) return ready;
+  const dir = mkdtempSync(join(tmpdir(), 'vws-pty-'));
+  execFileSync('mkfifo', ['-m', '600', join(dir, 'stderr')], { cwd: '/' });
+  return dir;
+}
+/** Removes the prepared FIFOs (call when no more commands will run). */
+export function drainFifoPool(): void {
+  for (const dir of pool.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+process.once('exit', drainFifoPool);
+
 export function launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Launched {
   const pty = loadPty();
-  const dir = mkdtempSync(join(tmpdir(), 'vws-pty-'));
+  const dir = takeFifoDir();
   const fifo = join(dir, 'stderr');
-  execFileSync('mkfifo', ['-m', '600', fifo], { cwd: '/' });
   const argv = typeof spec.command === 'string' ? ['shell', spec.command] : ['exec', ...spec.command];
   const inner = ['bash', '-c', WRAPPER, 'vws-wrapper', fifo, ...argv];
-  const [file, ...args] = spec.wrap ? [...spec.wrap(dir), ...inner] : inner;
+  const prefix = spec.contain ? bwrapPrefix(spec.contain.writable, spec.cwd)(dir) : [];
+  const [file, ...args] = [...prefix, ...inner];
   const term = pty.spawn(file, args, { name: 'xterm-256color', cols: spec.cols ?? 200, rows: spec.rows ?? 50, cwd: spec.cwd, env: spec.env, encoding: null });
 
   // stderr: the FIFO (opened asynchronously: open blocks until the wrapper opens its end).

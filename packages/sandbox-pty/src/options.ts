@@ -21,6 +21,11 @@ const schema = z
     /** Default cap on retained output per stream (bytes). */
     maxRetainedBytes: z.number().int().positive().optional(),
     isolation: z.enum(['none', 'bwrap']).optional(),
+    /**
+     * Fork commands from a small helper process (default), so that fork cost does not grow with the
+     * workspace held here; false forks from this process.
+     */
+    spawner: z.boolean().optional(),
     /** Serve every mount in sync mode, even where FUSE works. */
     syncMode: z.boolean().optional(),
     /** Program names allowed (when set, nothing else runs). */

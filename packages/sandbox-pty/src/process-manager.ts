@@ -1,7 +1,7 @@
 // PTY-backed processes for Mastra's process contract: spawn, list, get, kill, stdin, wait, streams.
 
 import { ProcessHandle, SandboxProcessManager, type CommandResult, type ProcessInfo, type SpawnProcessOptions } from '@mastra/core/workspace';
-import { launch, type Launched } from './launcher.js';
+import type { Launched } from './launcher.js';
 import type { PtySandbox } from './pty-sandbox.js';
 
 export class PtyProcessHandle extends ProcessHandle {
@@ -81,8 +81,8 @@ export class PtyProcessManager extends SandboxProcessManager<PtySandbox> {
     const startedAt = Date.now();
     let handle: PtyProcessHandle | undefined;
     const early: Array<['out' | 'err', string]> = [];
-    const proc = launch(
-      { command: options.originalInvocation ? [options.originalInvocation.command, ...options.originalInvocation.args] : command, cwd: run.cwd, env: run.env, wrap: run.wrap },
+    const proc = await sandbox.launch(
+      { command: options.originalInvocation ? [options.originalInvocation.command, ...options.originalInvocation.args] : command, cwd: run.cwd, env: run.env, contain: run.contain },
       (s) => (handle ? handle.emitStdout(s) : early.push(['out', s])),
       (s) => (handle ? handle.emitStderr(s) : early.push(['err', s])),
     );

@@ -19,6 +19,8 @@ import { bwrapPrefix } from './isolation.js';
 import { mountFilesystem, noChanges, type ActiveMount, type Changes } from './mounts.js';
 import { parseSandboxOptions, type PtySandboxOptions, type PolicyDecision } from './options.js';
 import { PtyProcessHandle, PtyProcessManager } from './process-manager.js';
+import { Spawner } from './spawner.js';
+import { launch, type Launched, type LaunchSpec } from './launcher.js';
 
 type ProviderStatus = 'pending' | 'initializing' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'destroying' | 'destroyed' | 'error';
 
@@ -53,6 +55,8 @@ export class PtySandbox extends MastraSandbox {
   private readonly running = new Set<PtyProcessHandle>();
   private readonly createdAt = new Date();
   private checkpointCounter = 0;
+  /** Forks commands from a small helper process (see spawner-main.ts); null runs them in-process. */
+  private readonly spawner: Spawner | null;
   private lastSnapshot?: string;
 
   constructor(options: PtySandboxOptions = {}) {
@@ -63,12 +67,20 @@ export class PtySandbox extends MastraSandbox {
     this.opts = o;
     this.id = o.id ?? `vws-pty-${Math.random().toString(36).slice(2, 10)}`;
     this.killGraceMs = o.killGraceMs ?? 2000;
+    this.spawner = o.spawner === false ? null : new Spawner();
     if (o.isolation === 'bwrap') bwrapPrefix([], '/'); // fails now, clearly, when bwrap is missing
   }
 
   // ------------------------------------------------------------------ lifecycle
 
-  override async start(): Promise<void> {}
+  override async start(): Promise<void> {
+    await this.spawner?.start();
+  }
+
+  /** @internal Starts one command, through the spawner process unless it is off. */
+  launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Promise<Launched> {
+    return this.spawner ? this.spawner.launch(spec, onStdout, onStderr) : Promise.resolve(launch(spec, onStdout, onStderr));
+  }
 
   override async stop(): Promise<void> {
     await this.killAll();
@@ -76,6 +88,7 @@ export class PtySandbox extends MastraSandbox {
 
   override async destroy(): Promise<void> {
     await this.killAll();
+    this.spawner?.stop();
     for (const path of [...this.active.keys()]) await this.unmount(path);
     if (this.ownDir) rmSync(this.workingDirectory!, { recursive: true, force: true });
   }
@@ -99,7 +112,7 @@ export class PtySandbox extends MastraSandbox {
     return {
       cwd: dir,
       env: buildEnv(base, { env: this.getEnv(), inheritNames: this.opts.inheritEnvNames, inheritEnv: this.opts.inheritEnv }, env as Record<string, string | undefined>),
-      wrap: this.opts.isolation === 'bwrap' ? bwrapPrefix([base], dir) : undefined,
+      contain: this.opts.isolation === 'bwrap' ? { writable: [base] } : undefined,
     };
   }
 

@@ -1,0 +1,48 @@
+// The spawner: a small process that forks commands for a PtySandbox. The process that holds the
+// workspace (and serves its FUSE mount) never forks per command: forking it costs time in proportion
+// to its size, and forking into its own mount can deadlock it. Messages arrive over the IPC channel.
+
+import { launch, type Launched } from './launcher.js';
+import type { ToSpawner, FromSpawner } from './spawner-protocol.js';
+
+const running = new Map<number, Launched>();
+const send = (m: FromSpawner) => process.send?.(m);
+
+process.on('message', (m: ToSpawner) => {
+  switch (m.type) {
+    case 'spawn': {
+      try {
+        const p = launch(
+          m.spec,
+          (data) => send({ type: 'out', id: m.id, data }),
+          (data) => send({ type: 'err', id: m.id, data }),
+        );
+        running.set(m.id, p);
+        send({ type: 'spawned', id: m.id, pid: p.pid });
+        void p.done.then((exit) => {
+          running.delete(m.id);
+          send({ type: 'exit', id: m.id, exitCode: exit.exitCode, signal: exit.signal });
+        });
+      } catch (e) {
+        send({ type: 'failed', id: m.id, message: (e as Error).message });
+      }
+      break;
+    }
+    case 'write':
+      running.get(m.id)?.write(m.data);
+      break;
+    case 'signal':
+      running.get(m.id)?.signal(m.signal);
+      break;
+    case 'resize':
+      running.get(m.id)?.resize(m.cols, m.rows);
+      break;
+  }
+});
+
+// When the sandbox goes away, nothing it started may stay behind.
+process.on('disconnect', () => {
+  for (const p of running.values()) p.signal('SIGKILL');
+  setTimeout(() => process.exit(0), 50);
+});
+send({ type: 'ready' });

@@ -1,0 +1,58 @@
+// Tool-call round trips per second through a real Agent's workspace tools: vws (InodeFilesystem +
+// PtySandbox over FUSE) against the same Agent on Mastra's LocalFilesystem + LocalSandbox (tmpfs),
+// measured in the same run. One JSON line per tool, medians of 5 runs of 40 calls.
+// Run: pnpm --filter @vws/workspace bench
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent } from '@mastra/core/agent';
+import { LocalFilesystem, LocalSandbox, Workspace } from '@mastra/core/workspace';
+import { createVwsWorkspace, scriptedModel, type ScriptedStep } from '../src/index.js';
+
+const CALLS = 40;
+const REPS = 5;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const TOOLS: Array<{ tool: string; args: (i: number) => Record<string, unknown> }> = [
+  { tool: 'mastra_workspace_write_file', args: (i) => ({ path: `bench/f${i % 10}.txt`, content: `line ${i}\n`.repeat(20), overwrite: true }) },
+  { tool: 'mastra_workspace_read_file', args: (i) => ({ path: `bench/f${i % 10}.txt` }) },
+  { tool: 'mastra_workspace_file_stat', args: (i) => ({ path: `bench/f${i % 10}.txt` }) },
+  { tool: 'mastra_workspace_list_files', args: () => ({ path: '.', maxDepth: 3, showHidden: false, dirsOnly: false, respectGitignore: false }) },
+  { tool: 'mastra_workspace_grep', args: () => ({ pattern: 'line 1', path: '.', contextLines: 0, caseSensitive: true, includeHidden: false }) },
+  { tool: 'mastra_workspace_execute_command', args: () => ({ command: 'true' }) },
+];
+
+async function callsPerSecond(workspace: Workspace, tool: (typeof TOOLS)[number]): Promise<number> {
+  const runs: number[] = [];
+  for (let r = 0; r < REPS + 1; r++) {
+    const steps: ScriptedStep[] = Array.from({ length: CALLS }, (_, i) => ({ tool: tool.tool, args: tool.args(i) }));
+    const agent = new Agent({ id: 'bench', name: 'bench', instructions: 'bench', model: scriptedModel(steps), workspace });
+    const t0 = performance.now();
+    await agent.generate('go', { maxSteps: CALLS + 1 });
+    const s = (performance.now() - t0) / 1000;
+    if (r > 0) runs.push(CALLS / s); // first run warms up
+  }
+  return median(runs);
+}
+
+async function seed(workspace: Workspace): Promise<void> {
+  for (let i = 0; i < 10; i++) await workspace.filesystem!.writeFile(`bench/f${i}.txt`, `line ${i}\n`.repeat(20));
+}
+
+const vws = await createVwsWorkspace();
+const dir = mkdtempSync('/dev/shm/vws-bench-ws-');
+const local = new Workspace({ filesystem: new LocalFilesystem({ basePath: dir }), sandbox: new LocalSandbox({ workingDirectory: dir }) });
+await local.init();
+try {
+  await seed(vws.workspace);
+  await seed(local);
+  for (const tool of TOOLS) {
+    const a = await callsPerSecond(vws.workspace, tool);
+    const b = await callsPerSecond(local, tool);
+    const isCommand = tool.tool.endsWith('execute_command');
+    console.log(JSON.stringify({ bench: `agent-tool-${tool.tool.replace('mastra_workspace_', '')}`, vws_calls_per_s: Math.round(a), local_calls_per_s: Math.round(b), ratio_vs_local: Number((a / b).toFixed(2)), goal: isCommand ? 'no slower than Local' : 'faster than Local', pass: isCommand ? a >= b * 0.95 : a > b }));
+  }
+} finally {
+  await vws.destroy();
+  await local.destroy();
+  rmSync(dir, { recursive: true, force: true });
+}
