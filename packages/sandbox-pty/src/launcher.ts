@@ -8,7 +8,6 @@
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createReadStream } from 'node:fs';
-import { execFile, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +45,9 @@ const SENTINEL_END = '\u001f\u001e';
 const READY = '\u001e\u001fvws-ready\u001f\u001e';
 const WRAPPER = [
   'stty -onlcr -echo 2>/dev/null',
-  // Input written before this point would be echoed: the launcher holds stdin until it sees READY.
+  // The stderr FIFO is made here (an exec in this small child, not a fork of the node process);
+  // READY tells the launcher to open its end, and holds stdin back until echo is off.
+  'mkfifo -m 600 "$1" || exit 125',
   "printf '\\036\\037vws-ready\\037\\036'",
   'exec 2>"$1"',
   // A subshell (a fork, no exec) keeps an `exit` in the command from skipping the sentinel.
@@ -78,38 +79,38 @@ export interface Launched {
   resize(cols: number, rows: number): void;
 }
 
-// FIFOs are made ahead of time, off the critical path (mkfifo is a process of its own).
-const POOL_SIZE = 2;
-const pool: string[] = [];
-let filling = 0;
-function refill(): void {
-  while (pool.length + filling < POOL_SIZE) {
-    filling++;
-    const dir = mkdtempSync(join(tmpdir(), 'vws-pty-'));
-    execFile('mkfifo', ['-m', '600', join(dir, 'stderr')], { cwd: '/' }, (err) => {
-      filling--;
-      if (err) rmSync(dir, { recursive: true, force: true });
-      else pool.push(dir);
-    });
-  }
+/** Reads a FIFO from when open() is called until the writer closes it. */
+function readFifoOnce(path: string, onData: (s: string) => void) {
+  const decoder = new StringDecoder('utf8');
+  let opened = false;
+  let finish: () => void = () => {};
+  const done = new Promise<void>((r) => (finish = r));
+  return {
+    done,
+    open() {
+      if (opened) return;
+      opened = true;
+      const stream = createReadStream(path);
+      stream.on('data', (d) => {
+        const s = decoder.write(d as Buffer);
+        if (s) onData(s);
+      });
+      stream.on('error', () => finish());
+      stream.on('close', () => {
+        const s = decoder.end();
+        if (s) onData(s);
+        finish();
+      });
+    },
+    abandonIfUnopened() {
+      if (!opened) finish();
+    },
+  };
 }
-function takeFifoDir(): string {
-  const ready = pool.pop();
-  refill();
-  if (ready) return ready;
-  const dir = mkdtempSync(join(tmpdir(), 'vws-pty-'));
-  execFileSync('mkfifo', ['-m', '600', join(dir, 'stderr')], { cwd: '/' });
-  return dir;
-}
-/** Removes the prepared FIFOs (call when no more commands will run). */
-export function drainFifoPool(): void {
-  for (const dir of pool.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
-process.once('exit', drainFifoPool);
 
 export function launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Launched {
   const pty = loadPty();
-  const dir = takeFifoDir();
+  const dir = mkdtempSync(join(tmpdir(), 'vws-pty-'));
   const fifo = join(dir, 'stderr');
   const argv = typeof spec.command === 'string' ? ['shell', spec.command] : ['exec', ...spec.command];
   const inner = ['bash', '-c', WRAPPER, 'vws-wrapper', fifo, ...argv];
@@ -117,21 +118,9 @@ export function launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr
   const [file, ...args] = [...prefix, ...inner];
   const term = pty.spawn(file, args, { name: 'xterm-256color', cols: spec.cols ?? 200, rows: spec.rows ?? 50, cwd: spec.cwd, env: spec.env, encoding: null });
 
-  // stderr: the FIFO (opened asynchronously: open blocks until the wrapper opens its end).
-  const errDecoder = new StringDecoder('utf8');
-  const stderrDone = new Promise<void>((resolve) => {
-    const stream = createReadStream(fifo);
-    stream.on('data', (d) => {
-      const s = errDecoder.write(d as Buffer);
-      if (s) onStderr(s);
-    });
-    stream.on('error', () => resolve());
-    stream.on('close', () => {
-      const s = errDecoder.end();
-      if (s) onStderr(s);
-      resolve();
-    });
-  });
+  // stderr: the FIFO, opened once the wrapper has made it (READY). The open completes when the
+  // wrapper opens its end; it runs in libuv's thread pool, so nothing blocks here.
+  const stderr = readFifoOnce(fifo, onStderr);
 
   // stdout: the PTY, minus the sentinel that carries the exit status.
   const outDecoder = new StringDecoder('utf8');
@@ -149,6 +138,7 @@ export function launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr
       if (r < 0) return;
       pending = pending.slice(r + READY.length);
       ready = true;
+      stderr.open();
       for (const q of queued.splice(0)) term.write(q);
     }
     const at = pending.indexOf(SENTINEL);
@@ -177,16 +167,17 @@ export function launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr
   const exited = new Promise<{ exitCode: number; signal?: number }>((resolve) => term.onExit((e) => resolve(e)));
   const done = (async () => {
     const exit = await exited;
+    stderr.abandonIfUnopened(); // killed before the FIFO existed: no stderr to wait for
     if (spec.noDrain) {
       // What a plain node-pty user gets: whatever was read by the exit event.
-      void stderrDone.then(() => rmSync(dir, { recursive: true, force: true }));
+      void stderr.done.then(() => rmSync(dir, { recursive: true, force: true }));
       return exit;
     }
     // Normal completion: wait for the sentinel (the tail of the output). Killed: there is none;
     // give the PTY a moment to drain what it has.
     await Promise.race([sentinel, new Promise((r) => setTimeout(r, exit.signal ? 50 : 2000))]);
     if (pending) onStdout(pending);
-    await Promise.race([stderrDone, new Promise((r) => setTimeout(r, 200))]);
+    await Promise.race([stderr.done, new Promise((r) => setTimeout(r, 200))]);
     rmSync(dir, { recursive: true, force: true });
     if (sentinelCode !== undefined && !exit.signal) return { exitCode: sentinelCode };
     return exit;

@@ -42,7 +42,9 @@ process.on('message', (m: ToSpawner) => {
 
 // When the sandbox goes away, nothing it started may stay behind.
 process.on('disconnect', () => {
-  for (const p of running.values()) p.signal('SIGKILL');
-  setTimeout(() => process.exit(0), 50);
+  const left = [...running.values()];
+  for (const p of left) p.signal('SIGKILL');
+  // Let each run finish its own cleanup (its FIFO directory), but never hang around.
+  void Promise.race([Promise.all(left.map((p) => p.done)), new Promise((r) => setTimeout(r, 1000))]).then(() => process.exit(0));
 });
 send({ type: 'ready' });
