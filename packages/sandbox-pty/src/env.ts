@@ -16,8 +16,9 @@ export function buildEnv(home: string, base: EnvOptions, perCall: Record<string,
   if (base.inheritEnv) Object.assign(out, process.env);
   // The project's own Node toolchain first, so `node` inside the sandbox is the one running us.
   const nodeDir = process.execPath.slice(0, process.execPath.lastIndexOf('/'));
-  // No interactive pagers: an agent cannot press q.
-  Object.assign(out, { PATH: `${nodeDir}:${DEFAULT_PATH}`, HOME: home, TERM: 'xterm-256color', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', PAGER: 'cat', GIT_PAGER: 'cat' });
+  // No interactive pagers (an agent cannot press q) and no colour codes in what the agent reads;
+  // both can be overridden through env.
+  Object.assign(out, { PATH: `${nodeDir}:${DEFAULT_PATH}`, HOME: home, TERM: 'xterm-256color', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', PAGER: 'cat', GIT_PAGER: 'cat', NO_COLOR: '1' });
   for (const name of base.inheritNames ?? []) {
     const v = process.env[name];
     if (v !== undefined) out[name] = v;

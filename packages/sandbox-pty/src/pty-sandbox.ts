@@ -1,8 +1,8 @@
 // PtySandbox: a Mastra WorkspaceSandbox that runs real host binaries under a pseudo-terminal, inside
 // the working directory where Workspace mounts (InodeFilesystems over FUSE) appear.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import {
   MastraSandbox,
@@ -171,8 +171,15 @@ export class PtySandbox extends MastraSandbox {
   /** Installs a package into the workspace with npm (node_modules) or pip (a --target directory). */
   async installPackage(name: string, options: { manager: 'npm' | 'pip'; timeout?: number } & Omit<ExecuteCommandOptions, 'timeout'>): Promise<PtyCommandResult> {
     if (!/^[@a-zA-Z0-9._/=<>~^-]+$/.test(name)) throw new Error(`installPackage: '${name}' is not a package name`);
-    if (options.manager === 'npm') return this.executeCommand('npm', ['install', '--no-audit', '--no-fund', '--no-save', name], options);
-    return this.executeCommand('python3', ['-m', 'pip', 'install', '--quiet', '--target', '.pylib', name], options);
+    // Package managers need the host's registry and TLS settings (HOME is the workspace here), and
+    // their caches stay out of the workspace.
+    const env: Record<string, string> = { npm_config_cache: join(tmpdir(), 'vws-npm-cache'), npm_config_update_notifier: 'false', PIP_CACHE_DIR: join(tmpdir(), 'vws-pip-cache') };
+    const npmrc = join(homedir(), '.npmrc');
+    if (existsSync(npmrc)) env.npm_config_userconfig = npmrc;
+    for (const k of ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'PIP_INDEX_URL', 'npm_config_registry']) if (process.env[k]) env[k] = process.env[k]!;
+    const opts = { ...options, env: { ...env, ...options.env } };
+    if (options.manager === 'npm') return this.executeCommand('npm', ['install', '--no-audit', '--no-fund', '--no-save', name], opts);
+    return this.executeCommand('python3', ['-m', 'pip', 'install', '--quiet', '--target', '.pylib', name], opts);
   }
 
   // ------------------------------------------------------------------ mounts
