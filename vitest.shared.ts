@@ -1,11 +1,15 @@
 // One vitest preset for every package: source imports (no build step), a JSON report for the
 // closing summary line, and generous timeouts for tests that drive real FUSE and PTY processes.
-import { basename, dirname, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-export function vwsVitest(dir: string, extra: { testTimeout?: number; fileParallelism?: boolean } = {}) {
-  const name = basename(dir);
+const root = dirname(fileURLToPath(import.meta.url));
+
+/** `fuseTeardown`: fail the run (and clear them) if the tests leave FUSE mounts behind. */
+export function vwsVitest(dir: string, extra: { testTimeout?: number; fileParallelism?: boolean; fuseTeardown?: boolean } = {}) {
+  // One report per package, named by its path (two packages may share a folder name).
+  const name = relative(root, dir).replaceAll('/', '-');
   return defineConfig({
     resolve: { conditions: ['@vws/source'] },
     ssr: { resolve: { conditions: ['@vws/source'] } },
@@ -15,7 +19,8 @@ export function vwsVitest(dir: string, extra: { testTimeout?: number; fileParall
       hookTimeout: 60_000,
       fileParallelism: extra.fileParallelism ?? true,
       reporters: ['default', 'json'],
-      outputFile: { json: resolve(dirname(fileURLToPath(import.meta.url)), '.vws-tmp/reports', `${name}.json`) },
+      ...(extra.fuseTeardown ? { globalSetup: [resolve(root, 'packages/fuse/test/global-setup.ts')] } : {}),
+      outputFile: { json: resolve(root, '.vws-tmp/reports', `${name}.json`) },
     },
   });
 }

@@ -1,5 +1,3 @@
 import { vwsVitest } from '../../vitest.shared.ts';
 
-const config = vwsVitest(import.meta.dirname);
-config.test!.globalSetup = ['./test/global-setup.ts'];
-export default config;
+export default vwsVitest(import.meta.dirname, { fuseTeardown: true });
