@@ -12,6 +12,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { bwrapPrefix } from './isolation.js';
 
 const require = createRequire(import.meta.url);
@@ -41,15 +43,22 @@ function loadPty(): NodePty {
 
 const SENTINEL = '\u001e\u001fvws-exit:';
 const SENTINEL_END = '\u001f\u001e';
-// $1 = stderr FIFO, $2 = mode ('shell': $3 is a shell command line; 'exec': $3... is argv).
+// $1 = where stderr goes: 'tcp:PORT:TOKEN' (a loopback connection to this process, made by bash
+// itself: no extra process) or a FIFO path (made here with mkfifo; used where the run has no access to
+// our loopback, as under bubblewrap's own network namespace). $2 = 'shell' ($3 is a command line) or
+// 'exec' ($3... is argv). $0 (the name bash gives the script) says whether to run stty.
 const READY = '\u001e\u001fvws-ready\u001f\u001e';
 const WRAPPER = [
-  'stty -onlcr -echo 2>/dev/null',
-  // The stderr FIFO is made here (an exec in this small child, not a fork of the node process);
-  // READY tells the launcher to open its end, and holds stdin back until echo is off.
-  'mkfifo -m 600 "$1" || exit 125',
+  // Interactive runs turn off echo and CR/LF translation (stty is a process of its own, so
+  // non-interactive runs skip it: the launcher undoes the translation exactly instead).
+  '[ "$0" = vws-tty ] && stty -onlcr -echo 2>/dev/null',
+  'case "$1" in',
+  '  tcp:*) rest=${1#tcp:}; exec 2>"/dev/tcp/127.0.0.1/${rest%%:*}" || exit 125; printf \'%s\\n\' "${rest#*:}" >&2 ;;',
+  '  *) mkfifo -m 600 "$1" || exit 125 ;;',
+  'esac',
+  // READY: the launcher may now open the FIFO, and stdin is no longer echoed.
   "printf '\\036\\037vws-ready\\037\\036'",
-  'exec 2>"$1"',
+  'case "$1" in tcp:*) ;; *) exec 2>"$1" ;; esac',
   // A subshell (a fork, no exec) keeps an `exit` in the command from skipping the sentinel.
   'if [ "$2" = shell ]; then (eval "$3"); else shift 2; "$@"; fi',
   'rc=$?',
@@ -65,6 +74,11 @@ export interface LaunchSpec {
   contain?: { writable: string[] };
   cols?: number;
   rows?: number;
+  /**
+   * Whether stdin will be written (default true): then echo is turned off. A non-interactive run
+   * skips that (one process fewer) and gets its output's CR/LF translation undone exactly.
+   */
+  interactive?: boolean;
   /** @internal Tests only: skip waiting for the sentinel, to show the output loss it prevents. */
   noDrain?: boolean;
 }
@@ -79,13 +93,86 @@ export interface Launched {
   resize(cols: number, rows: number): void;
 }
 
+interface StderrChannel {
+  /** What the wrapper gets as $1. */
+  target: string;
+  done: Promise<void>;
+  open(): void;
+  abandonIfUnopened(): void;
+}
+
+// One loopback server per process takes every run's stderr connection; the first line names the run.
+const waiting = new Map<string, (socket: Socket) => void>();
+let server: Promise<number> | undefined;
+function stderrServer(): Promise<number> {
+  server ??= new Promise((resolve, reject) => {
+    const srv = createServer((socket) => {
+      let head = '';
+      const onData = (d: Buffer) => {
+        head += d.toString('latin1');
+        const nl = head.indexOf('\n');
+        if (nl < 0) {
+          if (head.length > 64) socket.destroy();
+          return;
+        }
+        socket.off('data', onData);
+        const claim = waiting.get(head.slice(0, nl));
+        if (!claim) return socket.destroy();
+        waiting.delete(head.slice(0, nl));
+        const rest = Buffer.from(head.slice(nl + 1), 'latin1');
+        claim(socket);
+        if (rest.length) socket.emit('data', rest);
+      };
+      socket.on('data', onData);
+      socket.on('error', () => socket.destroy());
+    });
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => resolve((srv.address() as AddressInfo).port));
+  });
+  return server;
+}
+
+/** stderr over a loopback connection the wrapper opens with bash's /dev/tcp. */
+async function tcpChannel(onData: (s: string) => void): Promise<StderrChannel> {
+  const port = await stderrServer();
+  const token = randomBytes(12).toString('hex');
+  const decoder = new StringDecoder('utf8');
+  let finish: () => void = () => {};
+  const done = new Promise<void>((r) => (finish = r));
+  let connected = false;
+  waiting.set(token, (socket) => {
+    connected = true;
+    socket.on('data', (d: Buffer) => {
+      const str = decoder.write(d);
+      if (str) onData(str);
+    });
+    socket.on('close', () => {
+      const str = decoder.end();
+      if (str) onData(str);
+      finish();
+    });
+  });
+  return {
+    target: `tcp:${port}:${token}`,
+    done,
+    open() {},
+    abandonIfUnopened() {
+      if (connected) return;
+      waiting.delete(token);
+      finish();
+    },
+  };
+}
+
 /** Reads a FIFO from when open() is called until the writer closes it. */
-function readFifoOnce(path: string, onData: (s: string) => void) {
+function readFifoOnce(path: string, onData: (s: string) => void): StderrChannel {
   const decoder = new StringDecoder('utf8');
   let opened = false;
   let finish: () => void = () => {};
   const done = new Promise<void>((r) => (finish = r));
   return {
+    target: path,
     done,
     open() {
       if (opened) return;
@@ -108,19 +195,17 @@ function readFifoOnce(path: string, onData: (s: string) => void) {
   };
 }
 
-export function launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Launched {
+export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Promise<Launched> {
   const pty = loadPty();
   const dir = mkdtempSync(join(tmpdir(), 'vws-pty-'));
-  const fifo = join(dir, 'stderr');
+  // Under bubblewrap the run has its own network namespace: our loopback is out of reach, use a FIFO.
+  const stderr = spec.contain ? readFifoOnce(join(dir, 'stderr'), onStderr) : await tcpChannel(onStderr);
   const argv = typeof spec.command === 'string' ? ['shell', spec.command] : ['exec', ...spec.command];
-  const inner = ['bash', '-c', WRAPPER, 'vws-wrapper', fifo, ...argv];
+  const interactive = spec.interactive !== false;
+  const inner = ['bash', '-c', WRAPPER, interactive ? 'vws-tty' : 'vws-raw', stderr.target, ...argv];
   const prefix = spec.contain ? bwrapPrefix(spec.contain.writable, spec.cwd)(dir) : [];
   const [file, ...args] = [...prefix, ...inner];
   const term = pty.spawn(file, args, { name: 'xterm-256color', cols: spec.cols ?? 200, rows: spec.rows ?? 50, cwd: spec.cwd, env: spec.env, encoding: null });
-
-  // stderr: the FIFO, opened once the wrapper has made it (READY). The open completes when the
-  // wrapper opens its end; it runs in libuv's thread pool, so nothing blocks here.
-  const stderr = readFifoOnce(fifo, onStderr);
 
   // stdout: the PTY, minus the sentinel that carries the exit status.
   const outDecoder = new StringDecoder('utf8');
@@ -130,15 +215,25 @@ export function launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr
   const sentinel = new Promise<void>((r) => (sawSentinel = r));
   let ready = false;
   const queued: string[] = [];
+  // The terminal turns every \n into \r\n (ONLCR); each \r\n in the stream therefore came from a
+  // \n, and mapping \r\n back to \n restores the bytes exactly (a \r at a chunk end waits).
+  let heldCR = false;
+  const untranslate = (chunk: string) => {
+    if (interactive) return chunk;
+    let t = heldCR ? `\r${chunk}` : chunk;
+    heldCR = t.endsWith('\r');
+    if (heldCR) t = t.slice(0, -1);
+    return t.replaceAll('\r\n', '\n');
+  };
   term.onData((raw: string | Buffer) => {
     if (sentinelCode !== undefined) return;
-    pending += typeof raw === 'string' ? raw : outDecoder.write(raw);
+    pending += untranslate(typeof raw === 'string' ? raw : outDecoder.write(raw));
     if (!ready) {
       const r = pending.indexOf(READY);
       if (r < 0) return;
       pending = pending.slice(r + READY.length);
       ready = true;
-      stderr.open();
+      stderr.open(); // a FIFO's read end opens once the wrapper has made it
       for (const q of queued.splice(0)) term.write(q);
     }
     const at = pending.indexOf(SENTINEL);
@@ -167,7 +262,8 @@ export function launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr
   const exited = new Promise<{ exitCode: number; signal?: number }>((resolve) => term.onExit((e) => resolve(e)));
   const done = (async () => {
     const exit = await exited;
-    stderr.abandonIfUnopened(); // killed before the FIFO existed: no stderr to wait for
+    // Killed before the wrapper got going: no stderr channel will ever connect or open.
+    if (!ready) stderr.abandonIfUnopened();
     if (spec.noDrain) {
       // What a plain node-pty user gets: whatever was read by the exit event.
       void stderr.done.then(() => rmSync(dir, { recursive: true, force: true }));
@@ -176,6 +272,7 @@ export function launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr
     // Normal completion: wait for the sentinel (the tail of the output). Killed: there is none;
     // give the PTY a moment to drain what it has.
     await Promise.race([sentinel, new Promise((r) => setTimeout(r, exit.signal ? 50 : 2000))]);
+    if (heldCR) pending += '\r';
     if (pending) onStdout(pending);
     await Promise.race([stderr.done, new Promise((r) => setTimeout(r, 200))]);
     rmSync(dir, { recursive: true, force: true });

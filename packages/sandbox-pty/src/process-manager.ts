@@ -82,7 +82,7 @@ export class PtyProcessManager extends SandboxProcessManager<PtySandbox> {
     let handle: PtyProcessHandle | undefined;
     const early: Array<['out' | 'err', string]> = [];
     const proc = await sandbox.launch(
-      { command: options.originalInvocation ? [options.originalInvocation.command, ...options.originalInvocation.args] : command, cwd: run.cwd, env: run.env, contain: run.contain },
+      { command: options.originalInvocation ? [options.originalInvocation.command, ...options.originalInvocation.args] : command, cwd: run.cwd, env: run.env, contain: run.contain, interactive: options.stdinMode !== 'ignore' },
       (s) => (handle ? handle.emitStdout(s) : early.push(['out', s])),
       (s) => (handle ? handle.emitStderr(s) : early.push(['err', s])),
     );

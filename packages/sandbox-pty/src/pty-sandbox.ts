@@ -79,7 +79,7 @@ export class PtySandbox extends MastraSandbox {
 
   /** @internal Starts one command, through the spawner process unless it is off. */
   launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Promise<Launched> {
-    return this.spawner ? this.spawner.launch(spec, onStdout, onStderr) : Promise.resolve(launch(spec, onStdout, onStderr));
+    return this.spawner ? this.spawner.launch(spec, onStdout, onStderr) : launch(spec, onStdout, onStderr);
   }
 
   override async stop(): Promise<void> {
@@ -141,6 +141,7 @@ export class PtySandbox extends MastraSandbox {
     const handle = await this.processes.spawn(args.length ? command : command, {
       ...options,
       ...(args.length ? { originalInvocation: { command, args } } : {}),
+      stdinMode: 'ignore',
       maxRetainedBytes: options.maxRetainedBytes ?? this.opts.maxRetainedBytes ?? Infinity,
     });
     try {

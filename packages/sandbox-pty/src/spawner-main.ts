@@ -11,21 +11,21 @@ const send = (m: FromSpawner) => process.send?.(m);
 process.on('message', (m: ToSpawner) => {
   switch (m.type) {
     case 'spawn': {
-      try {
-        const p = launch(
-          m.spec,
-          (data) => send({ type: 'out', id: m.id, data }),
-          (data) => send({ type: 'err', id: m.id, data }),
-        );
-        running.set(m.id, p);
-        send({ type: 'spawned', id: m.id, pid: p.pid });
-        void p.done.then((exit) => {
-          running.delete(m.id);
-          send({ type: 'exit', id: m.id, exitCode: exit.exitCode, signal: exit.signal });
-        });
-      } catch (e) {
-        send({ type: 'failed', id: m.id, message: (e as Error).message });
-      }
+      launch(
+        m.spec,
+        (data) => send({ type: 'out', id: m.id, data }),
+        (data) => send({ type: 'err', id: m.id, data }),
+      ).then(
+        (p) => {
+          running.set(m.id, p);
+          send({ type: 'spawned', id: m.id, pid: p.pid });
+          void p.done.then((exit) => {
+            running.delete(m.id);
+            send({ type: 'exit', id: m.id, exitCode: exit.exitCode, signal: exit.signal });
+          });
+        },
+        (e: Error) => send({ type: 'failed', id: m.id, message: e.message }),
+      );
       break;
     }
     case 'write':

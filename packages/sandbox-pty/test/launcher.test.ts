@@ -16,7 +16,7 @@ const SIZE = 20 * 1024;
 
 async function runOnce(noDrain: boolean): Promise<number> {
   let out = '';
-  const p = launch({ command: `head -c ${SIZE} /dev/zero | tr '\\0' x`, cwd: dir, env, noDrain }, (s) => (out += s), () => {});
+  const p = await launch({ command: `head -c ${SIZE} /dev/zero | tr '\\0' x`, cwd: dir, env, noDrain }, (s) => (out += s), () => {});
   await p.done;
   return out.length;
 }
@@ -30,7 +30,7 @@ it('100 runs of a 20 KiB write all arrive complete', async () => {
 it('the exit status travels in the sentinel and never leaks into stdout', async () => {
   for (const code of [0, 1, 7, 255]) {
     let out = '';
-    const p = launch({ command: `printf 'tail-without-newline'; exit ${code}`, cwd: dir, env }, (s) => (out += s), () => {});
+    const p = await launch({ command: `printf 'tail-without-newline'; exit ${code}`, cwd: dir, env }, (s) => (out += s), () => {});
     expect((await p.done).exitCode).toBe(code);
     expect(out).toBe('tail-without-newline');
   }
@@ -39,8 +39,17 @@ it('the exit status travels in the sentinel and never leaks into stdout', async 
 it('stdout stays a terminal and stderr arrives apart, in order within each stream', async () => {
   let out = '';
   let err = '';
-  const p = launch({ command: 'for i in 1 2 3; do echo "o$i"; echo "e$i" >&2; done; test -t 1 && echo tty-out; test -t 2 || echo pipe-err', cwd: dir, env }, (s) => (out += s), (s) => (err += s));
+  const p = await launch({ command: 'for i in 1 2 3; do echo "o$i"; echo "e$i" >&2; done; test -t 1 && echo tty-out; test -t 2 || echo pipe-err', cwd: dir, env }, (s) => (out += s), (s) => (err += s));
   await p.done;
   expect(out).toBe('o1\no2\no3\ntty-out\npipe-err\n');
   expect(err).toBe('e1\ne2\ne3\n');
+});
+
+it('output bytes arrive exactly, CR and LF included, with and without stty', async () => {
+  for (const interactive of [true, false]) {
+    let out = '';
+    const p = await launch({ command: "printf 'a\\r\\nb\\rc\\n\\rd\\n\\n'; head -c 3000 /dev/zero | tr '\\0' '\\n'", cwd: dir, env, interactive }, (s) => (out += s), () => {});
+    await p.done;
+    expect(out, `interactive=${interactive}`).toBe('a\r\nb\rc\n\rd\n\n' + '\n'.repeat(3000));
+  }
 });
