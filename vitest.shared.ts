@@ -9,7 +9,7 @@ const root = dirname(fileURLToPath(import.meta.url));
 /** `fuseTeardown`: fail the run (and clear them) if the tests leave FUSE mounts behind. */
 export function vwsVitest(dir: string, extra: { testTimeout?: number; fileParallelism?: boolean; fuseTeardown?: boolean } = {}) {
   // One report per package, named by its path (two packages may share a folder name).
-  const name = relative(root, dir).replaceAll('/', '-');
+  const name = relative(root, dir).replaceAll('/', '-') || 'root';
   return defineConfig({
     resolve: { conditions: ['@vws/source'] },
     ssr: { resolve: { conditions: ['@vws/source'] } },

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { Agent } from '@mastra/core/agent';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createVwsWorkspace, scriptedModel, type ScriptedStep, type VwsWorkspace } from '../src/index.js';
+import { createVwsWorkspace, scriptedModel, type ScriptedStep, type VwsWorkspace } from '@vws/workspace';
 
 const open: VwsWorkspace[] = [];
 afterEach(async () => {

@@ -1,0 +1,5 @@
+import { vwsVitest } from '../vitest.shared.ts';
+
+const config = vwsVitest(import.meta.dirname, { fuseTeardown: true });
+config.test!.include = ['e2e/**/*.test.ts'];
+export default config;
