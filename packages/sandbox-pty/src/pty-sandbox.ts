@@ -189,6 +189,9 @@ export class PtySandbox extends MastraSandbox {
     const path = `/${mountPath.replace(/^\/+|\/+$/g, '')}`;
     const hostPath = path === '/' ? this.workingDirectory! : join(this.workingDirectory!, path);
     if (this.active.has(path)) await this.unmount(path);
+    // The spawner must exist before any FUSE mount: a process forked afterwards inherits the
+    // /dev/fuse descriptor and would keep a dead mount alive if this process were killed.
+    await this.spawner?.start();
     this.mounts?.set(path, { filesystem, state: 'mounting' });
     try {
       const m = await mountFilesystem(filesystem, path, hostPath, { forceSync: this.opts.syncMode });
