@@ -10,6 +10,7 @@ import { InodeFilesystem } from '@vws/filesystem-inode';
 import { fuseMounts, fuseProblem } from '@vws/fuse';
 import { PtySandbox } from '@vws/sandbox-pty';
 import { currentVaultName, useVault, Vault, VaultError } from './vault-store.js';
+import { registerExtra } from './commands/extra.js';
 
 /** Exit codes: 0 ok, 1 unexpected, 2 usage, 3 not found, 4 damaged, 5 locked, 6 filesystem error. */
 const program = new Command();
@@ -219,6 +220,9 @@ program
       print(doc, () => `${doc.vault}: ${doc.inodes} inodes, ${doc.bytes} bytes, ${doc.checkpoints} checkpoints`);
     }),
   );
+
+// tree, cp, mv, grep, find, import, export, patch, log, quota, gc, shell, mount, unmount.
+registerExtra(program, { json, print, withTree, vaultName });
 
 program
   .command('doctor')
