@@ -1,0 +1,71 @@
+// CLI benchmarks, end to end through the real `vws` binary (a fresh process per run, as a user sees it).
+// One JSON line each: median of repeats for vws and for a baseline measured in the same run.
+//   exec_true_10k_files: `vws exec -- true` on a vault of 10,000 files (goal < 150 ms); baselines:
+//     `sh -c true` spawned the same way, and `vws ls /` (the CLI's own start-up + vault load floor).
+//   import_10k_files: `vws import` of a 10,000-file tree vs `cp -r` of it to tmpfs (/dev/shm).
+// Run: pnpm --filter @vws/cli bench
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bin } from '../test/helpers.js';
+
+const FILES = Number(process.env.VWS_BENCH_FILES ?? 10_000);
+const REPS = Number(process.env.VWS_BENCH_REPS ?? 7);
+const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+const home = mkdtempSync(join(tmpdir(), 'vws-bench-home-'));
+const work = mkdtempSync(join(shm, 'vws-bench-'));
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const round = (x: number) => Number(x.toFixed(1));
+
+function timed(cmd: string, args: string[]): { ms: number; stdout: string } {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { cwd: home, env: { ...process.env, VWS_HOME: home }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return { ms, stdout: r.stdout };
+}
+const vws = (...args: string[]) => timed(process.execPath, [bin, ...args]);
+
+/** Two warm-up runs (tsx's transform cache, page cache), then REPS timed runs. */
+function bench(fn: (i: number) => number): number {
+  for (let i = 0; i < 2; i++) fn(-1 - i);
+  return median(Array.from({ length: REPS }, (_, i) => fn(i)));
+}
+
+try {
+  // A 10,000-file tree: 100 directories of 100 small files.
+  const tree = join(work, 'tree');
+  for (let d = 0; d < FILES / 100; d++) {
+    mkdirSync(join(tree, `d${d}`), { recursive: true });
+    for (let f = 0; f < 100; f++) writeFileSync(join(tree, `d${d}`, `f${f}.txt`), `file ${d}/${f}\n`.repeat(4));
+  }
+
+  const internal: number[] = [];
+  const vwsImport = bench((i) => {
+    const name = `imp${i < 0 ? `w${-i}` : i}`;
+    vws('vault', 'create', name);
+    const r = vws('--json', '--vault', name, 'import', tree);
+    internal.push(JSON.parse(r.stdout).ms);
+    vws('vault', 'delete', name);
+    return r.ms;
+  });
+  const cp = bench((i) => {
+    const dest = join(work, `copy${i}`);
+    const ms = timed('cp', ['-r', tree, dest]).ms;
+    rmSync(dest, { recursive: true, force: true });
+    return ms;
+  });
+  console.log(JSON.stringify({ bench: 'import_10k_files', files: FILES, vws_ms: round(vwsImport), vws_in_process_ms: round(median(internal.slice(2))), cp_r_tmpfs_ms: round(cp), ratio: Number((vwsImport / cp).toFixed(2)), reps: REPS }));
+
+  vws('vault', 'create', 'big');
+  vws('--vault', 'big', 'import', tree);
+  const exec = bench(() => vws('--vault', 'big', 'exec', '--', 'true').ms);
+  const ls = bench(() => vws('--vault', 'big', 'ls', '/').ms);
+  const sh = bench(() => timed('sh', ['-c', 'true']).ms);
+  console.log(JSON.stringify({ bench: 'exec_true_10k_files', files: FILES, vws_exec_ms: round(exec), vws_ls_ms: round(ls), sh_true_ms: round(sh), goal_ms: 150, met: exec < 150, reps: REPS }));
+} finally {
+  rmSync(work, { recursive: true, force: true });
+  rmSync(home, { recursive: true, force: true });
+}
