@@ -6,11 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import { FsError, InodeFs } from '@vws/inode-fs';
-import { InodeFilesystem } from '@vws/filesystem-inode';
-import { fuseMounts, fuseProblem } from '@vws/fuse';
-import { PtySandbox } from '@vws/sandbox-pty';
 import { currentVaultName, useVault, Vault, VaultError } from './vault-store.js';
 import { registerExtra } from './commands/extra.js';
+// Mastra, the PTY sandbox and FUSE load only in the commands that use them: start-up is most of a command's time.
 
 /** Exit codes: 0 ok, 1 unexpected, 2 usage, 3 not found, 4 damaged, 5 locked, 6 filesystem error. */
 const program = new Command();
@@ -188,6 +186,7 @@ program
   .argument('<command...>', 'the command and its arguments (after --)')
   .passThroughOptions()
   .action(async (argv: string[]) => {
+    const [{ PtySandbox }, { InodeFilesystem }] = await Promise.all([import('@vws/sandbox-pty'), import('@vws/filesystem-inode')]);
     const code = await withTree(true, async (fs) => {
       const sandbox = new PtySandbox();
       try {
@@ -227,7 +226,8 @@ registerExtra(program, { json, print, withTree, vaultName });
 program
   .command('doctor')
   .description('check FUSE, bubblewrap, Node and stale mounts')
-  .action(() => {
+  .action(async () => {
+    const { fuseMounts, fuseProblem } = await import('@vws/fuse');
     const problem = fuseProblem();
     const bwrap = spawnSync('bwrap', ['--version'], { encoding: 'utf8' });
     const [major, minor] = process.versions.node.split('.').map(Number);
