@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import pc from 'picocolors';
 import { FsError, InodeFs } from '@vws/inode-fs';
 import { currentVaultName, useVault, Vault, VaultError } from './vault-store.js';
-import { registerExtra } from './commands/extra.js';
+import { patchAction, registerExtra } from './commands/extra.js';
 // Mastra, the PTY sandbox and FUSE load only in the commands that use them: start-up is most of a command's time.
 
 /** Exit codes: 0 ok, 1 unexpected, 2 usage, 3 not found, 4 damaged, 5 locked, 6 filesystem error. */
@@ -172,8 +172,9 @@ checkpoint.command('delete <name>').action((name: string) =>
 program
   .command('diff <from> [to]')
   .description('changed files between two checkpoints, or from a checkpoint to now')
-  .action((from: string, to?: string) =>
-    withTree(false, (fs, v) => {
+  .option('--patch', 'a unified diff of the contents (as `vws patch`)')
+  .action((from: string, to: string | undefined, o: { patch?: boolean }) =>
+    o.patch ? patchAction({ json, print, withTree, vaultName })(from, to) : withTree(false, (fs, v) => {
       const d = v.loadCheckpoint(from).diff(to ? v.loadCheckpoint(to) : fs);
       const doc = { from, to: to ?? 'current', added: d.added.map((c) => c.path), modified: d.modified.map((c) => c.path), deleted: d.deleted.map((c) => c.path), renamed: d.renamed.map((c) => ({ from: c.oldPath, to: c.path })) };
       print(doc, () => [...doc.added.map((p) => pc.green(`A ${p}`)), ...doc.modified.map((p) => pc.yellow(`M ${p}`)), ...doc.deleted.map((p) => pc.red(`D ${p}`)), ...doc.renamed.map((r) => `R ${r.from} -> ${r.to}`)].join('\n'));

@@ -111,6 +111,7 @@ describe('vws history and maintenance', () => {
     expect(patch.files.map((f: { path: string }) => f.path)).toEqual(['/proj/README', '/proj/README.hard']);
     expect(patch.files[0].patch).toMatch(/-read me\n\+changed\n/);
     expect((await ok(['patch', 'before'])).stdout).toMatch(/^--- a\/proj\/README/m);
+    expect((await j(['diff', '--patch', 'before'])).files).toEqual(patch.files);
 
     const log = await j(['log']);
     expect(log.checkpoints.map((c: { name: string }) => c.name)).toEqual(['before']);

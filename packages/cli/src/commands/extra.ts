@@ -196,28 +196,8 @@ export function registerExtra(program: Command, ctx: Ctx): void {
 
   program
     .command('patch [from] [to]')
-    .description('unified diff of file contents between two checkpoints, or a checkpoint and now (like diff --patch)')
-    .action((from?: string, to?: string) =>
-      withTree(false, (fs, v) => {
-        const cps = Object.entries(v.meta().checkpoints).sort((a, b) => a[1].createdAt.localeCompare(b[1].createdAt));
-        const fromName = from ?? cps.at(-1)?.[0];
-        if (!fromName) throw new VaultError(`vault '${v.name}' has no checkpoint to compare with`, 3);
-        const a = v.loadCheckpoint(fromName);
-        const b = to ? v.loadCheckpoint(to) : fs;
-        const d = a.diff(b);
-        const text = (f: InodeFs, p: string) => {
-          const bytes = f.readFile(p);
-          return isBinary(bytes) ? null : Buffer.from(bytes).toString('utf8');
-        };
-        const files = [
-          ...d.added.filter((c) => c.kind === 'file').map((c) => ({ path: c.path, old: '', new: text(b, c.path) })),
-          ...d.modified.filter((c) => c.kind === 'file').map((c) => ({ path: c.path, old: text(a, c.path), new: text(b, c.path) })),
-          ...d.deleted.filter((c) => c.kind === 'file').map((c) => ({ path: c.path, old: text(a, c.path), new: '' })),
-        ];
-        const patches = files.map((f) => ({ path: f.path, patch: f.old === null || f.new === null ? `Binary file ${f.path} differs\n` : createTwoFilesPatch(`a${f.path}`, `b${f.path}`, f.old, f.new, fromName, to ?? 'current') }));
-        print({ from: fromName, to: to ?? 'current', files: patches }, () => patches.map((p) => p.patch).join(''));
-      }),
-    );
+    .description('unified diff of file contents between two checkpoints, or a checkpoint and now (same as diff --patch)')
+    .action(patchAction(ctx));
 
   program
     .command('log')
@@ -347,6 +327,31 @@ export function registerExtra(program: Command, ctx: Ctx): void {
         rmSync(target.file, { force: true });
       }
       print({ unmounted: target.path, vault: target.vault, stale }, () => `unmounted ${target.path}${stale ? ' (stale)' : ''}`);
+    });
+}
+
+/** The `patch` command (and `diff --patch`): unified diffs of the files that changed. */
+export function patchAction(ctx: Ctx): (from?: string, to?: string) => Promise<void> {
+  const { print, withTree } = ctx;
+  return (from?: string, to?: string) =>
+    withTree(false, (fs, v) => {
+      const cps = Object.entries(v.meta().checkpoints).sort((a, b) => a[1].createdAt.localeCompare(b[1].createdAt));
+      const fromName = from ?? cps.at(-1)?.[0];
+      if (!fromName) throw new VaultError(`vault '${v.name}' has no checkpoint to compare with`, 3);
+      const a = v.loadCheckpoint(fromName);
+      const b = to ? v.loadCheckpoint(to) : fs;
+      const d = a.diff(b);
+      const text = (f: InodeFs, p: string) => {
+        const bytes = f.readFile(p);
+        return isBinary(bytes) ? null : Buffer.from(bytes).toString('utf8');
+      };
+      const files = [
+        ...d.added.filter((c) => c.kind === 'file').map((c) => ({ path: c.path, old: '', new: text(b, c.path) })),
+        ...d.modified.filter((c) => c.kind === 'file').map((c) => ({ path: c.path, old: text(a, c.path), new: text(b, c.path) })),
+        ...d.deleted.filter((c) => c.kind === 'file').map((c) => ({ path: c.path, old: text(a, c.path), new: '' })),
+      ];
+      const patches = files.map((f) => ({ path: f.path, patch: f.old === null || f.new === null ? `Binary file ${f.path} differs\n` : createTwoFilesPatch(`a${f.path}`, `b${f.path}`, f.old, f.new, fromName, to ?? 'current') }));
+      print({ from: fromName, to: to ?? 'current', files: patches }, () => patches.map((p) => p.patch).join(''));
     });
 }
 
