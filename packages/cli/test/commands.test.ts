@@ -182,6 +182,32 @@ describe('vws shell, mount, unmount', () => {
     expect(lstatSync(dir).isDirectory()).toBe(true);
   });
 
+  it('a mount killed with -9 keeps what it saved; unmount clears the dead mount', async () => {
+    const dir = join(host, 'mnt-killed');
+    mountDirs.push(dir);
+    const child = start(home, ['--json', '--vault', 'x', 'mount', dir], { env: { VWS_MOUNT_SAVE_MS: '200' } });
+    spawned.push(child);
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    const exited = new Promise((r) => child.on('close', r));
+    const deadline = Date.now() + 20_000;
+    while (!out.includes('\n') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (!fuse) {
+      await exited;
+      expect(child.exitCode).not.toBe(0);
+      return;
+    }
+    const { pid } = JSON.parse(out) as { pid: number };
+    await writeFile(join(dir, 'saved-by-timer.txt'), 'kept\n');
+    await new Promise((r) => setTimeout(r, 1000)); // a few periodic saves
+    process.kill(pid, 'SIGKILL'); // the CLI process serving the mount (we started it, through the launcher)
+    await exited;
+    const r = await j(['unmount', dir]);
+    expect(r).toEqual({ unmounted: dir, vault: 'x', stale: true });
+    expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(` ${dir} `);
+    expect((await j(['cat', '/saved-by-timer.txt'])).content).toBe('kept\n');
+  });
+
   it('mount refuses a non-empty directory (exit 2)', async () => {
     expect((await fails(['mount', host], 2)).message).toMatch(/empty directory/);
   });
