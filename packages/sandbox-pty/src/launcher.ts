@@ -197,13 +197,14 @@ function readFifoOnce(path: string, onData: (s: string) => void): StderrChannel 
 
 export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Promise<Launched> {
   const pty = loadPty();
-  const dir = mkdtempSync(join(tmpdir(), 'vws-pty-'));
-  // Under bubblewrap the run has its own network namespace: our loopback is out of reach, use a FIFO.
-  const stderr = spec.contain ? readFifoOnce(join(dir, 'stderr'), onStderr) : await tcpChannel(onStderr);
+  // Under bubblewrap the run has its own network namespace: our loopback is out of reach, so stderr
+  // goes through a FIFO in a private directory (bound into the container).
+  const dir = spec.contain ? mkdtempSync(join(tmpdir(), 'vws-pty-')) : undefined;
+  const stderr = dir ? readFifoOnce(join(dir, 'stderr'), onStderr) : await tcpChannel(onStderr);
   const argv = typeof spec.command === 'string' ? ['shell', spec.command] : ['exec', ...spec.command];
   const interactive = spec.interactive !== false;
   const inner = ['bash', '-c', WRAPPER, interactive ? 'vws-tty' : 'vws-raw', stderr.target, ...argv];
-  const prefix = spec.contain ? bwrapPrefix(spec.contain.writable, spec.cwd)(dir) : [];
+  const prefix = spec.contain && dir ? bwrapPrefix(spec.contain.writable, spec.cwd)(dir) : [];
   const [file, ...args] = [...prefix, ...inner];
   const term = pty.spawn(file, args, { name: 'xterm-256color', cols: spec.cols ?? 200, rows: spec.rows ?? 50, cwd: spec.cwd, env: spec.env, encoding: null });
 
@@ -266,7 +267,7 @@ export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, on
     if (!ready) stderr.abandonIfUnopened();
     if (spec.noDrain) {
       // What a plain node-pty user gets: whatever was read by the exit event.
-      void stderr.done.then(() => rmSync(dir, { recursive: true, force: true }));
+      void stderr.done.then(() => dir && rmSync(dir, { recursive: true, force: true }));
       return exit;
     }
     // Normal completion: wait for the sentinel (the tail of the output). Killed: there is none;
@@ -275,7 +276,7 @@ export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, on
     if (heldCR) pending += '\r';
     if (pending) onStdout(pending);
     await Promise.race([stderr.done, new Promise((r) => setTimeout(r, 200))]);
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
     if (sentinelCode !== undefined && !exit.signal) return { exitCode: sentinelCode };
     return exit;
   })();

@@ -41,10 +41,16 @@ process.on('message', (m: ToSpawner) => {
 });
 
 // When the sandbox goes away, nothing it started may stay behind.
-process.on('disconnect', () => {
+const shutdown = () => {
   const left = [...running.values()];
   for (const p of left) p.signal('SIGKILL');
   // Let each run finish its own cleanup (its FIFO directory), but never hang around.
   void Promise.race([Promise.all(left.map((p) => p.done)), new Promise((r) => setTimeout(r, 1000))]).then(() => process.exit(0));
-});
+};
+process.on('disconnect', shutdown);
+// Also when the parent vanished without the channel saying so (re-parented to init).
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) shutdown();
+}, 2000).unref();
 send({ type: 'ready' });
