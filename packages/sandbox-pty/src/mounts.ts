@@ -6,8 +6,8 @@ import { chmod, lstat, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import type { WorkspaceFilesystem } from '@mastra/core/workspace';
 import { InodeFilesystem } from '@vws/filesystem-inode';
-import { fuseProblem, mount as fuseMount, type Mount } from '@vws/fuse';
 import type { InodeFs } from '@vws/inode-fs';
+import { fuseMountOf } from './fuse-mount.js';
 
 export interface Changes {
   created: string[];
@@ -29,34 +29,6 @@ export interface ActiveMount {
 
 /** Paths handed to a generic filesystem are relative ('a/b'): providers such as LocalFilesystem read '/' as the host root. */
 const join2 = (a: string, b: string) => (a === '' ? b : `${a}/${b}`);
-
-class FuseMount implements ActiveMount {
-  readonly mode = 'fuse' as const;
-  constructor(
-    readonly mountPath: string,
-    readonly hostPath: string,
-    readonly filesystem: InodeFilesystem,
-    private readonly handle: Mount,
-  ) {}
-
-  async begin(): Promise<() => Promise<Changes>> {
-    const engine: InodeFs = this.filesystem.engine;
-    const before = engine.fork(); // O(1)
-    return async () => {
-      const d = before.diff(engine);
-      const prefix = (p: string) => (this.mountPath === '/' ? p : `${this.mountPath}${p}`);
-      return {
-        created: [...d.added, ...d.renamed].map((c) => prefix(c.path)).sort(),
-        modified: d.modified.map((c) => prefix(c.path)).sort(),
-        deleted: [...d.deleted.map((c) => c.path), ...d.renamed.map((c) => c.oldPath!)].map(prefix).sort(),
-      };
-    };
-  }
-
-  async unmount(): Promise<void> {
-    await this.handle.unmount();
-  }
-}
 
 interface Seen {
   kind: 'file' | 'dir' | 'link';
@@ -164,12 +136,8 @@ class SyncMount implements ActiveMount {
   }
 }
 
-/** Mounts `filesystem` at hostPath: FUSE for an InodeFilesystem where FUSE works, else sync mode. */
+/** Mounts `filesystem` at hostPath: the FUSE fast path where it applies (see fuse-mount.ts), else sync mode. */
 export async function mountFilesystem(filesystem: WorkspaceFilesystem, mountPath: string, hostPath: string, options: { forceSync?: boolean }): Promise<ActiveMount> {
-  if (filesystem instanceof InodeFilesystem && !options.forceSync && !fuseProblem()) {
-    await mkdir(hostPath, { recursive: true, mode: 0o700 });
-    const handle = await fuseMount(filesystem.engine, hostPath);
-    return new FuseMount(mountPath, hostPath, filesystem, handle);
-  }
-  return new SyncMount(mountPath, hostPath, filesystem);
+  const fast = options.forceSync ? null : await fuseMountOf(filesystem, mountPath, hostPath);
+  return fast ?? new SyncMount(mountPath, hostPath, filesystem);
 }
