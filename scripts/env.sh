@@ -5,6 +5,6 @@ export VWS_PNPM_VERSION=10.34.9
 export VWS_TOOLCHAIN="$VWS_ROOT/.toolchain"
 export PATH="$VWS_TOOLCHAIN/node/bin:$VWS_TOOLCHAIN/pnpm/bin:$VWS_ROOT/node_modules/.bin:$PATH"
 if [ -x "$VWS_TOOLCHAIN/node/bin/node" ]; then
-  # node-gyp must build native addons (fuse-native, node-pty) against these headers, offline.
+  # node-gyp must build native addons (our FUSE addon, node-pty) against these headers, offline.
   export npm_config_nodedir="$VWS_TOOLCHAIN/node"
 fi

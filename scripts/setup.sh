@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Provisions everything the project needs on a fresh Debian machine, idempotently:
-# Debian packages (libfuse2, fuse, bubblewrap, git, sqlite3), a pinned Node LTS from the npm
+# Debian packages (fuse3 + libfuse3-dev, bubblewrap, git, sqlite3, a C toolchain), a pinned Node LTS from the npm
 # registry when the host's Node is older than 22.13, pnpm, and the workspace dependencies.
 # Quiet when there is nothing to do. Source scripts/env.sh afterwards to use the toolchain.
 set -euo pipefail
@@ -10,10 +10,11 @@ source "$root/scripts/env.sh"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-# 1. Debian packages: FUSE 2 runtime for fuse-native, fusermount, bubblewrap for containment,
-#    and the real tools the tests drive.
+# 1. Debian packages: libfuse3 (headers and pkg-config to build our FUSE addon, fusermount3 to
+#    mount), a C/C++ toolchain for the native addons, bubblewrap for containment, and the real tools
+#    the tests drive.
 need_pkgs=()
-for pkg in libfuse2 fuse bubblewrap git sqlite3 python3 tar; do
+for pkg in fuse3 libfuse3-dev pkg-config make g++ bubblewrap git sqlite3 python3 tar; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

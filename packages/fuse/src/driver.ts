@@ -1,24 +1,36 @@
-// The kernel-facing side behind a small interface of ours, so that another binding (for example one
-// over libfuse3's low-level API with cache invalidation) can replace fuse-native without touching
-// the operations or the mount lifecycle.
+// The kernel-facing side behind a small interface of ours: a binding that serves FUSE requests by
+// calling `dispatch` (see requests.ts) and can queue cache invalidations. The one we ship is our
+// own N-API addon over libfuse3's low-level API (native/vws_fuse.c), built at install.
 
 import { accessSync, constants, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { FuseUnavailableError } from './errors.js';
 
-/** Path-based operations in fuse-native's callback style: cb(negative errno | 0, ...results). */
-export type FuseOps = Record<string, (...args: any[]) => void>;
+export interface ServeBuffers {
+  dispatch: (op: number, ino: number, a: number, b: number, c: number, s1?: string, s2?: string) => number | string;
+  io: Float64Array;
+  rbuf: Buffer;
+  wbuf: Buffer;
+}
 
-export interface DriverMount {
-  unmount(): Promise<void>;
+export interface KernelSession {
+  /** Queues kernel cache invalidations; returns the sequence number they complete at. */
+  invalidate(inodes: number[], entries: Array<[number, string]>): number;
+  /** How many invalidations have completed. */
+  settled(): number;
+  /** Stops serving and unmounts (after pending invalidations have settled). */
+  unmount(): void;
+  /** Process exit: close the connection and detach at once, without waiting for anything. */
+  detachNow(): void;
 }
 
 export interface KernelDriver {
   readonly name: string;
-  mount(dir: string, ops: FuseOps, options: string[]): Promise<DriverMount>;
+  mount(dir: string, options: string[], serve: ServeBuffers, events: { onSettled(done: number): void; onClosed(): void }): KernelSession;
 }
 
 const require = createRequire(import.meta.url);
+const INSTALL = "Install Debian's fuse3 and libfuse3-dev packages (apt-get install fuse3 libfuse3-dev pkg-config), then rebuild the addon (pnpm install, or pnpm --filter @vws/fuse run build:native).";
 
 /** Why FUSE cannot work here, or undefined when it can. Cheap: checks files, loads nothing. */
 export function fuseProblem(): FuseUnavailableError | undefined {
@@ -29,43 +41,47 @@ export function fuseProblem(): FuseUnavailableError | undefined {
   } catch {
     return new FuseUnavailableError('/dev/fuse is not readable and writable by this user', 'Add the user to the fuse group or run as root.');
   }
-  if (!['/bin/fusermount', '/usr/bin/fusermount'].some((p) => existsSync(p))) {
-    return new FuseUnavailableError('fusermount is not installed', "Install Debian's fuse package: apt-get install fuse libfuse2.");
+  if (!['/bin/fusermount3', '/usr/bin/fusermount3'].some((p) => existsSync(p))) {
+    return new FuseUnavailableError('fusermount3 is not installed', "Install Debian's fuse3 package: apt-get install fuse3.");
   }
   return undefined;
 }
 
-interface FuseNative {
-  new (dir: string, ops: FuseOps, opts: Record<string, unknown>): { mount(cb: (err?: Error | null) => void): void; unmount(cb: (err?: Error | null) => void): void };
+interface Addon {
+  mount(dir: string, options: string, dispatch: ServeBuffers['dispatch'], io: Float64Array, rbuf: Buffer, wbuf: Buffer, onSettled: (done: number) => void, onClosed: () => void): object;
+  unmount(session: object, detach: boolean): void;
+  detachNow(session: object): void;
+  invalidate(session: object, inodes: number[], entries: Array<[number, string]>): number;
+  settled(session: object): number;
 }
 
-/** fuse-native (libfuse 2), loaded only when a mount is asked for. */
-export function fuseNativeDriver(): KernelDriver {
+let addon: Addon | undefined;
+
+function loadAddon(): Addon {
+  if (addon) return addon;
+  try {
+    addon = require('../build/Release/vws_fuse.node') as Addon;
+    return addon;
+  } catch (e) {
+    throw new FuseUnavailableError(`the vws FUSE addon did not load (${(e as Error).message.split('\n')[0]})`, INSTALL);
+  }
+}
+
+/** Our libfuse3 low-level binding, loaded only when a mount is asked for. */
+export function lowLevelDriver(): KernelDriver {
   const problem = fuseProblem();
   if (problem) throw problem;
-  let Fuse: FuseNative;
-  try {
-    Fuse = require('fuse-native') as FuseNative;
-  } catch (e) {
-    throw new FuseUnavailableError(`the fuse-native addon did not load (${(e as Error).message.split('\n')[0]})`, "Install Debian's libfuse2 and fuse packages, then reinstall dependencies (pnpm install).");
-  }
+  const native = loadAddon();
   return {
-    name: 'fuse-native',
-    mount(dir, ops, options) {
-      // fuse-native only passes the options it knows and drops those whose value is 0; everything
-      // else rides along in fsname, which it copies verbatim into the -o string.
-      const fuse = new Fuse(dir, ops, { fsname: ['vws', ...options].join(','), force: true, autoUnmount: true, defaultPermissions: true, timeout: false });
-      return new Promise((resolve, reject) => {
-        fuse.mount((err) => {
-          if (err) return reject(err);
-          resolve({
-            unmount: () =>
-              new Promise<void>((res, rej) => {
-                fuse.unmount((e) => (e ? rej(e) : res()));
-              }),
-          });
-        });
-      });
+    name: 'vws-fuse3',
+    mount(dir, options, serve, events) {
+      const s = native.mount(dir, options.join(','), serve.dispatch, serve.io, serve.rbuf, serve.wbuf, events.onSettled, events.onClosed);
+      return {
+        invalidate: (inodes, entries) => native.invalidate(s, inodes, entries),
+        settled: () => native.settled(s),
+        unmount: () => native.unmount(s, true),
+        detachNow: () => native.detachNow(s),
+      };
     },
   };
 }

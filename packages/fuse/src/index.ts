@@ -1,5 +1,5 @@
 export { mount, liveMounts, type Mount, type MountOptions } from './mount.js';
 export { cleanupStaleMounts, fuseMounts, probe, detach, type MountEntry } from './stale.js';
-export { fuseProblem, fuseNativeDriver, type KernelDriver, type DriverMount, type FuseOps } from './driver.js';
+export { fuseProblem, lowLevelDriver, type KernelDriver, type KernelSession, type ServeBuffers } from './driver.js';
 export { FuseUnavailableError, MountError } from './errors.js';
-export { makeOps, type OpCounter } from './ops.js';
+export { type OpCounter, type CacheTimeouts } from './requests.js';

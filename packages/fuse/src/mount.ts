@@ -1,24 +1,24 @@
 // Mount lifecycle: a fresh 0700 directory (or the one given), stale mounts cleared first, unmount on
-// unmount(), on process exit and on SIGINT/SIGTERM. Double unmount is harmless.
+// unmount(), on process exit and on SIGINT/SIGTERM/SIGHUP. Double unmount is harmless.
 //
 // IMPORTANT: nothing in the process that serves a mount may touch it synchronously (fs.*Sync on a
 // path inside it, execFileSync, or child_process spawns whose cwd or binary lies inside it): the
 // kernel waits for this process's event loop, which is blocked waiting for the kernel. Use async
 // fs.promises calls, spawn with cwd outside the mount (`sh -c 'cd "$DIR" && ...'`), or a helper process.
 
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { InodeFs } from '@vws/inode-fs';
-import { fuseNativeDriver, type DriverMount, type KernelDriver } from './driver.js';
+import { lowLevelDriver, type KernelDriver, type KernelSession } from './driver.js';
 import { MountError } from './errors.js';
-import { makeOps, type OpCounter } from './ops.js';
+import { KernelCache } from './kernel-cache.js';
+import { RequestHandler, type CacheTimeouts, type OpCounter } from './requests.js';
 import { detach, isMountPoint, probe } from './stale.js';
 
 export interface MountOptions {
-  /** The kernel binding; fuse-native (libfuse 2) by default. */
+  /** The kernel binding; our libfuse3 low-level addon by default. */
   driver?: KernelDriver;
   /** Count requests per operation (for benchmarks and tests). */
   countOps?: boolean;
@@ -27,6 +27,11 @@ export interface MountOptions {
    * default: only the mounting user sees the files. Needs root or user_allow_other in /etc/fuse.conf.
    */
   allowOther?: boolean;
+  /**
+   * How long (seconds) the kernel may cache names, attributes and misses. Changes made through the
+   * engine API are invalidated explicitly, so long timeouts stay correct; 0 turns a cache off.
+   */
+  cache?: Partial<CacheTimeouts>;
 }
 
 export interface Mount {
@@ -36,35 +41,42 @@ export interface Mount {
   readonly mounted: boolean;
   /** Requests per FUSE operation, when countOps was set. */
   readonly ops?: OpCounter;
+  /**
+   * Resolves once every change made so far through the engine API has reached the kernel's caches:
+   * a command started after it sees those changes. (The sandbox awaits it before each command.)
+   */
+  settle(): Promise<void>;
   unmount(): Promise<void>;
 }
 
-/**
- * Kernel options, chosen for correctness first: no attribute, entry or negative caching (an API
- * write is seen by the very next command), no page cache kept across opens, our inode numbers
- * (hard links keep their identity), unlink at once (no .fuse_hidden files; the engine keeps an
- * unlinked open file alive itself), large writes, and nosuid,nodev.
- */
-const KERNEL_OPTIONS = ['nosuid', 'nodev', 'use_ino', 'readdir_ino', 'hard_remove', 'attr_timeout=0', 'entry_timeout=0', 'negative_timeout=0', 'big_writes', 'max_write=131072', 'max_read=131072'];
+/** Kernel options: nosuid,nodev, the kernel checks modes itself, unmounted when this process dies. */
+const KERNEL_OPTIONS = ['fsname=vws', 'subtype=vws', 'default_permissions', 'nosuid', 'nodev', 'auto_unmount'];
+const DEFAULT_CACHE: CacheTimeouts = { entry: 60, attr: 60, negative: 60 };
+/** Largest request payload (libfuse's receive buffer holds 1 MiB of data). */
+const BUFFER_SIZE = 1 << 20;
 
-const live = new Map<string, () => void>();
+const live = new Map<string, KernelSession>();
 let handlersInstalled = false;
 
-/** Synchronous last-chance unmount of everything this process mounted (exit and signal paths). */
-function unmountAllSync(): void {
-  for (const [path, forget] of live) {
-    spawnSync('fusermount', ['-uz', path], { cwd: '/', stdio: 'ignore' });
-    forget();
+/** Synchronous last-chance detach of everything this process serves (exit and signal paths). */
+function detachAllNow(): void {
+  for (const [path, session] of live) {
+    live.delete(path);
+    try {
+      session.detachNow();
+    } catch {
+      // Already gone.
+    }
   }
 }
 
 function installExitHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
-  process.on('exit', unmountAllSync);
+  process.on('exit', detachAllNow);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = () => {
-      unmountAllSync();
+      detachAllNow();
       // Keep the default behaviour (die by this signal) unless someone else handles it.
       process.off(signal, onSignal);
       if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
@@ -75,7 +87,7 @@ function installExitHandlers(): void {
 
 /** Mounts `fs` at `dir` (a fresh 0700 temp dir when omitted) and returns the handle. */
 export async function mount(fs: InodeFs, dir?: string, options: MountOptions = {}): Promise<Mount> {
-  const driver = options.driver ?? fuseNativeDriver();
+  const driver = options.driver ?? lowLevelDriver();
   const ownDir = dir === undefined;
   const path = ownDir ? mkdtempSync(join(tmpdir(), 'vws-mnt-')) : resolve(dir);
   if (live.has(path)) throw new MountError('this process already serves a mount here', path);
@@ -88,19 +100,47 @@ export async function mount(fs: InodeFs, dir?: string, options: MountOptions = {
     await mkdir(path, { recursive: true, mode: 0o700 });
   }
   const counter: OpCounter | undefined = options.countOps ? new Map() : undefined;
-  let handle: DriverMount;
+  const timeouts = { ...DEFAULT_CACHE, ...options.cache };
+  let session: KernelSession | undefined;
+  const cache = new KernelCache({ invalidate: (inodes, entries) => session?.invalidate(inodes, entries) ?? -1 });
+  const handler = new RequestHandler(fs, cache, timeouts, BUFFER_SIZE, counter);
+  const waiters: Array<{ seq: number; resolve: () => void }> = [];
+  let mounted = true;
+  const wake = (done: number) => {
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      if (!mounted || waiters[i].seq <= done) waiters.splice(i, 1)[0].resolve();
+    }
+  };
+  const forgetMount = () => {
+    mounted = false;
+    stopWatching();
+    live.delete(path);
+    wake(Infinity);
+  };
+  // Engine changes made outside a kernel request become kernel cache invalidations.
+  const stopWatching = fs.watch((ev) => {
+    if (!handler.serving) cache.onChange(ev);
+  });
   try {
-    handle = await driver.mount(path, makeOps(fs, counter), options.allowOther ? [...KERNEL_OPTIONS, 'allow_other'] : KERNEL_OPTIONS);
+    session = driver.mount(path, options.allowOther ? [...KERNEL_OPTIONS, 'allow_other'] : KERNEL_OPTIONS, handler, {
+      onSettled: wake,
+      onClosed: forgetMount, // unmounted from outside (fusermount -u) or the connection was aborted
+    });
   } catch (e) {
+    stopWatching();
     if (ownDir) rmdirSync(path);
     throw new MountError(`mount failed: ${(e as Error).message}`, path);
   }
   installExitHandlers();
-  let mounted = true;
-  live.set(path, () => {
-    mounted = false;
-    live.delete(path);
-  });
+  live.set(path, session);
+
+  const settle = (): Promise<void> => {
+    if (!mounted) return Promise.resolve();
+    const seq = cache.flush();
+    if (session!.settled() >= seq) return Promise.resolve();
+    return new Promise((resolve) => waiters.push({ seq, resolve }));
+  };
+
   let unmounting: Promise<void> | undefined;
   return {
     path,
@@ -109,16 +149,22 @@ export async function mount(fs: InodeFs, dir?: string, options: MountOptions = {
     get mounted() {
       return mounted;
     },
+    settle,
     unmount() {
       unmounting ??= (async () => {
         if (!mounted) return;
-        try {
-          await handle.unmount();
-        } catch {
-          // Busy or already gone: detach lazily so nothing stays behind.
-          if (isMountPoint(path)) await detach(path);
+        // Invalidations in flight may wait in the kernel for one of our replies: let them finish
+        // while we still serve, then stop.
+        await settle();
+        stopWatching();
+        if (mounted) {
+          try {
+            session!.unmount();
+          } catch {
+            if (isMountPoint(path)) await detach(path);
+          }
+          forgetMount();
         }
-        live.get(path)?.();
         if (ownDir) {
           try {
             rmdirSync(path);

@@ -4,7 +4,7 @@
 
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { statfs } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -41,7 +41,8 @@ export async function probe(path: string, timeoutMs = 2000): Promise<'live' | 's
   const timeout = new Promise<'stale'>((resolve) => {
     timer = setTimeout(() => resolve('stale'), timeoutMs);
   });
-  const check = stat(path).then(
+  // statfs always reaches the server (a stat may be answered from the kernel's attribute cache).
+  const check = statfs(path).then(
     () => 'live' as const,
     (e: NodeJS.ErrnoException) => (e.code === 'ENOTCONN' || e.code === 'ECONNABORTED' ? ('stale' as const) : ('live' as const)),
   );
@@ -52,9 +53,16 @@ export async function probe(path: string, timeoutMs = 2000): Promise<'live' | 's
   }
 }
 
-/** Detaches a mount (lazy: works even while something still holds it). */
+/**
+ * Detaches a mount (lazy: works even while something still holds it). A mount that vanished on
+ * its own meanwhile (auto_unmount after the server died) is not an error.
+ */
 export async function detach(path: string): Promise<void> {
-  await run('fusermount', ['-uz', path], { cwd: '/' });
+  try {
+    await run('fusermount3', ['-uz', path], { cwd: '/' });
+  } catch (e) {
+    if (isMountPoint(path)) throw e;
+  }
 }
 
 /**

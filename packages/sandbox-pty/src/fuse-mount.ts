@@ -29,6 +29,9 @@ class FuseMount implements ActiveMount {
 
   async begin(): Promise<() => Promise<Changes>> {
     const engine: InodeFs = this.filesystem.engine;
+    // The kernel caches names, attributes and pages: API writes made so far must reach it before the
+    // command starts, so the command sees them.
+    await this.handle.settle();
     const before = engine.fork(); // O(1)
     return async () => {
       const d = before.diff(engine);

@@ -1,0 +1,865 @@
+// vws FUSE binding: libfuse3's low-level (inode-based) API driven from Node's own event loop.
+//
+// Requests are read from /dev/fuse on the JavaScript thread itself (a uv_poll on the session's
+// non-blocking fd) and answered synchronously by one JS dispatch function: no thread hop and no
+// locking per request. The engine is in memory, so every handler can answer at once.
+//
+// Kernel cache invalidations (for changes made through the engine API) are written by a thread of
+// their own: notify_inval_entry/inode may block in the kernel on a lock held by a process that waits
+// for one of our replies, which only the JS thread can give. JS learns when the queue has drained
+// (settle), so a caller can make sure the next command sees its writes.
+//
+// Numbers cross the boundary through a shared Float64Array (`io`), data through two shared buffers
+// (`rbuf` for replies, `wbuf` for write payloads): no allocation per request.
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+// Operation codes shared with src/native.ts (keep in sync).
+enum {
+  OP_LOOKUP = 1, OP_FORGET, OP_GETATTR, OP_SETATTR, OP_READLINK, OP_MKNOD, OP_MKDIR, OP_UNLINK,
+  OP_RMDIR, OP_SYMLINK, OP_RENAME, OP_LINK, OP_OPEN, OP_READ, OP_WRITE, OP_RELEASE, OP_OPENDIR,
+  OP_READDIR, OP_READDIRPLUS, OP_RELEASEDIR, OP_STATFS, OP_SETXATTR, OP_GETXATTR, OP_LISTXATTR,
+  OP_REMOVEXATTR, OP_CREATE, OP_INIT
+};
+
+// io[] layout (doubles), shared with src/native.ts.
+enum {
+  IO_INO = 0, IO_MODE, IO_NLINK, IO_UID, IO_GID, IO_RDEV, IO_SIZE, IO_BLOCKS, IO_ATIME, IO_ATIME_NS,
+  IO_MTIME, IO_MTIME_NS, IO_CTIME, IO_CTIME_NS, IO_GEN, IO_BLKSIZE,
+  IO_SET_MASK = 16, IO_SET_MODE, IO_SET_UID, IO_SET_GID, IO_SET_SIZE, IO_SET_ATIME, IO_SET_ATIME_NS,
+  IO_SET_MTIME, IO_SET_MTIME_NS, IO_SET_FH,
+  IO_CALLER_UID = 28, IO_CALLER_GID, IO_CALLER_PID,
+  IO_ENTRY_TIMEOUT = 32, IO_ATTR_TIMEOUT, IO_NEG_TIMEOUT,
+  IO_LEN = 40
+};
+
+typedef struct note {
+  struct note *next;
+  int entry;  // 1: inval_entry(ino, name); 0: inval_inode(ino)
+  uint64_t ino;
+  size_t namelen;
+  char name[];
+} note_t;
+
+typedef struct {
+  napi_env env;
+  struct fuse_session *se;
+  int fd;
+  uv_poll_t poll;
+  int polling;
+  struct fuse_buf buf;
+  napi_ref dispatch_ref, on_settled_ref, on_closed_ref, io_ref, rbuf_ref, wbuf_ref;
+  double *io;
+  char *rbuf;
+  size_t rbuf_len;
+  char *wbuf;
+  size_t wbuf_len;
+  napi_async_context async_ctx;
+  napi_value dispatch;  // valid during a poll callback only
+  napi_value recv;
+  int in_scope;
+  // notification thread
+  pthread_t thread;
+  int thread_started;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  note_t *head, *tail;
+  int stopping;
+  uint64_t queued, done;
+  uv_async_t settled_async;
+  int closed;  // session gone (unmounted by us or by the kernel)
+  int owners;  // the JS external and the libuv handles: freed when both let go
+} session_t;
+
+#define NAPI_OK(call)                                   \
+  do {                                                  \
+    if ((call) != napi_ok) {                            \
+      const napi_extended_error_info *info;             \
+      napi_get_last_error_info(env, &info);             \
+      napi_throw_error(env, NULL, info && info->error_message ? info->error_message : "napi call failed"); \
+      return NULL;                                      \
+    }                                                   \
+  } while (0)
+
+// ------------------------------------------------------------------ calling JS
+
+// Calls dispatch(op, ino, a, b, c, s1, s2) and returns its numeric result (negative errno on
+// failure). A string result is copied into *str (readlink) when str is given.
+static double call_js(session_t *s, fuse_req_t req, int op, double ino, double a, double b, double c,
+                      const char *s1, size_t s1len, const char *s2, char **str) {
+  napi_env env = s->env;
+  if (req) {
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    s->io[IO_CALLER_UID] = ctx->uid;
+    s->io[IO_CALLER_GID] = ctx->gid;
+    s->io[IO_CALLER_PID] = ctx->pid;
+  }
+  napi_value argv[7], result;
+  napi_create_int32(env, op, &argv[0]);
+  napi_create_double(env, ino, &argv[1]);
+  napi_create_double(env, a, &argv[2]);
+  napi_create_double(env, b, &argv[3]);
+  napi_create_double(env, c, &argv[4]);
+  if (s1) napi_create_string_utf8(env, s1, s1len, &argv[5]);
+  else napi_get_undefined(env, &argv[5]);
+  if (s2) napi_create_string_utf8(env, s2, NAPI_AUTO_LENGTH, &argv[6]);
+  else napi_get_undefined(env, &argv[6]);
+  napi_status st = napi_call_function(env, s->recv, s->dispatch, 7, argv, &result);
+  if (st != napi_ok) {
+    napi_value exc;
+    napi_get_and_clear_last_exception(env, &exc);
+    return -EIO;
+  }
+  napi_valuetype t;
+  napi_typeof(env, result, &t);
+  if (t == napi_string && str) {
+    size_t len;
+    napi_get_value_string_utf8(env, result, NULL, 0, &len);
+    *str = malloc(len + 1);
+    if (!*str) return -ENOMEM;
+    napi_get_value_string_utf8(env, result, *str, len + 1, &len);
+    return 0;
+  }
+  double v = -EIO;
+  if (t == napi_number) napi_get_value_double(env, result, &v);
+  return v;
+}
+
+#define SESSION(req) ((session_t *)fuse_req_userdata(req))
+
+static void fill_stat(const double *io, struct stat *st) {
+  memset(st, 0, sizeof *st);
+  st->st_ino = (ino_t)io[IO_INO];
+  st->st_mode = (mode_t)io[IO_MODE];
+  st->st_nlink = (nlink_t)io[IO_NLINK];
+  st->st_uid = (uid_t)io[IO_UID];
+  st->st_gid = (gid_t)io[IO_GID];
+  st->st_rdev = (dev_t)io[IO_RDEV];
+  st->st_size = (off_t)io[IO_SIZE];
+  st->st_blocks = (blkcnt_t)io[IO_BLOCKS];
+  st->st_blksize = (blksize_t)io[IO_BLKSIZE];
+  st->st_atim.tv_sec = (time_t)io[IO_ATIME];
+  st->st_atim.tv_nsec = (long)io[IO_ATIME_NS];
+  st->st_mtim.tv_sec = (time_t)io[IO_MTIME];
+  st->st_mtim.tv_nsec = (long)io[IO_MTIME_NS];
+  st->st_ctim.tv_sec = (time_t)io[IO_CTIME];
+  st->st_ctim.tv_nsec = (long)io[IO_CTIME_NS];
+}
+
+// Replies with an entry from io[], or with the error. ENOENT becomes a cached negative entry when
+// negative caching is on (ino 0 with a timeout).
+static void reply_entry(fuse_req_t req, session_t *s, double r) {
+  struct fuse_entry_param e;
+  memset(&e, 0, sizeof e);
+  if (r < 0) {
+    if (r == -ENOENT && s->io[IO_NEG_TIMEOUT] > 0) {
+      e.ino = 0;
+      e.entry_timeout = s->io[IO_NEG_TIMEOUT];
+      fuse_reply_entry(req, &e);
+    } else {
+      fuse_reply_err(req, (int)-r);
+    }
+    return;
+  }
+  e.ino = (fuse_ino_t)s->io[IO_INO];
+  e.generation = (uint64_t)s->io[IO_GEN];
+  fill_stat(s->io, &e.attr);
+  e.attr_timeout = s->io[IO_ATTR_TIMEOUT];
+  e.entry_timeout = s->io[IO_ENTRY_TIMEOUT];
+  fuse_reply_entry(req, &e);
+}
+
+static void reply_attr(fuse_req_t req, session_t *s, double r) {
+  if (r < 0) {
+    fuse_reply_err(req, (int)-r);
+    return;
+  }
+  struct stat st;
+  fill_stat(s->io, &st);
+  fuse_reply_attr(req, &st, s->io[IO_ATTR_TIMEOUT]);
+}
+
+static void reply_err(fuse_req_t req, double r) { fuse_reply_err(req, r < 0 ? (int)-r : 0); }
+
+// ------------------------------------------------------------------ low-level operations
+
+static void op_init(void *userdata, struct fuse_conn_info *conn) {
+  session_t *s = userdata;
+  // Correctness first: no writeback cache (a command's write must reach the engine when write()
+  // returns), no splice (buffers are ours), locks kept by the kernel (local to this host).
+  conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
+                  FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_READDIRPLUS_AUTO |
+                  FUSE_CAP_HANDLE_KILLPRIV);
+  unsigned want = FUSE_CAP_ASYNC_READ | FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS | FUSE_CAP_PARALLEL_DIROPS |
+                  FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_EXPORT_SUPPORT;
+  conn->want |= want & conn->capable;
+  // libfuse clamps max_write to its own receive buffer (1 MiB); our buffers are at least that.
+  conn->max_write = s->wbuf_len < s->rbuf_len ? s->wbuf_len : s->rbuf_len;
+  conn->max_read = 0;
+  conn->time_gran = 1;
+  (void)call_js(s, NULL, OP_INIT, 0, conn->max_write, conn->max_readahead, 0, NULL, 0, NULL, NULL);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  session_t *s = SESSION(req);
+  reply_entry(req, s, call_js(s, req, OP_LOOKUP, parent, 0, 0, 0, name, strlen(name), NULL, NULL));
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  session_t *s = SESSION(req);
+  call_js(s, NULL, OP_FORGET, ino, (double)nlookup, 0, 0, NULL, 0, NULL, NULL);
+  fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
+  session_t *s = SESSION(req);
+  for (size_t i = 0; i < count; i++) call_js(s, NULL, OP_FORGET, forgets[i].ino, (double)forgets[i].nlookup, 0, 0, NULL, 0, NULL, NULL);
+  fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  session_t *s = SESSION(req);
+  reply_attr(req, s, call_js(s, req, OP_GETATTR, ino, fi ? (double)fi->fh : -1, 0, 0, NULL, 0, NULL, NULL));
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi) {
+  session_t *s = SESSION(req);
+  double *io = s->io;
+  io[IO_SET_MASK] = to_set;
+  io[IO_SET_MODE] = attr->st_mode;
+  io[IO_SET_UID] = attr->st_uid;
+  io[IO_SET_GID] = attr->st_gid;
+  io[IO_SET_SIZE] = (double)attr->st_size;
+  io[IO_SET_ATIME] = (double)attr->st_atim.tv_sec;
+  io[IO_SET_ATIME_NS] = attr->st_atim.tv_nsec;
+  io[IO_SET_MTIME] = (double)attr->st_mtim.tv_sec;
+  io[IO_SET_MTIME_NS] = attr->st_mtim.tv_nsec;
+  io[IO_SET_FH] = fi ? (double)fi->fh : -1;
+  reply_attr(req, s, call_js(s, req, OP_SETATTR, ino, 0, 0, 0, NULL, 0, NULL, NULL));
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino) {
+  session_t *s = SESSION(req);
+  char *target = NULL;
+  double r = call_js(s, req, OP_READLINK, ino, 0, 0, 0, NULL, 0, NULL, &target);
+  if (target) {
+    fuse_reply_readlink(req, target);
+    free(target);
+  } else {
+    fuse_reply_err(req, r < 0 ? (int)-r : EIO);
+  }
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
+  session_t *s = SESSION(req);
+  reply_entry(req, s, call_js(s, req, OP_MKNOD, parent, mode, (double)rdev, 0, name, strlen(name), NULL, NULL));
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
+  session_t *s = SESSION(req);
+  reply_entry(req, s, call_js(s, req, OP_MKDIR, parent, mode, 0, 0, name, strlen(name), NULL, NULL));
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  session_t *s = SESSION(req);
+  reply_err(req, call_js(s, req, OP_UNLINK, parent, 0, 0, 0, name, strlen(name), NULL, NULL));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  session_t *s = SESSION(req);
+  reply_err(req, call_js(s, req, OP_RMDIR, parent, 0, 0, 0, name, strlen(name), NULL, NULL));
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name) {
+  session_t *s = SESSION(req);
+  reply_entry(req, s, call_js(s, req, OP_SYMLINK, parent, 0, 0, 0, name, strlen(name), link, NULL));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname,
+                      unsigned int flags) {
+  session_t *s = SESSION(req);
+  reply_err(req, call_js(s, req, OP_RENAME, parent, newparent, flags, 0, name, strlen(name), newname, NULL));
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
+  session_t *s = SESSION(req);
+  reply_entry(req, s, call_js(s, req, OP_LINK, ino, newparent, 0, 0, newname, strlen(newname), NULL, NULL));
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  session_t *s = SESSION(req);
+  double r = call_js(s, req, OP_OPEN, ino, fi->flags, 0, 0, NULL, 0, NULL, NULL);
+  if (r < 0) return (void)fuse_reply_err(req, (int)-r);
+  fi->fh = (uint64_t)r;
+  fi->keep_cache = 1;  // API writes invalidate the page cache explicitly
+  fi->noflush = 1;
+  if (fuse_reply_open(req, fi) == -ENOENT) call_js(s, NULL, OP_RELEASE, ino, r, 0, 0, NULL, 0, NULL, NULL);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi) {
+  session_t *s = SESSION(req);
+  double r = call_js(s, req, OP_CREATE, parent, mode, fi->flags, 0, name, strlen(name), NULL, NULL);
+  if (r < 0) return (void)fuse_reply_err(req, (int)-r);
+  struct fuse_entry_param e;
+  memset(&e, 0, sizeof e);
+  e.ino = (fuse_ino_t)s->io[IO_INO];
+  e.generation = (uint64_t)s->io[IO_GEN];
+  fill_stat(s->io, &e.attr);
+  e.attr_timeout = s->io[IO_ATTR_TIMEOUT];
+  e.entry_timeout = s->io[IO_ENTRY_TIMEOUT];
+  fi->fh = (uint64_t)r;
+  fi->keep_cache = 1;
+  fi->noflush = 1;
+  fuse_reply_create(req, &e, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  session_t *s = SESSION(req);
+  if (size > s->rbuf_len) size = s->rbuf_len;
+  double r = call_js(s, req, OP_READ, ino, (double)fi->fh, (double)size, (double)off, NULL, 0, NULL, NULL);
+  if (r < 0) return (void)fuse_reply_err(req, (int)-r);
+  fuse_reply_buf(req, s->rbuf, (size_t)r);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off, struct fuse_file_info *fi) {
+  session_t *s = SESSION(req);
+  if (size > s->wbuf_len) return (void)fuse_reply_err(req, EFBIG);
+  memcpy(s->wbuf, data, size);
+  double r = call_js(s, req, OP_WRITE, ino, (double)fi->fh, (double)size, (double)off, NULL, 0, NULL, NULL);
+  if (r < 0) return (void)fuse_reply_err(req, (int)-r);
+  fuse_reply_write(req, (size_t)r);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  session_t *s = SESSION(req);
+  reply_err(req, call_js(s, req, OP_RELEASE, ino, (double)fi->fh, 0, 0, NULL, 0, NULL, NULL));
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  session_t *s = SESSION(req);
+  double r = call_js(s, req, OP_OPENDIR, ino, 0, 0, 0, NULL, 0, NULL, NULL);
+  if (r < 0) return (void)fuse_reply_err(req, (int)-r);
+  fi->fh = (uint64_t)r;
+  fi->keep_cache = 1;
+  fi->cache_readdir = 1;  // kept until the directory changes (kernel) or we invalidate it (API)
+  fuse_reply_open(req, fi);
+}
+
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, int op) {
+  session_t *s = SESSION(req);
+  if (size > s->rbuf_len) size = s->rbuf_len;
+  double r = call_js(s, req, op, ino, (double)fi->fh, (double)size, (double)off, NULL, 0, NULL, NULL);
+  if (r < 0) return (void)fuse_reply_err(req, (int)-r);
+  fuse_reply_buf(req, s->rbuf, (size_t)r);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  readdir_common(req, ino, size, off, fi, OP_READDIR);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  readdir_common(req, ino, size, off, fi, OP_READDIRPLUS);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  session_t *s = SESSION(req);
+  reply_err(req, call_js(s, req, OP_RELEASEDIR, ino, (double)fi->fh, 0, 0, NULL, 0, NULL, NULL));
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino) {
+  session_t *s = SESSION(req);
+  double r = call_js(s, req, OP_STATFS, ino, 0, 0, 0, NULL, 0, NULL, NULL);
+  if (r < 0) return (void)fuse_reply_err(req, (int)-r);
+  struct statvfs st;
+  memset(&st, 0, sizeof st);
+  double *io = s->io;
+  st.f_bsize = (unsigned long)io[0];
+  st.f_frsize = (unsigned long)io[1];
+  st.f_blocks = (fsblkcnt_t)io[2];
+  st.f_bfree = (fsblkcnt_t)io[3];
+  st.f_bavail = (fsblkcnt_t)io[4];
+  st.f_files = (fsfilcnt_t)io[5];
+  st.f_ffree = (fsfilcnt_t)io[6];
+  st.f_favail = (fsfilcnt_t)io[7];
+  st.f_namemax = (unsigned long)io[8];
+  fuse_reply_statfs(req, &st);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
+  session_t *s = SESSION(req);
+  if (size > s->wbuf_len) return (void)fuse_reply_err(req, E2BIG);
+  memcpy(s->wbuf, value, size);
+  reply_err(req, call_js(s, req, OP_SETXATTR, ino, (double)size, flags, 0, name, strlen(name), NULL, NULL));
+}
+
+// getxattr and listxattr: JS writes the value into rbuf and returns its length; size 0 asks for it.
+static void xattr_reply(fuse_req_t req, session_t *s, double r, size_t size) {
+  if (r < 0) return (void)fuse_reply_err(req, (int)-r);
+  if (size == 0) return (void)fuse_reply_xattr(req, (size_t)r);
+  if ((size_t)r > size) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, s->rbuf, (size_t)r);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
+  session_t *s = SESSION(req);
+  xattr_reply(req, s, call_js(s, req, OP_GETXATTR, ino, (double)size, 0, 0, name, strlen(name), NULL, NULL), size);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  session_t *s = SESSION(req);
+  xattr_reply(req, s, call_js(s, req, OP_LISTXATTR, ino, (double)size, 0, 0, NULL, 0, NULL, NULL), size);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
+  session_t *s = SESSION(req);
+  reply_err(req, call_js(s, req, OP_REMOVEXATTR, ino, 0, 0, 0, name, strlen(name), NULL, NULL));
+}
+
+// flush, fsync, fsyncdir and access are left out on purpose: the kernel then stops asking (one
+// round trip less per close), and default_permissions has the kernel check access itself.
+static const struct fuse_lowlevel_ops ll_ops = {
+  .init = op_init,
+  .lookup = op_lookup,
+  .forget = op_forget,
+  .forget_multi = op_forget_multi,
+  .getattr = op_getattr,
+  .setattr = op_setattr,
+  .readlink = op_readlink,
+  .mknod = op_mknod,
+  .mkdir = op_mkdir,
+  .unlink = op_unlink,
+  .rmdir = op_rmdir,
+  .symlink = op_symlink,
+  .rename = op_rename,
+  .link = op_link,
+  .open = op_open,
+  .read = op_read,
+  .write = op_write,
+  .release = op_release,
+  .opendir = op_opendir,
+  .readdir = op_readdir,
+  .readdirplus = op_readdirplus,
+  .releasedir = op_releasedir,
+  .statfs = op_statfs,
+  .setxattr = op_setxattr,
+  .getxattr = op_getxattr,
+  .listxattr = op_listxattr,
+  .removexattr = op_removexattr,
+  .create = op_create,
+};
+
+// ------------------------------------------------------------------ serving on the event loop
+
+static void on_closed(session_t *s);
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  session_t *s = handle->data;
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value resource;
+  napi_callback_scope cbscope;
+  napi_get_global(env, &resource);
+  napi_open_callback_scope(env, resource, s->async_ctx, &cbscope);
+  napi_get_reference_value(env, s->dispatch_ref, &s->dispatch);
+  napi_get_undefined(env, &s->recv);
+  int gone = status < 0;
+  // Bounded batch: other event-loop work (timers, child processes) gets its turn.
+  for (int i = 0; i < 256 && !gone; i++) {
+    int res = fuse_session_receive_buf(s->se, &s->buf);
+    if (res == -EAGAIN) break;
+    if (res == -EINTR) continue;
+    if (res <= 0 || fuse_session_exited(s->se)) {
+      gone = 1;
+      break;
+    }
+    fuse_session_process_buf(s->se, &s->buf);
+  }
+  napi_close_callback_scope(env, cbscope);
+  napi_close_handle_scope(env, scope);
+  if (gone) on_closed(s);
+}
+
+// ------------------------------------------------------------------ notification thread
+
+static void *notify_main(void *arg) {
+  session_t *s = arg;
+  pthread_mutex_lock(&s->mu);
+  for (;;) {
+    while (!s->head && !s->stopping) pthread_cond_wait(&s->cv, &s->mu);
+    if (s->stopping) break;
+    note_t *n = s->head;
+    s->head = n->next;
+    if (!s->head) s->tail = NULL;
+    pthread_mutex_unlock(&s->mu);
+    // ENOENT (the kernel does not know that inode or name) is the common, harmless answer.
+    if (n->entry) fuse_lowlevel_notify_inval_entry(s->se, n->ino, n->name, n->namelen);
+    else fuse_lowlevel_notify_inval_inode(s->se, n->ino, 0, 0);
+    free(n);
+    pthread_mutex_lock(&s->mu);
+    s->done++;
+    if (!s->head) uv_async_send(&s->settled_async);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return NULL;
+}
+
+static void on_settled(uv_async_t *a) {
+  session_t *s = a->data;
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  pthread_mutex_lock(&s->mu);
+  double done = (double)s->done;
+  pthread_mutex_unlock(&s->mu);
+  napi_value cb, arg, resource, result;
+  napi_get_reference_value(env, s->on_settled_ref, &cb);
+  napi_create_double(env, done, &arg);
+  napi_get_global(env, &resource);
+  napi_make_callback(env, s->async_ctx, resource, cb, 1, &arg, &result);
+  napi_close_handle_scope(env, scope);
+}
+
+static void stop_thread(session_t *s) {
+  if (!s->thread_started) return;
+  pthread_mutex_lock(&s->mu);
+  s->stopping = 1;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+  pthread_join(s->thread, NULL);
+  s->thread_started = 0;
+  while (s->head) {
+    note_t *n = s->head;
+    s->head = n->next;
+    free(n);
+  }
+  s->tail = NULL;
+}
+
+// ------------------------------------------------------------------ teardown
+
+static void release_session(session_t *s) {
+  if (--s->owners > 0) return;
+  pthread_mutex_destroy(&s->mu);
+  pthread_cond_destroy(&s->cv);
+  free(s);
+}
+
+static void free_session(uv_handle_t *h) {
+  session_t *s = h->data;
+  napi_env env = s->env;
+  napi_delete_reference(env, s->dispatch_ref);
+  napi_delete_reference(env, s->on_settled_ref);
+  napi_delete_reference(env, s->on_closed_ref);
+  napi_delete_reference(env, s->io_ref);
+  napi_delete_reference(env, s->rbuf_ref);
+  napi_delete_reference(env, s->wbuf_ref);
+  napi_async_destroy(env, s->async_ctx);
+  release_session(s);
+}
+
+static void finalize_external(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  release_session(data);
+}
+
+static void close_async(uv_handle_t *h) {
+  session_t *s = h->data;
+  uv_close((uv_handle_t *)&s->settled_async, free_session);
+}
+
+// Stops serving and releases the session. `unmount`: also detach the mount point (ours to remove).
+// The caller has let the notification queue drain (settle) while still serving: a notification
+// blocked in the kernel waits for one of our replies, so joining its thread earlier could deadlock.
+static void shutdown_session(session_t *s, int unmount) {
+  if (s->closed) return;
+  s->closed = 1;
+  if (s->polling) {
+    uv_poll_stop(&s->poll);
+    s->polling = 0;
+  }
+  stop_thread(s);
+  if (unmount) fuse_session_unmount(s->se);
+  fuse_session_destroy(s->se);  // closes /dev/fuse: the kernel aborts anything still pending
+  s->se = NULL;
+  free(s->buf.mem);
+  s->buf.mem = NULL;
+  uv_close((uv_handle_t *)&s->poll, close_async);
+}
+
+static void on_closed(session_t *s) {
+  if (s->closed) return;
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value cb, resource, result;
+  napi_get_reference_value(env, s->on_closed_ref, &cb);
+  napi_get_global(env, &resource);
+  // The kernel ended the connection (unmounted from outside, or aborted): release our side.
+  shutdown_session(s, 1);
+  napi_make_callback(env, NULL, resource, cb, 0, NULL, &result);
+  napi_close_handle_scope(env, scope);
+}
+
+// ------------------------------------------------------------------ exported functions
+
+static session_t *unwrap(napi_env env, napi_value v) {
+  session_t *s = NULL;
+  if (napi_get_value_external(env, v, (void **)&s) != napi_ok || !s) {
+    napi_throw_type_error(env, NULL, "not a vws FUSE session");
+    return NULL;
+  }
+  return s;
+}
+
+static char *get_string(napi_env env, napi_value v) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *out = malloc(len + 1);
+  if (out) napi_get_value_string_utf8(env, v, out, len + 1, &len);
+  return out;
+}
+
+// mount(dir, options, dispatch, io: Float64Array, rbuf: Buffer, wbuf: Buffer, onSettled, onClosed)
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 8) {
+    napi_throw_type_error(env, NULL, "mount: 8 arguments expected");
+    return NULL;
+  }
+  session_t *s = calloc(1, sizeof *s);
+  if (!s) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  s->env = env;
+  s->fd = -1;
+  s->owners = 1;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
+
+  napi_typedarray_type tt;
+  size_t n;
+  void *data;
+  napi_value ab;
+  size_t off;
+  NAPI_OK(napi_get_typedarray_info(env, argv[3], &tt, &n, &data, &ab, &off));
+  if (tt != napi_float64_array || n < IO_LEN) {
+    napi_throw_type_error(env, NULL, "mount: io must be a Float64Array of 40 or more");
+    return NULL;
+  }
+  s->io = data;
+  NAPI_OK(napi_get_buffer_info(env, argv[4], (void **)&s->rbuf, &s->rbuf_len));
+  NAPI_OK(napi_get_buffer_info(env, argv[5], (void **)&s->wbuf, &s->wbuf_len));
+  NAPI_OK(napi_create_reference(env, argv[2], 1, &s->dispatch_ref));
+  NAPI_OK(napi_create_reference(env, argv[3], 1, &s->io_ref));
+  NAPI_OK(napi_create_reference(env, argv[4], 1, &s->rbuf_ref));
+  NAPI_OK(napi_create_reference(env, argv[5], 1, &s->wbuf_ref));
+  NAPI_OK(napi_create_reference(env, argv[6], 1, &s->on_settled_ref));
+  NAPI_OK(napi_create_reference(env, argv[7], 1, &s->on_closed_ref));
+  napi_value name;
+  napi_create_string_utf8(env, "vws-fuse", NAPI_AUTO_LENGTH, &name);
+  NAPI_OK(napi_async_init(env, NULL, name, &s->async_ctx));
+
+  char *dir = get_string(env, argv[0]);
+  char *opts = get_string(env, argv[1]);
+  if (!dir || !opts) {
+    free(dir);
+    free(opts);
+    napi_throw_type_error(env, NULL, "mount: dir and options must be strings");
+    return NULL;
+  }
+  char *args_v[] = {"vws", "-o", opts, NULL};
+  struct fuse_args args = FUSE_ARGS_INIT(3, args_v);
+  s->se = fuse_session_new(&args, &ll_ops, sizeof ll_ops, s);
+  if (!s->se) {
+    free(dir);
+    free(opts);
+    napi_throw_error(env, "EINVAL", "fuse_session_new failed (bad mount options?)");
+    return NULL;
+  }
+  if (fuse_session_mount(s->se, dir) != 0) {
+    int e = errno;
+    fuse_session_destroy(s->se);
+    free(dir);
+    free(opts);
+    char msg[256];
+    snprintf(msg, sizeof msg, "fuse_session_mount failed: %s", strerror(e ? e : EIO));
+    napi_throw_error(env, "EMOUNT", msg);
+    return NULL;
+  }
+  free(dir);
+  free(opts);
+  s->fd = fuse_session_fd(s->se);
+  // Children must not inherit the connection (a dead server's mount would hang them), and reads
+  // happen only when the fd is readable.
+  fcntl(s->fd, F_SETFD, fcntl(s->fd, F_GETFD) | FD_CLOEXEC);
+  fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  uv_poll_init(loop, &s->poll, s->fd);
+  s->poll.data = s;
+  uv_async_init(loop, &s->settled_async, on_settled);
+  s->settled_async.data = s;
+  uv_unref((uv_handle_t *)&s->settled_async);
+  uv_poll_start(&s->poll, UV_READABLE, on_readable);
+  s->polling = 1;
+  if (pthread_create(&s->thread, NULL, notify_main, s) == 0) s->thread_started = 1;
+
+  napi_value ext;
+  s->owners = 2;
+  NAPI_OK(napi_create_external(env, s, finalize_external, NULL, &ext));
+  return ext;
+}
+
+// unmount(session, detach: boolean)
+static napi_value js_unmount(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  session_t *s = unwrap(env, argv[0]);
+  if (!s) return NULL;
+  bool detach = true;
+  if (argc > 1) napi_get_value_bool(env, argv[1], &detach);
+  shutdown_session(s, detach);
+  return NULL;
+}
+
+// detachNow(session): the process is exiting. Stop serving, close the connection (the kernel fails
+// whatever is pending, which also frees a blocked notification) and detach the mount point. No
+// join, no free: the process is going away.
+static napi_value js_detach_now(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  session_t *s = unwrap(env, argv[0]);
+  if (!s || s->closed) return NULL;
+  s->closed = 1;
+  if (s->polling) {
+    uv_poll_stop(&s->poll);
+    s->polling = 0;
+  }
+  fuse_session_unmount(s->se);
+  return NULL;
+}
+
+// ref(session, on: boolean): whether a live mount keeps the process alive.
+static napi_value js_ref(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  session_t *s = unwrap(env, argv[0]);
+  if (!s || s->closed) return NULL;
+  bool on = true;
+  napi_get_value_bool(env, argv[1], &on);
+  if (on) uv_ref((uv_handle_t *)&s->poll);
+  else uv_unref((uv_handle_t *)&s->poll);
+  return NULL;
+}
+
+static int enqueue(session_t *s, int entry, uint64_t ino, const char *name, size_t namelen) {
+  note_t *n = malloc(sizeof *n + namelen + 1);
+  if (!n) return -1;
+  n->next = NULL;
+  n->entry = entry;
+  n->ino = ino;
+  n->namelen = namelen;
+  if (namelen) memcpy(n->name, name, namelen);
+  n->name[namelen] = 0;
+  if (s->tail) s->tail->next = n;
+  else s->head = n;
+  s->tail = n;
+  s->queued++;
+  return 0;
+}
+
+// invalidate(session, inodes: number[], entries: Array<[parent, name]>) -> sequence number to settle at
+static napi_value js_invalidate(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  session_t *s = unwrap(env, argv[0]);
+  if (!s) return NULL;
+  napi_value out;
+  if (s->closed || !s->thread_started) {
+    napi_create_double(env, -1, &out);
+    return out;
+  }
+  uint32_t ni = 0, ne = 0;
+  NAPI_OK(napi_get_array_length(env, argv[1], &ni));
+  NAPI_OK(napi_get_array_length(env, argv[2], &ne));
+  pthread_mutex_lock(&s->mu);
+  // Entries first: a dentry dropped before its parent's attributes are refreshed.
+  for (uint32_t i = 0; i < ne; i++) {
+    napi_value pair, p, nm;
+    napi_get_element(env, argv[2], i, &pair);
+    napi_get_element(env, pair, 0, &p);
+    napi_get_element(env, pair, 1, &nm);
+    double parent = 0;
+    napi_get_value_double(env, p, &parent);
+    char name[1024];
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, nm, name, sizeof name, &len) != napi_ok) continue;
+    enqueue(s, 1, (uint64_t)parent, name, len);
+  }
+  for (uint32_t i = 0; i < ni; i++) {
+    napi_value v;
+    double ino = 0;
+    napi_get_element(env, argv[1], i, &v);
+    napi_get_value_double(env, v, &ino);
+    enqueue(s, 0, (uint64_t)ino, NULL, 0);
+  }
+  double seq = (double)s->queued;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+  napi_create_double(env, seq, &out);
+  return out;
+}
+
+// settled(session) -> the number of notifications delivered so far
+static napi_value js_settled(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  session_t *s = unwrap(env, argv[0]);
+  if (!s) return NULL;
+  pthread_mutex_lock(&s->mu);
+  double done = (double)s->done;
+  pthread_mutex_unlock(&s->mu);
+  napi_value out;
+  napi_create_double(env, done, &out);
+  return out;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
+    {"unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL},
+    {"detachNow", NULL, js_detach_now, NULL, NULL, NULL, napi_default, NULL},
+    {"ref", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},
+    {"invalidate", NULL, js_invalidate, NULL, NULL, NULL, napi_default, NULL},
+    {"settled", NULL, js_settled, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,113 @@
+// What the kernel may have cached, and the invalidations that keep it true to the engine.
+//
+// The kernel caches entries, attributes, pages and directory listings (with long timeouts: that is
+// where the speed comes from). Changes made through FUSE requests update those caches by the
+// kernel's own rules; changes made through the engine API (or a checkpoint restore) do not, so we
+// tell the kernel, but only about inodes it holds (lookup counts from our replies minus its
+// forgets) and names it may have cached (positive and negative entries we replied with).
+
+import { ROOT_INO, type ChangeEvent } from '@vws/inode-fs';
+
+/** Negative entries tracked at most (past that, misses are not cached: memory stays bounded). */
+const MAX_NEGATIVES = 65_536;
+
+export interface Invalidator {
+  /** Queues invalidations; returns the sequence number they complete at (-1: not connected). */
+  invalidate(inodes: number[], entries: Array<[number, string]>): number;
+}
+
+export class KernelCache {
+  private readonly lookups = new Map<number, number>();
+  private readonly names = new Map<number, Array<[number, string]>>();
+  private readonly negatives = new Map<number, Set<string>>();
+  private negativeCount = 0;
+  private pendingInodes = new Set<number>();
+  private pendingEntries = new Map<string, [number, string]>();
+  private flushQueued = false;
+  /** Sequence number the last queued invalidation completes at. */
+  lastSeq = 0;
+
+  constructor(private readonly sink: Invalidator) {}
+
+  /** An entry reply: the kernel now holds one more reference to `ino` and may cache parent/name. */
+  remember(ino: number, parent: number, name: string): void {
+    this.lookups.set(ino, (this.lookups.get(ino) ?? 0) + 1);
+    const list = this.names.get(ino);
+    if (!list) this.names.set(ino, [[parent, name]]);
+    else if (!list.some(([p, n]) => p === parent && n === name)) list.push([parent, name]);
+  }
+
+  /** A negative entry reply; false when the bound is reached (then the miss must not be cached). */
+  rememberMissing(parent: number, name: string): boolean {
+    let set = this.negatives.get(parent);
+    if (set?.has(name)) return true;
+    if (this.negativeCount >= MAX_NEGATIVES) return false;
+    if (!set) this.negatives.set(parent, (set = new Set()));
+    set.add(name);
+    this.negativeCount++;
+    return true;
+  }
+
+  /** The kernel dropped `n` references (FORGET). */
+  forget(ino: number, n: number): void {
+    const left = (this.lookups.get(ino) ?? 0) - n;
+    if (left > 0) {
+      this.lookups.set(ino, left);
+      return;
+    }
+    this.lookups.delete(ino);
+    this.names.delete(ino);
+    // Negative children live under their parent's dentry: gone with it.
+    const neg = this.negatives.get(ino);
+    if (neg) {
+      this.negativeCount -= neg.size;
+      this.negatives.delete(ino);
+    }
+  }
+
+  knows(ino: number): boolean {
+    return ino === ROOT_INO || this.lookups.has(ino);
+  }
+
+  /** Inodes the kernel holds (for tests and diagnostics). */
+  get heldInodes(): number {
+    return this.lookups.size;
+  }
+
+  /** An engine change made outside a FUSE request. */
+  onChange(ev: ChangeEvent): void {
+    if (ev.type === 'inode') {
+      if (this.knows(ev.ino)) this.pendingInodes.add(ev.ino);
+    } else if (ev.type === 'entry') {
+      if (!this.knows(ev.parentIno)) return;
+      this.pendingEntries.set(`${ev.parentIno}/${ev.name}`, [ev.parentIno, ev.name]);
+      this.pendingInodes.add(ev.parentIno); // attributes and the cached listing
+    } else {
+      // A whole new state: everything the kernel holds may be wrong.
+      this.pendingInodes.add(ROOT_INO);
+      for (const ino of this.lookups.keys()) this.pendingInodes.add(ino);
+      for (const list of this.names.values()) for (const [p, n] of list) this.pendingEntries.set(`${p}/${n}`, [p, n]);
+      for (const [p, set] of this.negatives) for (const n of set) this.pendingEntries.set(`${p}/${n}`, [p, n]);
+      this.negatives.clear();
+      this.negativeCount = 0;
+    }
+    // One batch per synchronous run of API calls (duplicates collapse).
+    if (!this.flushQueued && (this.pendingInodes.size || this.pendingEntries.size)) {
+      this.flushQueued = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Hands what is pending to the kernel side now; returns the sequence to wait for. */
+  flush(): number {
+    this.flushQueued = false;
+    if (this.pendingInodes.size === 0 && this.pendingEntries.size === 0) return this.lastSeq;
+    const inodes = [...this.pendingInodes];
+    const entries = [...this.pendingEntries.values()];
+    this.pendingInodes = new Set();
+    this.pendingEntries = new Map();
+    const seq = this.sink.invalidate(inodes, entries);
+    if (seq >= 0) this.lastSeq = seq;
+    return this.lastSeq;
+  }
+}
