@@ -6,7 +6,7 @@
 // tell the kernel, but only about inodes it holds (lookup counts from our replies minus its
 // forgets) and names it may have cached (positive and negative entries we replied with).
 
-import { ROOT_INO, type ChangeEvent } from '@vws/inode-fs';
+import { ROOT_INO, type ChangeEvent, type InodeFs } from '@vws/inode-fs';
 
 /** Negative entries tracked at most (past that, misses are not cached: memory stays bounded). */
 const MAX_NEGATIVES = 65_536;
@@ -27,11 +27,22 @@ export class KernelCache {
   /** Sequence number the last queued invalidation completes at. */
   lastSeq = 0;
 
-  constructor(private readonly sink: Invalidator) {}
+  /** Inodes we hold in the engine for the kernel (alive while it references them, even unlinked). */
+  private readonly held = new Set<number>();
+
+  constructor(
+    private readonly fs: InodeFs,
+    private readonly sink: Invalidator,
+  ) {}
 
   /** An entry reply: the kernel now holds one more reference to `ino` and may cache parent/name. */
   remember(ino: number, parent: number, name: string): void {
-    this.lookups.set(ino, (this.lookups.get(ino) ?? 0) + 1);
+    const count = this.lookups.get(ino) ?? 0;
+    this.lookups.set(ino, count + 1);
+    if (count === 0 && ino !== ROOT_INO && !this.held.has(ino)) {
+      this.fs.hold(ino);
+      this.held.add(ino);
+    }
     const list = this.names.get(ino);
     if (!list) this.names.set(ino, [[parent, name]]);
     else if (!list.some(([p, n]) => p === parent && n === name)) list.push([parent, name]);
@@ -57,11 +68,21 @@ export class KernelCache {
     }
     this.lookups.delete(ino);
     this.names.delete(ino);
+    if (this.held.delete(ino)) this.fs.unhold(ino);
     // Negative children live under their parent's dentry: gone with it.
     const neg = this.negatives.get(ino);
     if (neg) {
       this.negativeCount -= neg.size;
       this.negatives.delete(ino);
+    }
+  }
+
+  /** Drops the kernel's cached pages and attributes of `ino` once the current request is answered. */
+  invalidateLater(ino: number): void {
+    this.pendingInodes.add(ino);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => this.flush());
     }
   }
 
@@ -90,6 +111,17 @@ export class KernelCache {
       for (const [p, set] of this.negatives) for (const n of set) this.pendingEntries.set(`${p}/${n}`, [p, n]);
       this.negatives.clear();
       this.negativeCount = 0;
+      // The new state starts without holds: hold again what the kernel still references there.
+      this.held.clear();
+      for (const ino of this.lookups.keys()) {
+        if (ino === ROOT_INO) continue;
+        try {
+          this.fs.hold(ino);
+          this.held.add(ino);
+        } catch {
+          // Not in this state: the kernel will learn it is gone (ENOENT) and forget it.
+        }
+      }
     }
     // One batch per synchronous run of API calls (duplicates collapse).
     if (!this.flushQueued && (this.pendingInodes.size || this.pendingEntries.size)) {

@@ -5,7 +5,7 @@
 // Attributes travel in the shared `io` array, data in the shared `rbuf`/`wbuf` buffers, directory
 // listings are packed here in the kernel's own dirent format.
 
-import { FsError, O_CREAT, type InodeFs, type Stats, type DirEntry } from '@vws/inode-fs';
+import { FsError, O_CREAT, O_RDWR, type InodeFs, type Stats, type DirEntry } from '@vws/inode-fs';
 import type { KernelCache } from './kernel-cache.js';
 
 /** Operation codes: keep in sync with native/vws_fuse.c. */
@@ -13,7 +13,7 @@ export const OP = {
   LOOKUP: 1, FORGET: 2, GETATTR: 3, SETATTR: 4, READLINK: 5, MKNOD: 6, MKDIR: 7, UNLINK: 8, RMDIR: 9,
   SYMLINK: 10, RENAME: 11, LINK: 12, OPEN: 13, READ: 14, WRITE: 15, RELEASE: 16, OPENDIR: 17,
   READDIR: 18, READDIRPLUS: 19, RELEASEDIR: 20, STATFS: 21, SETXATTR: 22, GETXATTR: 23, LISTXATTR: 24,
-  REMOVEXATTR: 25, CREATE: 26, INIT: 27,
+  REMOVEXATTR: 25, CREATE: 26, INIT: 27, ACCESS: 28,
 } as const;
 const OP_NAMES = Object.fromEntries(Object.entries(OP).map(([k, v]) => [v, k.toLowerCase()])) as Record<number, string>;
 
@@ -22,16 +22,18 @@ export const IO = {
   INO: 0, MODE: 1, NLINK: 2, UID: 3, GID: 4, RDEV: 5, SIZE: 6, BLOCKS: 7, ATIME: 8, ATIME_NS: 9,
   MTIME: 10, MTIME_NS: 11, CTIME: 12, CTIME_NS: 13, GEN: 14, BLKSIZE: 15,
   SET_MASK: 16, SET_MODE: 17, SET_UID: 18, SET_GID: 19, SET_SIZE: 20, SET_ATIME: 21, SET_ATIME_NS: 22,
-  SET_MTIME: 23, SET_MTIME_NS: 24, SET_FH: 25,
+  SET_MTIME: 23, SET_MTIME_NS: 24, SET_FH: 25, FLAGS: 26,
   CALLER_UID: 28, CALLER_GID: 29, CALLER_PID: 30,
-  ENTRY_TIMEOUT: 32, ATTR_TIMEOUT: 33, NEG_TIMEOUT: 34,
+  ENTRY_TIMEOUT: 32, ATTR_TIMEOUT: 33, NEG_TIMEOUT: 34, SPIN_US: 35,
   LENGTH: 40,
 } as const;
 
 // FUSE_SET_ATTR_* bits.
 const SET_MODE = 1, SET_UID = 2, SET_GID = 4, SET_SIZE = 8, SET_ATIME = 16, SET_MTIME = 32, SET_ATIME_NOW = 128, SET_MTIME_NOW = 256;
-const S_ISGID = 0o2000;
-const EIO = 5, ENOENT = 2, ENOTDIR = 20, EBADF = 9;
+const S_ISUID = 0o4000, S_ISGID = 0o2000, S_IXGRP = 0o010, S_IXUGO = 0o111;
+const X_OK = 1;
+const O_APPEND = 0o2000;
+const EIO = 5, ENOENT = 2, ENOTDIR = 20, EBADF = 9, EACCES = 13;
 const NS = 1_000_000_000n;
 
 export interface CacheTimeouts {
@@ -40,6 +42,11 @@ export interface CacheTimeouts {
   attr: number;
   /** Seconds a miss may be remembered (0: never). */
   negative: number;
+}
+
+export interface ServeOptions extends CacheTimeouts {
+  /** Microseconds to keep polling for the next request before the serving thread sleeps. */
+  spinUs: number;
 }
 
 /** Requests per operation (benchmarks and tests read it to count round trips). */
@@ -70,7 +77,7 @@ export class RequestHandler {
   constructor(
     private readonly fs: InodeFs,
     private readonly cache: KernelCache,
-    private readonly timeouts: CacheTimeouts,
+    private readonly timeouts: ServeOptions,
     bufferSize: number,
     private readonly counter?: OpCounter,
   ) {
@@ -80,17 +87,23 @@ export class RequestHandler {
     this.io[IO.ENTRY_TIMEOUT] = timeouts.entry;
     this.io[IO.ATTR_TIMEOUT] = timeouts.attr;
     this.io[IO.NEG_TIMEOUT] = timeouts.negative;
+    this.io[IO.SPIN_US] = timeouts.spinUs;
   }
 
   /** The one entry point the native side calls. */
   readonly dispatch = (op: number, ino: number, a: number, b: number, c: number, s1?: string, s2?: string): number | string => {
     if (this.counter) this.counter.set(OP_NAMES[op], (this.counter.get(OP_NAMES[op]) ?? 0) + 1);
     this.serving = true;
+    // Errors here are answers (ENOENT for a miss, ENODATA for an absent xattr), thrown by the
+    // thousand: their stack traces would cost more than the whole request.
+    const stackLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       return this.handle(op, ino, a, b, c, s1, s2);
     } catch (e) {
       return errnoOf(e);
     } finally {
+      Error.stackTraceLimit = stackLimit;
       this.serving = false;
     }
   };
@@ -128,20 +141,22 @@ export class RequestHandler {
         return 0;
       case OP.LINK:
         return this.entry(fs.linkAt(ino, a, s1!), a, s1!);
-      case OP.OPEN:
-        return fs.open(ino, a);
       case OP.CREATE: {
-        const { stats, fh } = fs.create(ino, s1!, a, b | O_CREAT);
+        // Files are read and written by inode (the kernel sends no open/release for them; its
+        // references keep an unlinked file alive), so the engine handle is not kept.
+        const { stats, fh } = fs.create(ino, s1!, a, O_RDWR | O_CREAT);
+        fs.release(fh);
         this.entry(this.owned(ino, stats), ino, s1!);
-        return fh;
+        return 0;
       }
       case OP.READ:
-        return fs.readInto(a, this.rbuf.subarray(0, b), c);
+        return fs.readIno(ino, this.rbuf.subarray(0, b), c);
       case OP.WRITE:
-        return fs.write(a, this.wbuf.subarray(0, b), c);
+        return this.write(ino, b, c);
       case OP.RELEASE:
-        fs.release(a);
         return 0;
+      case OP.ACCESS:
+        return this.access(ino, a);
       case OP.OPENDIR: {
         if (!fs.getattr(ino).isDirectory()) return -ENOTDIR;
         const fh = this.nextDir++;
@@ -224,6 +239,44 @@ export class RequestHandler {
     return this.parentSetgid(parent) ? mode | S_ISGID : mode;
   }
 
+  /**
+   * Writes at the kernel's offset. An O_APPEND write goes to the engine's end of file, which may lie
+   * past what the kernel believes (an API append meanwhile): the kernel's page cache for the file is
+   * then dropped. Writes by others than root clear set-user-ID and set-group-ID (with group exec).
+   */
+  private write(ino: number, size: number, off: number): number {
+    const fs = this.fs;
+    const data = this.wbuf.subarray(0, size);
+    const append = (this.io[IO.FLAGS] & O_APPEND) !== 0;
+    let n: number;
+    if (append) {
+      const end = fs.getattr(ino).size;
+      n = fs.writeIno(ino, data, end);
+      if (end !== off) this.cache.invalidateLater(ino);
+    } else {
+      n = fs.writeIno(ino, data, off);
+    }
+    if (this.io[IO.CALLER_UID] !== 0) this.killPriv(ino);
+    return n;
+  }
+
+  /** Clears set-user-ID, and set-group-ID when group-executable (what Linux does on write/chown). */
+  private killPriv(ino: number): void {
+    const st = this.fs.getattr(ino);
+    if (st.isDirectory()) return;
+    const mode = st.mode & 0o7777;
+    let next = mode & ~S_ISUID;
+    if (mode & S_IXGRP) next &= ~S_ISGID;
+    if (next !== mode) this.fs.setattr(ino, { mode: next });
+  }
+
+  /** access(2) when the kernel does not check modes itself (a root-only mount): X_OK needs an x bit. */
+  private access(ino: number, mask: number): number {
+    const st = this.fs.getattr(ino);
+    if (mask & X_OK && !st.isDirectory() && (st.mode & S_IXUGO) === 0) return -EACCES;
+    return 0;
+  }
+
   private setattr(ino: number): number {
     const io = this.io;
     const mask = io[IO.SET_MASK];
@@ -236,6 +289,14 @@ export class RequestHandler {
       atimeNs: mask & SET_ATIME_NOW ? 'now' : mask & SET_ATIME ? time(io[IO.SET_ATIME], io[IO.SET_ATIME_NS]) : undefined,
       mtimeNs: mask & SET_MTIME_NOW ? 'now' : mask & SET_MTIME ? time(io[IO.SET_MTIME], io[IO.SET_MTIME_NS]) : undefined,
     });
+    // We handle killpriv (the kernel does not refresh attributes to do it): chown always, truncate by
+    // others than root, unless the same request sets the mode.
+    const chown = mask & (SET_UID | SET_GID);
+    if (!(mask & SET_MODE) && (chown || (mask & SET_SIZE && io[IO.CALLER_UID] !== 0))) {
+      this.killPriv(ino);
+      this.putStats(this.fs.getattr(ino));
+      return 0;
+    }
     this.putStats(st);
     return 0;
   }

@@ -13,9 +13,11 @@ export interface MountEntry {
   source: string;
   path: string;
   type: string;
+  /** The process serving it (our mounts are named vws:PID), when known. */
+  pid?: number;
 }
 
-/** FUSE mounts listed in /proc/mounts (fsname 'vws' only, unless all is set). */
+/** FUSE mounts listed in /proc/mounts (ours only, named vws or vws:PID, unless all is set). */
 export function fuseMounts(all = false): MountEntry[] {
   let text = '';
   try {
@@ -27,8 +29,11 @@ export function fuseMounts(all = false): MountEntry[] {
   return text
     .split('\n')
     .map((line) => line.split(' '))
-    .filter((f) => f.length >= 3 && (f[2] === 'fuse' || f[2].startsWith('fuse.')) && (all || f[0] === 'vws'))
-    .map((f) => ({ source: f[0], path: unescape(f[1]), type: f[2] }));
+    .filter((f) => f.length >= 3 && (f[2] === 'fuse' || f[2].startsWith('fuse.')) && (all || f[0] === 'vws' || f[0].startsWith('vws:')))
+    .map((f) => {
+      const pid = /^vws:(\d+)$/.exec(f[0]);
+      return { source: f[0], path: unescape(f[1]), type: f[2], ...(pid ? { pid: Number(pid[1]) } : {}) };
+    });
 }
 
 export function isMountPoint(path: string): boolean {

@@ -740,14 +740,41 @@ export class InodeFs {
   release(fh: number): void {
     const h = this.handle(fh, 'release');
     this.handles.delete(fh);
-    const left = (this.openCounts.get(h.ino) ?? 1) - 1;
+    this.unhold(h.ino);
+  }
+
+  /**
+   * Keeps an inode alive without a handle, as an open file would (a kernel that still references an
+   * unlinked inode: the FUSE bridge holds every inode the kernel knows). Pair with unhold().
+   */
+  hold(ino: number): void {
+    this.node(ino, 'hold');
+    this.openCounts.set(ino, (this.openCounts.get(ino) ?? 0) + 1);
+  }
+
+  /** Drops one hold (or open); an unlinked inode goes with its last one. */
+  unhold(ino: number): void {
+    const left = (this.openCounts.get(ino) ?? 1) - 1;
     if (left > 0) {
-      this.openCounts.set(h.ino, left);
+      this.openCounts.set(ino, left);
       return;
     }
-    this.openCounts.delete(h.ino);
-    const inode = this.inodes.get(h.ino);
+    this.openCounts.delete(ino);
+    const inode = this.inodes.get(ino);
     if (inode && inode.nlink === 0) this.forget(inode);
+  }
+
+  /** Reads a regular file by inode, no handle (permissions are the caller's business). */
+  readIno(ino: number, target: Uint8Array, position: number): number {
+    const inode = this.node(ino, 'read');
+    if (inode.isDir) fail('EISDIR', 'read');
+    if (!inode.content) fail('EINVAL', 'read');
+    return inode.content!.readInto(target, position);
+  }
+
+  /** Writes a regular file by inode at a position (-1 appends), no handle. */
+  writeIno(ino: number, data: Uint8Array, position: number): number {
+    return this.writeAt(ino, data, position, 'write');
   }
 
   fsync(fh: number): void {
