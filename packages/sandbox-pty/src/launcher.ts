@@ -1,69 +1,104 @@
 // Launches one command under a pseudo-terminal with node-pty, keeping stdout and stderr apart.
 //
-// A PTY merges stdout and stderr, so a small bash wrapper sends fd 2 to a FIFO that we read
-// separately (stdout stays a terminal). The wrapper also turns off CR/LF translation and echo, and
-// prints a sentinel with the exit status after the command: node-pty can report exit before the last
-// output has been read (measured: 36-61 of 100 runs lost the tail of a 20 KiB write), so a run is only
-// complete once the sentinel has arrived — everything the command wrote precedes it on the PTY.
+// A PTY merges stdout and stderr, so bash sends fd 2 elsewhere before the command runs (stdout stays
+// a terminal): a loopback connection back to this process that bash opens itself, or a FIFO under
+// bubblewrap. That redirection lives in a small startup file given to bash as BASH_ENV, so the
+// command line runs as `bash -c "<command>"` with nothing around it: bash execs its last command
+// (no extra fork), and messages read `bash: line 1: ...` as in any shell.
+//
+// Complete output: node-pty can report exit before the last output has been read (measured: 36-61
+// of 100 runs lost the tail of a 20 KiB write), so this process holds the terminal's slave side open
+// itself. When the command has exited (its status comes straight from node-pty's waitpid thread),
+// we write an end marker with a fresh nonce into the slave: everything the command wrote precedes it
+// in the terminal's buffer, so a run is complete once the marker has been read back from the master.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createReadStream } from 'node:fs';
+import { closeSync, constants as fsc, createReadStream, existsSync, mkdtempSync, openSync, rmSync, write as fsWrite, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { ReadStream as TtyReadStream } from 'node:tty';
 import { bwrapPrefix } from './isolation.js';
 
 const require = createRequire(import.meta.url);
 
-interface IPty {
-  pid: number;
-  write(data: string): void;
-  resize(cols: number, rows: number): void;
-  kill(signal?: string): void;
-  onData(cb: (data: string) => void): { dispose(): void };
-  onExit(cb: (e: { exitCode: number; signal?: number }) => void): { dispose(): void };
-}
-interface NodePty {
-  spawn(file: string, args: string[], options: { name: string; cols: number; rows: number; cwd: string; env: Record<string, string>; encoding: null | string }): IPty;
+/** node-pty's native binding (node-pty is pinned: its fork/resize signatures are those of 1.1.0). */
+interface NativePty {
+  fork(
+    file: string,
+    args: string[],
+    env: string[],
+    cwd: string,
+    cols: number,
+    rows: number,
+    uid: number,
+    gid: number,
+    utf8: boolean,
+    helperPath: string,
+    onexit: (code: number, signal: number) => void,
+  ): { fd: number; pid: number; pty: string };
+  resize(fd: number, cols: number, rows: number): void;
 }
 
-let nodePty: NodePty | undefined;
-function loadPty(): NodePty {
-  if (nodePty) return nodePty;
+let nativePty: { native: NativePty; helperPath: string } | undefined;
+function loadPty(): { native: NativePty; helperPath: string } {
+  if (nativePty) return nativePty;
   try {
-    nodePty = require('node-pty') as NodePty;
-    return nodePty;
+    // The same loader node-pty's own UnixTerminal uses; we drive the binding directly to learn of
+    // the exit at once (UnixTerminal holds it back until the terminal is closed).
+    const utils = require('node-pty/lib/utils.js') as { loadNativeModule(name: string): { dir: string; module: NativePty } };
+    const loaded = utils.loadNativeModule('pty');
+    const libDir = dirname(require.resolve('node-pty/lib/utils.js'));
+    nativePty = { native: loaded.module, helperPath: resolve(libDir, `${loaded.dir}/spawn-helper`) };
+    return nativePty;
   } catch (e) {
     throw new Error(`node-pty did not load (${(e as Error).message.split('\n')[0]}): reinstall dependencies with a C++ toolchain (python3, make, g++) present`);
   }
 }
 
-const SENTINEL = '\u001e\u001fvws-exit:';
-const SENTINEL_END = '\u001f\u001e';
-// $1 = where stderr goes: 'tcp:PORT:TOKEN' (a loopback connection to this process, made by bash
-// itself: no extra process) or a FIFO path (made here with mkfifo; used where the run has no access to
-// our loopback, as under bubblewrap's own network namespace). $2 = 'shell' ($3 is a command line) or
-// 'exec' ($3... is argv). $0 (the name bash gives the script) says whether to run stty.
+/** An absolute bash (execvp would otherwise try every PATH entry first). */
+const BASH = ['/usr/bin/bash', '/bin/bash'].find((p) => existsSync(p)) ?? 'bash';
+
+const MARK = '\u001e\u001fvws-end:';
+const MARK_END = '\u001f\u001e';
 const READY = '\u001e\u001fvws-ready\u001f\u001e';
-const WRAPPER = [
-  // Interactive runs turn off echo and CR/LF translation (stty is a process of its own, so
-  // non-interactive runs skip it: the launcher undoes the translation exactly instead).
-  '[ "$0" = vws-tty ] && stty -onlcr -echo 2>/dev/null',
-  'case "$1" in',
-  '  tcp:*) rest=${1#tcp:}; exec 2>"/dev/tcp/127.0.0.1/${rest%%:*}" || exit 125; printf \'%s\\n\' "${rest#*:}" >&2 ;;',
-  '  *) mkfifo -m 600 "$1" || exit 125 ;;',
+// The startup file (BASH_ENV) of every run. __vws_err says where stderr goes: 'tcp:PORT:TOKEN' (a
+// loopback connection to this process, made by bash itself: no extra process; the first line names
+// the run) or a FIFO path (made here with mkfifo; used where the run has no access to our loopback,
+// as under bubblewrap's own network namespace). __vws_tty: an interactive run (echo and CR/LF
+// translation off; stty is a process of its own, so non-interactive runs skip it and the launcher
+// undoes the translation exactly instead). __vws_ready: print READY once stdin may be written (and
+// the FIFO opened). Then the caller's own BASH_ENV, if any, is put back and read, and our variables
+// are gone before the command starts.
+const BASH_ENV_FILE = [
+  '[ -n "$__vws_tty" ] && stty -onlcr -echo 2>/dev/null',
+  'case $__vws_err in',
+  '  tcp:*) __vws_t=${__vws_err#tcp:}; exec 2>"/dev/tcp/127.0.0.1/${__vws_t%%:*}" || exit 125; printf \'%s\\n\' "${__vws_t#*:}" >&2 ;;',
+  '  *) mkfifo -m 600 "$__vws_err" || exit 125 ;;',
   'esac',
-  // READY: the launcher may now open the FIFO, and stdin is no longer echoed.
-  "printf '\\036\\037vws-ready\\037\\036'",
-  'case "$1" in tcp:*) ;; *) exec 2>"$1" ;; esac',
-  // A subshell (a fork, no exec) keeps an `exit` in the command from skipping the sentinel.
-  'if [ "$2" = shell ]; then (eval "$3"); else shift 2; "$@"; fi',
-  'rc=$?',
-  `printf '${SENTINEL.replace('\u001e', '\\036').replace('\u001f', '\\037')}%d${SENTINEL_END.replace('\u001f', '\\037').replace('\u001e', '\\036')}' "$rc"`,
+  "[ -n \"$__vws_ready\" ] && printf '\\036\\037vws-ready\\037\\036'",
+  'case $__vws_err in tcp:*) ;; *) exec 2>"$__vws_err" ;; esac',
+  'if [ -n "$__vws_bash_env" ]; then BASH_ENV=$__vws_bash_env; else unset BASH_ENV; fi',
+  'unset __vws_err __vws_tty __vws_ready __vws_bash_env __vws_t',
+  'if [ -n "$BASH_ENV" ]; then . "$BASH_ENV"; else :; fi',
+  '',
 ].join('\n');
+
+let bashEnvDir: string | undefined;
+/** The startup file, written once per process in a private directory (again if it went missing). */
+function bashEnvFile(): string {
+  const file = bashEnvDir && join(bashEnvDir, 'bash-env');
+  if (file && existsSync(file)) return file;
+  if (!bashEnvDir || !existsSync(bashEnvDir)) {
+    bashEnvDir = mkdtempSync(join(tmpdir(), 'vws-bash-env-'));
+    const dir = bashEnvDir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  writeFileSync(join(bashEnvDir, 'bash-env'), BASH_ENV_FILE, { mode: 0o600 });
+  return join(bashEnvDir, 'bash-env');
+}
 
 export interface LaunchSpec {
   /** A shell command line, or argv to exec directly (no shell: spaces in args are kept). */
@@ -94,7 +129,7 @@ export interface Launched {
 }
 
 interface StderrChannel {
-  /** What the wrapper gets as $1. */
+  /** Where the startup file sends stderr (__vws_err). */
   target: string;
   done: Promise<void>;
   open(): void;
@@ -196,25 +231,57 @@ function readFifoOnce(path: string, onData: (s: string) => void): StderrChannel 
 }
 
 export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Promise<Launched> {
-  const pty = loadPty();
+  const { native, helperPath } = loadPty();
   // Under bubblewrap the run has its own network namespace: our loopback is out of reach, so stderr
-  // goes through a FIFO in a private directory (bound into the container).
+  // goes through a FIFO in a private directory (bound into the container, with the startup file).
   const dir = spec.contain ? mkdtempSync(join(tmpdir(), 'vws-pty-')) : undefined;
   const stderr = dir ? readFifoOnce(join(dir, 'stderr'), onStderr) : await tcpChannel(onStderr);
-  const argv = typeof spec.command === 'string' ? ['shell', spec.command] : ['exec', ...spec.command];
   const interactive = spec.interactive !== false;
-  const inner = ['bash', '-c', WRAPPER, interactive ? 'vws-tty' : 'vws-raw', stderr.target, ...argv];
+  // READY is needed before stdin may be written (echo off) and before a FIFO can be opened.
+  const expectReady = interactive || dir !== undefined;
+  let bashEnv: string;
+  if (dir) {
+    bashEnv = join(dir, 'bash-env');
+    writeFileSync(bashEnv, BASH_ENV_FILE, { mode: 0o600 });
+  } else bashEnv = bashEnvFile();
+  // A command line runs as bash's own -c string; argv as "$@", a single simple command that bash
+  // execs (or runs as a builtin) without forking.
+  const argv = typeof spec.command === 'string' ? ['-c', spec.command] : ['-c', '"$@"', 'bash', ...spec.command];
   const prefix = spec.contain && dir ? bwrapPrefix(spec.contain.writable, spec.cwd)(dir) : [];
-  const [file, ...args] = [...prefix, ...inner];
-  const term = pty.spawn(file, args, { name: 'xterm-256color', cols: spec.cols ?? 200, rows: spec.rows ?? 50, cwd: spec.cwd, env: spec.env, encoding: null });
+  const [file, ...args] = [...prefix, BASH, ...argv];
+  // As node-pty's UnixTerminal: PWD is the cwd, TERM the terminal's name.
+  const env: Record<string, string> = { ...spec.env, PWD: spec.cwd, TERM: 'xterm-256color', BASH_ENV: bashEnv, __vws_err: stderr.target };
+  if (spec.env.BASH_ENV) env.__vws_bash_env = spec.env.BASH_ENV;
+  if (interactive) env.__vws_tty = '1';
+  if (expectReady) env.__vws_ready = '1';
+  const envList: string[] = [];
+  for (const k in env) envList.push(`${k}=${env[k]}`);
 
-  // stdout: the PTY, minus the sentinel that carries the exit status.
+  let exit: { exitCode: number; signal?: number } | undefined;
+  let onExit: () => void = () => {};
+  const term = native.fork(file, args, envList, spec.cwd, spec.cols ?? 200, spec.rows ?? 50, -1, -1, false, helperPath, (code, signal) => {
+    exit = { exitCode: code, signal };
+    onExit();
+  });
+  // Hold the slave side: the terminal stays open past the command's exit, for the end marker.
+  let slave: number | undefined;
+  if (!spec.noDrain) {
+    try {
+      slave = openSync(term.pty, fsc.O_RDWR | fsc.O_NOCTTY | fsc.O_NONBLOCK);
+    } catch {
+      // Without it, the run ends when the terminal closes (as with plain node-pty).
+    }
+  }
+  const master = new TtyReadStream(term.fd);
+
+  // stdout: the PTY, up to the end marker.
   const outDecoder = new StringDecoder('utf8');
   let pending = '';
-  let sentinelCode: number | undefined;
-  let sawSentinel: () => void = () => {};
-  const sentinel = new Promise<void>((r) => (sawSentinel = r));
-  let ready = false;
+  let ready = !expectReady;
+  let mark: string | undefined;
+  let finished = false;
+  let finish: () => void = () => {};
+  const drained = new Promise<void>((r) => (finish = r));
   const queued: string[] = [];
   // The terminal turns every \n into \r\n (ONLCR); each \r\n in the stream therefore came from a
   // \n, and mapping \r\n back to \n restores the bytes exactly (a \r at a chunk end waits).
@@ -226,65 +293,125 @@ export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, on
     if (heldCR) t = t.slice(0, -1);
     return t.replaceAll('\r\n', '\n');
   };
-  term.onData((raw: string | Buffer) => {
-    if (sentinelCode !== undefined) return;
-    pending += untranslate(typeof raw === 'string' ? raw : outDecoder.write(raw));
+  const onData = (raw: Buffer) => {
+    if (finished) return;
+    pending += untranslate(outDecoder.write(raw));
     if (!ready) {
       const r = pending.indexOf(READY);
       if (r < 0) return;
       pending = pending.slice(r + READY.length);
       ready = true;
       stderr.open(); // a FIFO's read end opens once the wrapper has made it
-      for (const q of queued.splice(0)) term.write(q);
+      for (const q of queued.splice(0)) writeMaster(q);
     }
-    const at = pending.indexOf(SENTINEL);
-    if (at >= 0) {
-      const end = pending.indexOf(SENTINEL_END, at);
-      if (end < 0) return; // the rest of the sentinel is on its way
-      if (at > 0) onStdout(pending.slice(0, at));
-      sentinelCode = Number(pending.slice(at + SENTINEL.length, end));
+    if (mark === undefined) {
+      // Before the exit nothing can be the marker (its nonce does not exist yet): pass it all on.
+      if (pending) onStdout(pending);
       pending = '';
-      sawSentinel();
       return;
     }
-    // Hold back a tail that could be the start of a sentinel split across reads.
-    const keep = Math.min(pending.length, SENTINEL.length - 1);
+    const at = pending.indexOf(mark);
+    if (at >= 0) {
+      if (at > 0) onStdout(pending.slice(0, at));
+      pending = '';
+      end();
+      return;
+    }
+    // Hold back a tail that could be the start of the marker split across reads.
     let cut = pending.length;
-    for (let k = keep; k > 0; k--) {
-      if (SENTINEL.startsWith(pending.slice(pending.length - k))) {
+    for (let k = Math.min(pending.length, mark.length - 1); k > 0; k--) {
+      if (mark.startsWith(pending.slice(pending.length - k))) {
         cut = pending.length - k;
         break;
       }
     }
     if (cut > 0) onStdout(pending.slice(0, cut));
     pending = pending.slice(cut);
+  };
+  master.on('data', onData);
+  // EAGAIN is a spurious wake-up; EIO means every slave is closed (the terminal has ended).
+  master.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EAGAIN') end();
   });
+  master.on('close', () => end());
 
-  const exited = new Promise<{ exitCode: number; signal?: number }>((resolve) => term.onExit((e) => resolve(e)));
+  function end(): void {
+    if (finished) return;
+    finished = true;
+    master.destroy();
+    if (slave !== undefined) closeSync(slave);
+    slave = undefined;
+    finish();
+  }
+
+  // Stdin, in order; the master is non-blocking, so a full buffer is retried.
+  const writes: Buffer[] = [];
+  let writing = false;
+  const pump = () => {
+    if (writing || finished || !writes.length) return;
+    writing = true;
+    fsWrite(term.fd, writes[0]!, (err, n) => {
+      writing = false;
+      if (err) {
+        if (err.code === 'EAGAIN') return void setTimeout(pump, 5);
+        writes.length = 0;
+        return;
+      }
+      if (n < writes[0]!.length) writes[0] = writes[0]!.subarray(n);
+      else writes.shift();
+      pump();
+    });
+  };
+  function writeMaster(data: string): void {
+    writes.push(Buffer.from(data, 'utf8'));
+    pump();
+  }
+
+  const exited = new Promise<void>((r) => {
+    onExit = r;
+    if (exit) r();
+  });
   const done = (async () => {
-    const exit = await exited;
-    // Killed before the wrapper got going: no stderr channel will ever connect or open.
-    if (!ready) stderr.abandonIfUnopened();
+    await exited;
     if (spec.noDrain) {
-      // What a plain node-pty user gets: whatever was read by the exit event.
-      void stderr.done.then(() => dir && rmSync(dir, { recursive: true, force: true }));
-      return exit;
+      // What a plain node-pty user may get: whatever was read by the exit event.
+      end();
+    } else if (slave !== undefined) {
+      // Everything the command wrote is in the terminal ahead of this marker.
+      mark = `${MARK}${randomBytes(6).toString('hex')}${MARK_END}`;
+      const bytes = Buffer.from(mark, 'latin1');
+      const put = (off: number): void => {
+        if (slave === undefined) return;
+        try {
+          const n = writeSync(slave, bytes, off);
+          if (off + n < bytes.length) setTimeout(() => put(off + n), 1);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EAGAIN') setTimeout(() => put(off), 1);
+          else end();
+        }
+      };
+      put(0);
     }
-    // Normal completion: wait for the sentinel (the tail of the output). Killed: there is none;
-    // give the PTY a moment to drain what it has.
-    await Promise.race([sentinel, new Promise((r) => setTimeout(r, exit.signal ? 50 : 2000))]);
+    // The marker (or the terminal's end) normally comes within a read or two; never wait forever
+    // (a command may leave the terminal stopped).
+    const timer = setTimeout(end, 2000);
+    await drained;
+    clearTimeout(timer);
     if (heldCR) pending += '\r';
     if (pending) onStdout(pending);
+    pending = '';
+    // Killed before the wrapper got going: no stderr channel will ever connect or open.
+    if (!ready) stderr.abandonIfUnopened();
     await Promise.race([stderr.done, new Promise((r) => setTimeout(r, 200))]);
+    stderr.abandonIfUnopened();
     if (dir) rmSync(dir, { recursive: true, force: true });
-    if (sentinelCode !== undefined && !exit.signal) return { exitCode: sentinelCode };
-    return exit;
+    return exit!;
   })();
 
   return {
     pid: term.pid,
     done,
-    write: (data) => (ready ? term.write(data) : queued.push(data)),
+    write: (data) => (ready ? writeMaster(data) : queued.push(data)),
     signal: (sig) => {
       try {
         process.kill(-term.pid, sig);
@@ -292,6 +419,8 @@ export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, on
         // The group is gone already.
       }
     },
-    resize: (cols, rows) => term.resize(cols, rows),
+    resize: (cols, rows) => {
+      if (!finished) native.resize(term.fd, cols, rows);
+    },
   };
 }
