@@ -319,8 +319,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   fuse_reply_open(req, fi);
 }
 
+// Where the kernel opens files by itself, create answers ENOSYS too: new files are then made with
+// mknod and opened by the kernel, which saves the release a created file would send.
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi) {
   session_t *s = SESSION(req);
+  if (s->no_open) return (void)fuse_reply_err(req, ENOSYS);
   double r = call_js(s, req, OP_CREATE, parent, mode, fi->flags, 0, name, strlen(name), NULL, NULL);
   if (r < 0) return (void)fuse_reply_err(req, (int)-r);
   struct fuse_entry_param e;

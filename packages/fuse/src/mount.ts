@@ -112,9 +112,10 @@ export async function mount(fs: InodeFs, dir?: string, options: MountOptions = {
   if (live.has(path)) throw new MountError('this process already serves a mount here', path);
   if (!ownDir) {
     // A mount left by a killed server answers ENOTCONN (or hangs): clear it before mounting again.
+    // (A dead server's mount may also vanish on its own meanwhile: auto_unmount.)
     if (isMountPoint(path)) {
       if ((await probe(path)) === 'stale') await detach(path);
-      else throw new MountError('a live FUSE mount is already there', path);
+      else if (isMountPoint(path)) throw new MountError('a live FUSE mount is already there', path);
     }
     await mkdir(path, { recursive: true, mode: 0o700 });
   }
