@@ -73,6 +73,15 @@ const READY = '\u001e\u001fvws-ready\u001f\u001e';
 // the FIFO opened). Then the caller's own BASH_ENV, if any, is put back and read, and our variables
 // are gone before the command starts.
 const BASH_ENV_FILE = [
+  'if [ -n "$__vws_warm" ]; then',
+  // A warm shell: connect, wait for the go-ahead, read cwd and command line (WARM_SCRIPT evals it).
+  '  __vws_t=${__vws_err#tcp:}; exec 2>"/dev/tcp/127.0.0.1/${__vws_t%%:*}" || exit 125; printf \'%s\\n\' "${__vws_t#*:}" >&2',
+  '  IFS= read -r -u 2 __vws_t || exit 125',
+  "  { IFS= read -r -d '' __vws_t && IFS= read -r -d '' __vws_cmd; } <\"$__vws_warm\" || exit 125",
+  '  cd -- "$__vws_t" || exit 1',
+  // As in a shell started there: OLDPWD exported but not set.
+  '  unset OLDPWD; export OLDPWD',
+  'else',
   '[ -n "$__vws_tty" ] && stty -onlcr -echo 2>/dev/null',
   'case $__vws_err in',
   '  tcp:*) __vws_t=${__vws_err#tcp:}; exec 2>"/dev/tcp/127.0.0.1/${__vws_t%%:*}" || exit 125; printf \'%s\\n\' "${__vws_t#*:}" >&2 ;;',
@@ -80,8 +89,9 @@ const BASH_ENV_FILE = [
   'esac',
   "[ -n \"$__vws_ready\" ] && printf '\\036\\037vws-ready\\037\\036'",
   'case $__vws_err in tcp:*) ;; *) exec 2>"$__vws_err" ;; esac',
+  'fi',
   'if [ -n "$__vws_bash_env" ]; then BASH_ENV=$__vws_bash_env; else unset BASH_ENV; fi',
-  'unset __vws_err __vws_tty __vws_ready __vws_bash_env __vws_t',
+  'unset __vws_err __vws_tty __vws_ready __vws_bash_env __vws_t __vws_warm',
   'if [ -n "$BASH_ENV" ]; then . "$BASH_ENV"; else :; fi',
   '',
 ].join('\n');
@@ -134,6 +144,8 @@ interface StderrChannel {
   done: Promise<void>;
   open(): void;
   abandonIfUnopened(): void;
+  /** Writes to the wrapper over the loopback connection, once it is there (warm runs' go-ahead). */
+  send?(data: string): void;
 }
 
 // One loopback server per process takes every run's stderr connection; the first line names the run.
@@ -175,9 +187,12 @@ async function tcpChannel(onData: (s: string) => void): Promise<StderrChannel> {
   const decoder = new StringDecoder('utf8');
   let finish: () => void = () => {};
   const done = new Promise<void>((r) => (finish = r));
-  let connected = false;
+  let connected: Socket | undefined;
+  let unsent = '';
   waiting.set(token, (socket) => {
-    connected = true;
+    connected = socket;
+    if (unsent) socket.write(unsent);
+    unsent = '';
     socket.on('data', (d: Buffer) => {
       const str = decoder.write(d);
       if (str) onData(str);
@@ -196,6 +211,10 @@ async function tcpChannel(onData: (s: string) => void): Promise<StderrChannel> {
       if (connected) return;
       waiting.delete(token);
       finish();
+    },
+    send(data) {
+      if (connected) connected.write(data);
+      else unsent += data;
     },
   };
 }
@@ -230,28 +249,43 @@ function readFifoOnce(path: string, onData: (s: string) => void): StderrChannel 
   };
 }
 
-export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Promise<Launched> {
+/** One bash on its own terminal, from fork until its output is drained; output sinks can be swapped. */
+interface PtyRun {
+  pid: number;
+  done: Promise<{ exitCode: number; signal?: number }>;
+  hasExited(): boolean;
+  /** Routes output (and what arrived before) to these sinks. */
+  attach(onStdout: (s: string) => void, onStderr: (s: string) => void): void;
+  write(data: string): void;
+  signal(sig: NodeJS.Signals): void;
+  resize(cols: number, rows: number): void;
+}
+
+interface PtyOptions {
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  cols: number;
+  rows: number;
+  interactive: boolean;
+  stderr: StderrChannel;
+  /** A private directory: bubblewrap runs (FIFO and startup file in it), removed at the end. */
+  dir?: string;
+  contain?: { writable: string[] };
+  noDrain?: boolean;
+}
+
+function startPty(o: PtyOptions, sinks: { out: (s: string) => void; err: (s: string) => void }): PtyRun {
   const { native, helperPath } = loadPty();
-  // Under bubblewrap the run has its own network namespace: our loopback is out of reach, so stderr
-  // goes through a FIFO in a private directory (bound into the container, with the startup file).
-  const dir = spec.contain ? mkdtempSync(join(tmpdir(), 'vws-pty-')) : undefined;
-  const stderr = dir ? readFifoOnce(join(dir, 'stderr'), onStderr) : await tcpChannel(onStderr);
-  const interactive = spec.interactive !== false;
+  const { stderr, interactive, dir } = o;
   // READY is needed before stdin may be written (echo off) and before a FIFO can be opened.
   const expectReady = interactive || dir !== undefined;
-  let bashEnv: string;
-  if (dir) {
-    bashEnv = join(dir, 'bash-env');
-    writeFileSync(bashEnv, BASH_ENV_FILE, { mode: 0o600 });
-  } else bashEnv = bashEnvFile();
-  // A command line runs as bash's own -c string; argv as "$@", a single simple command that bash
-  // execs (or runs as a builtin) without forking.
-  const argv = typeof spec.command === 'string' ? ['-c', spec.command] : ['-c', '"$@"', 'bash', ...spec.command];
-  const prefix = spec.contain && dir ? bwrapPrefix(spec.contain.writable, spec.cwd)(dir) : [];
-  const [file, ...args] = [...prefix, BASH, ...argv];
+  const prefix = o.contain && dir ? bwrapPrefix(o.contain.writable, o.cwd)(dir) : [];
+  const [file, ...args] = [...prefix, BASH, ...o.args];
   // As node-pty's UnixTerminal: PWD is the cwd, TERM the terminal's name.
-  const env: Record<string, string> = { ...spec.env, PWD: spec.cwd, TERM: 'xterm-256color', BASH_ENV: bashEnv, __vws_err: stderr.target };
-  if (spec.env.BASH_ENV) env.__vws_bash_env = spec.env.BASH_ENV;
+  const env: Record<string, string> = { ...o.env, PWD: o.cwd, TERM: 'xterm-256color', BASH_ENV: dir ? join(dir, 'bash-env') : bashEnvFile(), __vws_err: stderr.target };
+  if (dir) writeFileSync(env.BASH_ENV!, BASH_ENV_FILE, { mode: 0o600 });
+  if (o.env.BASH_ENV) env.__vws_bash_env = o.env.BASH_ENV;
   if (interactive) env.__vws_tty = '1';
   if (expectReady) env.__vws_ready = '1';
   const envList: string[] = [];
@@ -259,13 +293,13 @@ export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, on
 
   let exit: { exitCode: number; signal?: number } | undefined;
   let onExit: () => void = () => {};
-  const term = native.fork(file, args, envList, spec.cwd, spec.cols ?? 200, spec.rows ?? 50, -1, -1, false, helperPath, (code, signal) => {
+  const term = native.fork(file, args, envList, o.cwd, o.cols, o.rows, -1, -1, false, helperPath, (code, signal) => {
     exit = { exitCode: code, signal };
     onExit();
   });
   // Hold the slave side: the terminal stays open past the command's exit, for the end marker.
   let slave: number | undefined;
-  if (!spec.noDrain) {
+  if (!o.noDrain) {
     try {
       slave = openSync(term.pty, fsc.O_RDWR | fsc.O_NOCTTY | fsc.O_NONBLOCK);
     } catch {
@@ -306,13 +340,13 @@ export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, on
     }
     if (mark === undefined) {
       // Before the exit nothing can be the marker (its nonce does not exist yet): pass it all on.
-      if (pending) onStdout(pending);
+      if (pending) sinks.out(pending);
       pending = '';
       return;
     }
     const at = pending.indexOf(mark);
     if (at >= 0) {
-      if (at > 0) onStdout(pending.slice(0, at));
+      if (at > 0) sinks.out(pending.slice(0, at));
       pending = '';
       end();
       return;
@@ -325,7 +359,7 @@ export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, on
         break;
       }
     }
-    if (cut > 0) onStdout(pending.slice(0, cut));
+    if (cut > 0) sinks.out(pending.slice(0, cut));
     pending = pending.slice(cut);
   };
   master.on('data', onData);
@@ -373,7 +407,7 @@ export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, on
   });
   const done = (async () => {
     await exited;
-    if (spec.noDrain) {
+    if (o.noDrain) {
       // What a plain node-pty user may get: whatever was read by the exit event.
       end();
     } else if (slave !== undefined) {
@@ -398,7 +432,7 @@ export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, on
     await drained;
     clearTimeout(timer);
     if (heldCR) pending += '\r';
-    if (pending) onStdout(pending);
+    if (pending) sinks.out(pending);
     pending = '';
     // Killed before the wrapper got going: no stderr channel will ever connect or open.
     if (!ready) stderr.abandonIfUnopened();
@@ -411,6 +445,11 @@ export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, on
   return {
     pid: term.pid,
     done,
+    hasExited: () => exit !== undefined,
+    attach(onStdout, onStderr) {
+      sinks.out = onStdout;
+      sinks.err = onStderr;
+    },
     write: (data) => (ready ? writeMaster(data) : queued.push(data)),
     signal: (sig) => {
       try {
@@ -423,4 +462,97 @@ export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, on
       if (!finished) native.resize(term.fd, cols, rows);
     },
   };
+}
+
+// ------------------------------------------------------------------ warm shells
+//
+// In the spawner process, the next non-interactive run's bash is started ahead of time (after a
+// run, for the same environment and terminal size): forking, exec and bash's start-up are then off
+// the critical path. It waits, connected, with cwd '/' (it must not pin a mount) until the run
+// writes its cwd and command line to a private file and sends a line over the loopback connection;
+// it then cds there and evals the command line. Anything else (a different environment,
+// interactive, bubblewrap) starts cold.
+
+interface Warm {
+  key: string;
+  run: PtyRun;
+  stderr: StderrChannel;
+  file: string;
+  /** Output before the run claims it (none is expected). */
+  early: Array<['out' | 'err', string]>;
+}
+
+let warmEnabled = false;
+let warm: Warm | undefined;
+let warmSeq = 0;
+
+/** Keeps a bash started ahead for the next non-interactive run (the spawner turns this on). */
+export function keepWarm(on: boolean): void {
+  warmEnabled = on;
+  if (!on) dropWarm();
+}
+
+function dropWarm(): void {
+  const w = warm;
+  warm = undefined;
+  w?.run.signal('SIGKILL');
+}
+
+function warmKey(spec: LaunchSpec): string | undefined {
+  if (spec.interactive !== false || spec.contain || spec.noDrain) return undefined;
+  return JSON.stringify([spec.cols ?? 200, spec.rows ?? 50, spec.env]);
+}
+
+const WARM_SCRIPT = 'eval "unset __vws_cmd;$__vws_cmd"';
+
+async function startWarm(spec: LaunchSpec, key: string): Promise<void> {
+  if (!warmEnabled || warm?.key === key) return;
+  dropWarm();
+  const early: Warm['early'] = [];
+  const sinks = { out: (s: string) => void early.push(['out', s]), err: (s: string) => void early.push(['err', s]) };
+  const stderr = await tcpChannel((s) => sinks.err(s));
+  if (!warmEnabled || warm) return stderr.abandonIfUnopened();
+  const file = join(dirname(bashEnvFile()), `run-${process.pid}-${++warmSeq}`);
+  let run: PtyRun;
+  try {
+    run = startPty({ args: ['-c', WARM_SCRIPT, 'bash'], env: { ...spec.env, __vws_warm: file }, cwd: '/', cols: spec.cols ?? 200, rows: spec.rows ?? 50, interactive: false, stderr }, sinks);
+  } catch {
+    return stderr.abandonIfUnopened();
+  }
+  const w: Warm = { key, run, stderr, file, early };
+  warm = w;
+  void run.done.then(() => {
+    if (warm === w) warm = undefined;
+    rmSync(file, { force: true });
+  });
+}
+
+const shellQuote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+
+export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Promise<Launched> {
+  const key = warmKey(spec);
+  let run: PtyRun;
+  const w = warm;
+  if (key && w && w.key === key && !w.run.hasExited()) {
+    warm = undefined;
+    const line = typeof spec.command === 'string' ? spec.command : spec.command.map(shellQuote).join(' ');
+    writeFileSync(w.file, `${spec.cwd}\0${line}\0`, { mode: 0o600 });
+    w.stderr.send!('\n');
+    run = w.run;
+    run.attach(onStdout, onStderr);
+    for (const [kind, s] of w.early.splice(0)) (kind === 'out' ? onStdout : onStderr)(s);
+  } else {
+    // Under bubblewrap the run has its own network namespace: our loopback is out of reach, so
+    // stderr goes through a FIFO in a private directory (bound into the container).
+    const dir = spec.contain ? mkdtempSync(join(tmpdir(), 'vws-pty-')) : undefined;
+    const sinks = { out: onStdout, err: onStderr };
+    const stderr = dir ? readFifoOnce(join(dir, 'stderr'), (s) => sinks.err(s)) : await tcpChannel((s) => sinks.err(s));
+    // A command line runs as bash's own -c string; argv as "$@", a single simple command that bash
+    // execs (or runs as a builtin) without forking. $0 is 'bash' either way.
+    const args = typeof spec.command === 'string' ? ['-c', spec.command, 'bash'] : ['-c', '"$@"', 'bash', ...spec.command];
+    run = startPty({ args, env: spec.env, cwd: spec.cwd, cols: spec.cols ?? 200, rows: spec.rows ?? 50, interactive: spec.interactive !== false, stderr, dir, contain: spec.contain, noDrain: spec.noDrain }, sinks);
+  }
+  // The next run like this one finds its bash started.
+  if (key && warmEnabled) void run.done.then(() => setImmediate(() => void startWarm(spec, key)));
+  return { pid: run.pid, done: run.done, write: run.write, signal: run.signal, resize: run.resize };
 }

@@ -2,7 +2,7 @@
 // workspace (and serves its FUSE mount) never forks per command: forking it costs time in proportion
 // to its size, and forking into its own mount can deadlock it. Messages arrive over the IPC channel.
 
-import { launch, type Launched } from './launcher.js';
+import { keepWarm, launch, type Launched } from './launcher.js';
 import type { ToSpawner, FromSpawner } from './spawner-protocol.js';
 
 const running = new Map<number, Launched>();
@@ -42,6 +42,7 @@ process.on('message', (m: ToSpawner) => {
 
 // When the sandbox goes away, nothing it started may stay behind.
 const shutdown = () => {
+  keepWarm(false);
   const left = [...running.values()];
   for (const p of left) p.signal('SIGKILL');
   // Let each run finish its own cleanup (its FIFO directory), but never hang around.
@@ -53,4 +54,6 @@ const parent = process.ppid;
 setInterval(() => {
   if (process.ppid !== parent) shutdown();
 }, 2000).unref();
+// Non-interactive runs find their bash started ahead (see launcher.ts: warm shells).
+keepWarm(true);
 send({ type: 'ready' });
