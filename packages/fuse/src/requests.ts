@@ -363,7 +363,9 @@ export class RequestHandler {
       let at = pos;
       if (plus) {
         buf.fill(0, at, at + 128);
-        if (i >= 2) {
+        // Entries the kernel already holds need no attributes (it keeps its own, kept true by our
+        // invalidations): a zero node id makes it skip them, which is most of a listing's cost.
+        if (i >= 2 && !this.cache.knows(child)) {
           let st: Stats | undefined;
           try {
             st = this.fs.getattr(child);

@@ -240,6 +240,36 @@ describe('handles and content', () => {
     expect(code(() => fs.read(fh, 1, 0))).toBe('EBADF');
   });
 
+  it('a hold keeps an unlinked inode readable and writable by inode until unhold, with handles counted too', () => {
+    const fs = newFs();
+    fs.writeFile('/f', 'held');
+    const ino = fs.stat('/f').ino;
+    fs.hold(ino);
+    const fh = fs.open(ino, O_RDONLY);
+    fs.unlink('/f');
+    const buf = new Uint8Array(10);
+    expect(new TextDecoder().decode(buf.subarray(0, fs.readIno(ino, buf, 0)))).toBe('held');
+    expect(fs.writeIno(ino, new TextEncoder().encode('!'), 4)).toBe(1);
+    fs.unhold(ino);
+    expect(fs.getattr(ino).size).toBe(5); // the handle still keeps it
+    fs.release(fh);
+    expect(code(() => fs.getattr(ino))).toBe('ENOENT');
+    expect(fs.usage()).toEqual({ bytes: 0, inodes: 1 });
+    expect(code(() => fs.hold(ino))).toBe('ENOENT');
+    // A hold on a linked inode changes nothing when dropped.
+    fs.writeFile('/g', 'g');
+    const g = fs.stat('/g').ino;
+    fs.hold(g);
+    fs.unhold(g);
+    expect(fs.readFile('/g', 'utf8')).toBe('g');
+    // A fork does not inherit a hold on an unlinked inode: it is not part of the fork's tree.
+    fs.hold(g);
+    fs.unlink('/g');
+    const child = fs.fork();
+    expect(code(() => child.getattr(g))).toBe('ENOENT');
+    expect(fs.getattr(g).nlink).toBe(0);
+  });
+
   it('O_APPEND writes at the end whatever the position', () => {
     const fs = newFs();
     fs.writeFile('/log', 'a');
