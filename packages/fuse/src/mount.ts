@@ -15,6 +15,7 @@ import { lowLevelDriver, type KernelDriver, type KernelSession } from './driver.
 import { MountError } from './errors.js';
 import { KernelCache } from './kernel-cache.js';
 import { RequestHandler, type CacheTimeouts, type OpCounter } from './requests.js';
+import { widenReadahead } from './readahead.js';
 import { detach, isMountPoint, probe } from './stale.js';
 
 export interface MountOptions {
@@ -153,6 +154,7 @@ export async function mount(fs: InodeFs, dir?: string, options: MountOptions = {
   }
   installExitHandlers();
   live.set(path, session);
+  await widenReadahead(path);
 
   const settle = (): Promise<void> => {
     if (!mounted) return Promise.resolve();
