@@ -1,7 +1,8 @@
 // executeCommand('true') latency against Mastra's LocalSandbox, interleaved in the same run (medians
 // of 100 pairs after 10 warm-up pairs): a bare PtySandbox, one whose cwd is a FUSE-mounted
 // InodeFilesystem, and the mounted one while this process holds a 1 GiB workspace (spawn cost flat in
-// size?). One JSON line each. Run: pnpm --filter @vws/sandbox-pty bench
+// size?); also `ls` (an external program) and back-to-back calls. One JSON line each.
+// Run: pnpm --filter @vws/sandbox-pty bench
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { LocalSandbox } from '@mastra/core/workspace';
@@ -28,6 +29,22 @@ async function pairs(a: () => Promise<unknown>, b: () => Promise<unknown>, n = 1
   return [median(xs), median(ys)];
 }
 
+/** Back to back: blocks of 10 calls of a, then 10 of b, per-call medians (nothing idle in between). */
+async function blocks(a: () => Promise<unknown>, b: () => Promise<unknown>, rounds = 10): Promise<[number, number]> {
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let r = 0; r < rounds + 1; r++) {
+    for (const [f, out] of [[a, xs], [b, ys]] as const) {
+      for (let i = 0; i < 10; i++) {
+        const t0 = performance.now();
+        await f();
+        if (r > 0) out.push(performance.now() - t0);
+      }
+    }
+  }
+  return [median(xs), median(ys)];
+}
+
 const localDir = mkdtempSync('/dev/shm/vws-bench-local-');
 const local = new LocalSandbox({ workingDirectory: localDir });
 await local._start();
@@ -38,6 +55,10 @@ try {
   const report = (bench: string, [v, l]: [number, number], extra: Record<string, unknown> = {}) =>
     console.log(JSON.stringify({ bench, vws_ms: Number(v.toFixed(2)), local_sandbox_ms: Number(l.toFixed(2)), ratio_vs_local: Number((v / l).toFixed(2)), goal: 'no slower than LocalSandbox', pass: v <= l * 1.05, ...extra }));
   report('execute-true-latency', await pairs(() => bare.executeCommand('true'), () => local.executeCommand!('true')));
+  // An external program (bash forks for it on a warm shell; a cold one, and sh, exec it).
+  report('execute-ls-latency', await pairs(() => bare.executeCommand('ls'), () => local.executeCommand!('ls')));
+  // Calls with nothing in between: the shell started ahead may not be ready yet.
+  report('execute-true-back-to-back', await blocks(() => bare.executeCommand('true'), () => local.executeCommand!('true')));
   const small = await pairs(() => mounted.executeCommand('true'), () => local.executeCommand!('true'));
   report('execute-true-latency-fuse-cwd', small);
   // Grow this process by ~1 GiB of workspace content, then measure again.

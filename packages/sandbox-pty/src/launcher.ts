@@ -552,7 +552,8 @@ export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, on
     const args = typeof spec.command === 'string' ? ['-c', spec.command, 'bash'] : ['-c', '"$@"', 'bash', ...spec.command];
     run = startPty({ args, env: spec.env, cwd: spec.cwd, cols: spec.cols ?? 200, rows: spec.rows ?? 50, interactive: spec.interactive !== false, stderr, dir, contain: spec.contain, noDrain: spec.noDrain }, sinks);
   }
-  // The next run like this one finds its bash started.
-  if (key && warmEnabled) void run.done.then(() => setImmediate(() => void startWarm(spec, key)));
+  // The next run like this one finds its bash started. Started now, it overlaps this run (on our
+  // own time: started after it, it would compete with whatever the caller does next).
+  if (key && warmEnabled) setImmediate(() => void startWarm(spec, key));
   return { pid: run.pid, done: run.done, write: run.write, signal: run.signal, resize: run.resize };
 }
