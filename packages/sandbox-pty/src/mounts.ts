@@ -9,13 +9,9 @@ import { InodeFilesystem } from '@vws/filesystem-inode';
 import type { InodeFs } from '@vws/inode-fs';
 import { fuseMountOf } from './fuse-mount.js';
 
-export interface Changes {
-  created: string[];
-  modified: string[];
-  deleted: string[];
-}
+import { noChanges, type Changes } from './changes.js';
 
-export const noChanges = (): Changes => ({ created: [], modified: [], deleted: [] });
+export { noChanges, type Changes };
 
 export interface ActiveMount {
   readonly mountPath: string;

@@ -3,6 +3,7 @@
 import { ProcessHandle, SandboxProcessManager, type CommandResult, type ProcessInfo, type SpawnProcessOptions } from '@mastra/core/workspace';
 import type { Launched } from './launcher.js';
 import type { PtySandbox } from './pty-sandbox.js';
+import { exitCodeOf } from './runner.js';
 
 export class PtyProcessHandle extends ProcessHandle {
   readonly pid: string;
@@ -29,7 +30,7 @@ export class PtyProcessHandle extends ProcessHandle {
       if (timedOut) {
         this.emitStderr(`\nProcess timed out after ${options.timeout}ms`);
         this.exitCode = 124;
-      } else this.exitCode = killed ? 128 + (exit.signal ?? 0) : exit.exitCode;
+      } else this.exitCode = exitCodeOf(exit);
       // Nothing may outlive its command in the group (grandchildren included).
       proc.signal('SIGKILL');
       return { success: this.exitCode === 0, exitCode: this.exitCode, stdout: this.stdout, stderr: this.stderr, executionTimeMs: Date.now() - startedAt, timedOut, killed: killed || timedOut };

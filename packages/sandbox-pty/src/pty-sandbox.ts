@@ -19,8 +19,8 @@ import { bwrapPrefix } from './isolation.js';
 import { mountFilesystem, noChanges, type ActiveMount, type Changes } from './mounts.js';
 import { parseSandboxOptions, type PtySandboxOptions, type PolicyDecision } from './options.js';
 import { PtyProcessHandle, PtyProcessManager } from './process-manager.js';
-import { Spawner } from './spawner.js';
-import { launch, type Launched, type LaunchSpec } from './launcher.js';
+import type { Launched, LaunchSpec } from './launcher.js';
+import { Runner } from './runner.js';
 
 type ProviderStatus = 'pending' | 'initializing' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'destroying' | 'destroyed' | 'error';
 
@@ -55,8 +55,8 @@ export class PtySandbox extends MastraSandbox {
   private readonly running = new Set<PtyProcessHandle>();
   private readonly createdAt = new Date();
   private checkpointCounter = 0;
-  /** Forks commands from a small helper process (see spawner-main.ts); null runs them in-process. */
-  private readonly spawner: Spawner | null;
+  /** Forks commands from a small helper process (see spawner-main.ts), or in-process when spawner is off. */
+  private readonly runner: Runner;
   private lastSnapshot?: string;
 
   constructor(options: PtySandboxOptions = {}) {
@@ -67,19 +67,19 @@ export class PtySandbox extends MastraSandbox {
     this.opts = o;
     this.id = o.id ?? `vws-pty-${Math.random().toString(36).slice(2, 10)}`;
     this.killGraceMs = o.killGraceMs ?? 2000;
-    this.spawner = o.spawner === false ? null : new Spawner();
+    this.runner = new Runner({ spawner: o.spawner !== false });
     if (o.isolation === 'bwrap') bwrapPrefix([], '/'); // fails now, clearly, when bwrap is missing
   }
 
   // ------------------------------------------------------------------ lifecycle
 
   override async start(): Promise<void> {
-    await this.spawner?.start();
+    await this.runner.start();
   }
 
   /** @internal Starts one command, through the spawner process unless it is off. */
   launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Promise<Launched> {
-    return this.spawner ? this.spawner.launch(spec, onStdout, onStderr) : launch(spec, onStdout, onStderr);
+    return this.runner.launch(spec, onStdout, onStderr);
   }
 
   override async stop(): Promise<void> {
@@ -88,7 +88,7 @@ export class PtySandbox extends MastraSandbox {
 
   override async destroy(): Promise<void> {
     await this.killAll();
-    this.spawner?.stop();
+    this.runner.stop();
     for (const path of [...this.active.keys()]) await this.unmount(path);
     if (this.ownDir) rmSync(this.workingDirectory!, { recursive: true, force: true });
   }
@@ -191,7 +191,7 @@ export class PtySandbox extends MastraSandbox {
     if (this.active.has(path)) await this.unmount(path);
     // The spawner must exist before any FUSE mount: a process forked afterwards inherits the
     // /dev/fuse descriptor and would keep a dead mount alive if this process were killed.
-    await this.spawner?.start();
+    await this.runner.start();
     this.mounts?.set(path, { filesystem, state: 'mounting' });
     try {
       const m = await mountFilesystem(filesystem, path, hostPath, { forceSync: this.opts.syncMode });

@@ -1,0 +1,100 @@
+// The PTY runner without Mastra (`@vws/sandbox-pty/runner`): runs one command in a FUSE mount of an
+// InodeFs with the same spawner, launcher, curated environment and change report as PtySandbox, for
+// callers that have no use for a Mastra sandbox and should not pay for loading it (the vws CLI's
+// exec: loading @mastra/core alone costs ~450 ms). Nothing here imports @mastra/core.
+
+import type { InodeFs } from '@vws/inode-fs';
+import { fuseProblem, mount } from '@vws/fuse';
+import { engineChanges, type Changes } from './changes.js';
+import { buildEnv, type EnvOptions } from './env.js';
+import { launch, type Launched, type LaunchSpec } from './launcher.js';
+import { Spawner } from './spawner.js';
+
+export { engineChanges, noChanges, type Changes } from './changes.js';
+export { buildEnv, type EnvOptions } from './env.js';
+export type { Launched, LaunchSpec } from './launcher.js';
+
+/** A run's exit status as a shell reports it: the command's code, or 128 + the signal that killed it. */
+export function exitCodeOf(exit: { exitCode: number; signal?: number }): number {
+  return exit.signal !== undefined && exit.signal !== 0 ? 128 + exit.signal : exit.exitCode;
+}
+
+/** Why FUSE cannot be used here (callers then need PtySandbox's sync mode), or undefined. */
+export function runnerProblem(): Error | undefined {
+  return fuseProblem();
+}
+
+export interface RunOptions {
+  onStdout?: (data: string) => void;
+  onStderr?: (data: string) => void;
+  /** The environment, curated as PtySandbox's (HOME is the mount). */
+  env?: EnvOptions;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** What the command created, modified and deleted (paths from the mount's root). */
+  changes: Changes;
+}
+
+/** Starts commands through a spawner process (default) or from this process, as PtySandbox does. */
+export class Runner {
+  private readonly spawner: Spawner | null;
+
+  constructor(options: { spawner?: boolean } = {}) {
+    this.spawner = options.spawner === false ? null : new Spawner();
+  }
+
+  /**
+   * Starts the spawner process. It must exist before any FUSE mount (a process forked afterwards
+   * inherits /dev/fuse and would keep a dead mount alive): call it early, its start-up overlaps
+   * whatever the caller does next (loading a vault).
+   */
+  start(): Promise<void> {
+    return this.spawner?.start() ?? Promise.resolve();
+  }
+
+  /** Starts one command (the spawner's or in-process launch, as PtySandbox.launch). */
+  launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Promise<Launched> {
+    return this.spawner ? this.spawner.launch(spec, onStdout, onStderr) : launch(spec, onStdout, onStderr);
+  }
+
+  /**
+   * Mounts `engine` with FUSE at a fresh 0700 directory, runs argv there (non-interactive, under a
+   * PTY), kills whatever the command left in its process group, and unmounts. The changes come from
+   * the engine's own diff against an O(1) fork taken before the command.
+   */
+  async run(engine: InodeFs, argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    await this.start();
+    const m = await mount(engine);
+    try {
+      const before = engine.fork();
+      let stdout = '';
+      let stderr = '';
+      const proc = await this.launch(
+        { command: argv, cwd: m.path, env: buildEnv(m.path, options.env ?? {}), interactive: false },
+        (s) => {
+          stdout += s;
+          options.onStdout?.(s);
+        },
+        (s) => {
+          stderr += s;
+          options.onStderr?.(s);
+        },
+      );
+      const exit = await proc.done;
+      // Nothing may outlive its command in the group (grandchildren included).
+      proc.signal('SIGKILL');
+      return { exitCode: exitCodeOf(exit), stdout, stderr, changes: engineChanges(before, engine) };
+    } finally {
+      await m.unmount();
+    }
+  }
+
+  /** Ends the spawner (it kills what it still runs). */
+  stop(): void {
+    this.spawner?.stop();
+  }
+}
