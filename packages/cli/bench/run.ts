@@ -1,7 +1,9 @@
 // CLI benchmarks, end to end through the real `vws` binary (a fresh process per run, as a user sees it).
 // One JSON line each: median of repeats for vws and for a baseline measured in the same run.
 //   exec_true_10k_files: `vws exec -- true` on a vault of 10,000 files (goal < 150 ms); baselines:
-//     `sh -c true` spawned the same way, and `vws ls /` (the CLI's own start-up + vault load floor).
+//     `sh -c true` spawned the same way, `vws ls /` (the CLI's own start-up + vault load floor), and
+//     the same exec from the sources through tsx (VWS_FROM_SOURCE=1). `built` says whether vws ran
+//     its build (dist/, made by `pnpm bench` first) or, the build being missing or stale, the sources.
 //   import_10k_files: `vws import` of a 10,000-file tree vs `cp -r` of it to tmpfs (/dev/shm).
 // Run: pnpm --filter @vws/cli bench
 import { spawnSync } from 'node:child_process';
@@ -9,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bin } from '../test/helpers.js';
+import { builtMain } from '../bin/built.js';
 
 const FILES = Number(process.env.VWS_BENCH_FILES ?? 10_000);
 const REPS = Number(process.env.VWS_BENCH_REPS ?? 7);
@@ -19,9 +22,9 @@ const work = mkdtempSync(join(shm, 'vws-bench-'));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round = (x: number) => Number(x.toFixed(1));
 
-function timed(cmd: string, args: string[]): { ms: number; stdout: string } {
+function timed(cmd: string, args: string[], env: Record<string, string> = {}): { ms: number; stdout: string } {
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { cwd: home, env: { ...process.env, VWS_HOME: home }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(cmd, args, { cwd: home, env: { ...process.env, VWS_HOME: home, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return { ms, stdout: r.stdout };
@@ -64,7 +67,8 @@ try {
   const exec = bench(() => vws('--vault', 'big', 'exec', '--', 'true').ms);
   const ls = bench(() => vws('--vault', 'big', 'ls', '/').ms);
   const sh = bench(() => timed('sh', ['-c', 'true']).ms);
-  console.log(JSON.stringify({ bench: 'exec_true_10k_files', files: FILES, vws_exec_ms: round(exec), vws_ls_ms: round(ls), sh_true_ms: round(sh), goal_ms: 150, met: exec < 150, reps: REPS }));
+  const fromSource = bench(() => timed(process.execPath, [bin, '--vault', 'big', 'exec', '--', 'true'], { VWS_FROM_SOURCE: '1' }).ms);
+  console.log(JSON.stringify({ bench: 'exec_true_10k_files', files: FILES, built: Boolean(builtMain()), vws_exec_ms: round(exec), vws_ls_ms: round(ls), sh_true_ms: round(sh), vws_exec_from_source_ms: round(fromSource), goal_ms: 150, met: exec < 150, reps: REPS }));
 } finally {
   rmSync(work, { recursive: true, force: true });
   rmSync(home, { recursive: true, force: true });

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// The vws command. Runs the built CLI when there is one; in a source checkout it runs the
-// TypeScript directly (through tsx, resolving the workspace packages to their sources).
+// The vws command. Runs the built CLI (dist/, `pnpm --filter @vws/cli build`, done by scripts/setup.sh)
+// while it is up to date with the sources it was built from; otherwise (no build, a source edited since,
+// VWS_FROM_SOURCE=1) it runs the TypeScript directly, through tsx, resolving the workspace packages to
+// their sources.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { builtMain } from './built.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const built = join(here, '../dist/main.js');
-if (existsSync(built)) {
+const built = builtMain();
+if (built) {
   await import(pathToFileURL(built).href);
 } else {
   // tsx resolved from here, so vws works from any directory.

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import { FsError, InodeFs } from '@vws/inode-fs';
+import type { Changes } from '@vws/sandbox-pty/runner';
 import { currentVaultName, useVault, Vault, VaultError } from './vault-store.js';
 import { patchAction, registerExtra } from './commands/extra.js';
 // Mastra, the PTY sandbox and FUSE load only in the commands that use them: start-up is most of a command's time.
@@ -28,13 +29,17 @@ function print(doc: unknown, human: () => string): void {
 }
 const vaultName = () => currentVaultName(program.opts().vault);
 
-/** Loads the vault, runs fn on its tree under the lock, saves when fn says it changed something. */
-async function withTree<T>(write: boolean, fn: (fs: InodeFs, vault: Vault) => Promise<T> | T): Promise<T> {
+/**
+ * Loads the vault, runs fn on its tree under the lock, and saves it when write is true, or with
+ * 'if-changed' only when the tree was mutated at all (the engine's version moved).
+ */
+async function withTree<T>(write: boolean | 'if-changed', fn: (fs: InodeFs, vault: Vault) => Promise<T> | T): Promise<T> {
   const vault = Vault.open(vaultName());
   return vault.locked(async () => {
     const fs = vault.load();
+    const loaded = fs.version;
     const result = await fn(fs, vault);
-    if (write) vault.save(fs);
+    if (write === true || (write === 'if-changed' && fs.version !== loaded)) vault.save(fs);
     return result;
   });
 }
@@ -187,27 +192,41 @@ program
   .argument('<command...>', 'the command and its arguments (after --)')
   .passThroughOptions()
   .action(async (argv: string[]) => {
+    const output = { onStdout: json() ? undefined : (d: string) => process.stdout.write(d), onStderr: json() ? undefined : (d: string) => process.stderr.write(d) };
+    const report = (r: { exitCode: number; stdout: string; stderr: string; changes: Changes }) => {
+      if (json()) print({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, changes: r.changes }, () => '');
+      else {
+        const lines = [...r.changes.created.map((p) => `+ ${p}`), ...r.changes.modified.map((p) => `~ ${p}`), ...r.changes.deleted.map((p) => `- ${p}`)];
+        if (lines.length) process.stderr.write(pc.dim(`vws: ${lines.length} changed: ${lines.join(', ')}\n`));
+      }
+      return r.exitCode;
+    };
+    // The Mastra-free runner where FUSE works (loading @mastra/core would be most of exec's time);
+    // PtySandbox, whose sync mode also works without FUSE, elsewhere.
+    const { Runner, runnerProblem } = await import('@vws/sandbox-pty/runner');
+    if (!runnerProblem()) {
+      const runner = new Runner();
+      // The spawner starts while the vault loads (it must exist before the mount).
+      const started = runner.start();
+      started.catch(() => {}); // awaited by run()
+      try {
+        process.exitCode = await withTree('if-changed', async (fs) => report(await runner.run(fs, argv, output)));
+      } finally {
+        runner.stop();
+      }
+      return;
+    }
     const [{ PtySandbox }, { InodeFilesystem }] = await Promise.all([import('@vws/sandbox-pty'), import('@vws/filesystem-inode')]);
-    const code = await withTree(true, async (fs) => {
+    process.exitCode = await withTree('if-changed', async (fs) => {
       const sandbox = new PtySandbox();
       try {
         await sandbox.mount(new InodeFilesystem({ fs }), '/');
         const [cmd, ...args] = argv;
-        const r = await sandbox.executeCommand(cmd, args, {
-          onStdout: json() ? undefined : (d) => process.stdout.write(d),
-          onStderr: json() ? undefined : (d) => process.stderr.write(d),
-        });
-        if (json()) print({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, changes: r.changes }, () => '');
-        else {
-          const lines = [...r.changes.created.map((p) => `+ ${p}`), ...r.changes.modified.map((p) => `~ ${p}`), ...r.changes.deleted.map((p) => `- ${p}`)];
-          if (lines.length) process.stderr.write(pc.dim(`vws: ${lines.length} changed: ${lines.join(', ')}\n`));
-        }
-        return r.exitCode;
+        return report(await sandbox.executeCommand(cmd, args, output));
       } finally {
         await sandbox.destroy();
       }
     });
-    process.exitCode = code;
   });
 
 program

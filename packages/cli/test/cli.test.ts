@@ -1,13 +1,14 @@
 // The real `vws` binary in a temp $VWS_HOME: commands, --json output, errors and exit codes,
 // persistence across processes, crash safety under kill -9, and two processes on one vault.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fuseMounts } from '@vws/fuse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killCli } from './helpers.js';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '../bin/vws.js');
 let home: string;
@@ -32,28 +33,13 @@ function vws(args: string[], opts: { input?: string; env?: Record<string, string
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.stdin.end(opts.input ?? '');
-    const timer = opts.killAfterMs !== undefined ? setTimeout(() => killTree(child.pid!), opts.killAfterMs) : undefined;
+    const timer = opts.killAfterMs !== undefined ? setTimeout(() => killCli(child.pid!), opts.killAfterMs) : undefined;
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
   });
-}
-
-/** kill -9 of the vws process and of the CLI it runs (the launcher's child): a crash, as hard as it gets. */
-function killTree(pid: number): void {
-  try {
-    const kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-    for (const k of kids) process.kill(k, 'SIGKILL');
-  } catch {
-    // no children
-  }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
-  }
 }
 
 const ok = async (args: string[], opts?: Parameters<typeof vws>[1]) => {

@@ -1,12 +1,12 @@
 // Crash safety and locking through the real binary: kill -9 of `vws import` and `vws write` at random
 // moments leaves the vault exactly before or exactly after the command; a second process that waits
 // for the lock gets it and nothing is lost; progress bars appear on a terminal and never in pipes.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bin, run, start } from './helpers.js';
+import { bin, killCli, run, start } from './helpers.js';
 
 let home: string;
 let tree: string;
@@ -25,27 +25,10 @@ afterAll(() => {
   rmSync(tree, { recursive: true, force: true });
 });
 
-/** kill -9 of a vws we started and of the CLI process its launcher runs. */
-function killTree(pid: number): void {
-  let kids: number[] = [];
-  try {
-    kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-  } catch {
-    // no children
-  }
-  for (const p of [...kids, pid]) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  }
-}
-
 function runKilledAfter(args: string[], ms: number): Promise<void> {
   return new Promise((resolve) => {
     const child = start(home, args);
-    const timer = setTimeout(() => killTree(child.pid!), ms);
+    const timer = setTimeout(() => killCli(child.pid!), ms);
     child.on('close', () => {
       clearTimeout(timer);
       resolve();
@@ -82,7 +65,7 @@ describe('crash safety', () => {
     for (let i = 1; i <= 6; i++) {
       await new Promise<void>((resolve) => {
         const child = start(home, ['--vault', 'c', 'write', '/w'], { input: big(i) });
-        const timer = setTimeout(() => killTree(child.pid!), 100 + ((i * 157) % 400));
+        const timer = setTimeout(() => killCli(child.pid!), 100 + ((i * 157) % 400));
         child.on('close', () => (clearTimeout(timer), resolve()));
       });
       const r = await run(home, ['--json', '--vault', 'c', 'cat', '/w']);

@@ -1,5 +1,6 @@
 // Runs the real `vws` binary (bin/vws.js, from the sources) with the project's node in a given $VWS_HOME.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,6 +15,8 @@ export interface Run {
 export function start(home: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): ChildProcess {
   // cwd outside any mount: vws serves FUSE mounts itself.
   const child = spawn(process.execPath, [bin, ...args], { cwd: home, env: { ...process.env, VWS_HOME: home, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  // A child killed on purpose (the crash tests) may not have read all its input: that is no error here.
+  child.stdin!.on('error', () => {});
   child.stdin!.end(opts.input ?? '');
   return child;
 }
@@ -28,4 +31,32 @@ export function run(home: string, args: string[], opts: { input?: string; env?: 
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * kill -9 of the vws CLI we started: a crash, as hard as it gets. That is the process itself when it
+ * runs the build, and also its child when bin/vws.js runs the sources through tsx. Other children (the
+ * spawner, fusermount's auto_unmount helper) are left alone, as a real crash of vws leaves them.
+ */
+export function killCli(pid: number): void {
+  let kids: number[] = [];
+  try {
+    kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    // no children
+  }
+  const isCli = (p: number) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('src/main.ts');
+    } catch {
+      return false;
+    }
+  };
+  for (const p of [...kids.filter(isCli), pid]) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
 }
