@@ -55,5 +55,5 @@ setInterval(() => {
   if (process.ppid !== parent) shutdown();
 }, 2000).unref();
 // Non-interactive runs find their bash started ahead (see launcher.ts: warm shells).
-keepWarm(true);
+keepWarm(!process.argv.includes('--no-warm'));
 send({ type: 'ready' });

@@ -23,6 +23,15 @@ export class Spawner {
   private ready?: Promise<void>;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  private readonly warm: boolean;
+
+  /**
+   * `warm` (default true): the spawner starts the next non-interactive run's bash ahead of time
+   * (launcher.ts, warm shells); a caller that runs one command and stops can turn it off.
+   */
+  constructor(options: { warm?: boolean } = {}) {
+    this.warm = options.warm !== false;
+  }
 
   /** Starts the spawner process (once). */
   start(): Promise<void> {
@@ -31,7 +40,7 @@ export class Spawner {
       const fromSource = import.meta.url.endsWith('.ts');
       const entry = join(here, fromSource ? 'spawner-main.ts' : 'spawner-main.js');
       const execArgv = fromSource ? ['--import', 'tsx', '--conditions=@vws/source'] : [];
-      const child = fork(entry, [], { cwd: fromSource ? join(here, '..') : '/', execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+      const child = fork(entry, this.warm ? [] : ['--no-warm'], { cwd: fromSource ? join(here, '..') : '/', execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
       this.child = child;
       child.on('message', (m: FromSpawner) => this.onMessage(m, resolve));
       child.once('error', reject);

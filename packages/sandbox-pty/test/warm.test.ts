@@ -7,6 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PtySandbox } from '../src/index.js';
+import { buildEnv } from '../src/env.js';
+import { Spawner } from '../src/spawner.js';
 
 const sandboxes: PtySandbox[] = [];
 function make(options: ConstructorParameters<typeof PtySandbox>[0] = {}): PtySandbox {
@@ -122,5 +124,21 @@ describe('warm shells', () => {
     const t0 = Date.now();
     while (processesWithHome(home).length && Date.now() - t0 < 3000) await settle(50);
     expect(processesWithHome(home)).toEqual([]);
+  });
+
+  it('a spawner made with warm: false starts every run cold', async () => {
+    const spawner = new Spawner({ warm: false });
+    try {
+      const env = buildEnv('/tmp', {});
+      for (let i = 0; i < 2; i++) {
+        let out = '';
+        const p = await spawner.launch({ command: "tr '\\0' ' ' < /proc/$$/cmdline", cwd: '/tmp', env, interactive: false }, (s) => (out += s), () => {});
+        expect((await p.done).exitCode).toBe(0);
+        expect(out).not.toContain('__vws_cmd');
+        await settle();
+      }
+    } finally {
+      spawner.stop();
+    }
   });
 });
