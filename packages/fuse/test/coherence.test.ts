@@ -96,4 +96,30 @@ describe('coherence', () => {
     await m.settle();
     expect(await ok('cat "$M/cached/f7"; stat -c %s "$M/cached/f7"', { M: m.path })).toBe('rewritten by the API20\n');
   });
+
+  it('an API append between two O_APPEND writes of a command is kept (the kernel learns the real end)', async () => {
+    fs.writeFile('/app.log', 'start\n');
+    await m.settle();
+    // The command appends, then waits for a go-ahead on a FIFO while the API appends, then appends
+    // again through the same descriptor: its kernel-side idea of the end is stale by then.
+    const fifo = `/tmp/vws-append-${process.pid}`;
+    await ok(`rm -f "${fifo}" && mkfifo "${fifo}"`);
+    const cmd = ok(`exec 3>>"$M/app.log"; echo cmd-1 >&3; read go < "${fifo}"; echo cmd-2 >&3; exec 3>&-`, { M: m.path });
+    await until(() => fs.readFile('/app.log', 'utf8').includes('cmd-1'));
+    fs.appendFile('/app.log', 'api\n');
+    await m.settle();
+    await ok(`echo go > "${fifo}"`);
+    await cmd;
+    await ok(`rm -f "${fifo}"`);
+    expect(fs.readFile('/app.log', 'utf8')).toBe('start\ncmd-1\napi\ncmd-2\n');
+    expect(await ok('cat "$M/app.log"', { M: m.path })).toBe('start\ncmd-1\napi\ncmd-2\n');
+  });
 });
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { InodeFs } from '@vws/inode-fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { cleanupStaleMounts, detach, fuseMounts, fuseProblem, liveMounts, mount, MountError } from '../src/index.js';
+import { ok } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const children: ChildProcess[] = [];
@@ -148,5 +149,25 @@ describe('lifecycle', () => {
       await exited(child);
       await live.unmount();
     }
+  });
+
+  it('children of the serving process do not inherit the FUSE connection', async () => {
+    const m = await mount(new InodeFs());
+    try {
+      // A child holding /dev/fuse would keep a dead server's mount hanging instead of failing.
+      const out = await ok('ls -l /proc/self/fd/ | grep -c /dev/fuse || true');
+      expect(out.trim()).toBe('0');
+      expect(fuseMounts().find((e) => e.path === m.path)?.pid).toBe(process.pid);
+    } finally {
+      await m.unmount();
+    }
+  });
+
+  it('an unmount from outside (fusermount3 -u) is noticed: mounted turns false, unmount() stays harmless', async () => {
+    const m = await mount(new InodeFs());
+    await ok('fusermount3 -u "$M"', { M: m.path });
+    await until(() => !m.mounted);
+    await m.unmount();
+    expect(mounted(m.path)).toBe(false);
   });
 });
