@@ -58,3 +58,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   (cd "$root" && pnpm install --frozen-lockfile --reporter=silent)
   echo "$want" > "$stamp"
 fi
+
+# 4b. Our FUSE addon (packages/fuse/native), compiled against libfuse3 at install; rebuilt here when
+#     its sources are newer than the build (an install with an unchanged lockfile does not rerun it).
+addon="$root/packages/fuse/build/Release/vws_fuse.node"
+if [ ! -f "$addon" ] || [ -n "$(find "$root/packages/fuse/native" "$root/packages/fuse/binding.gyp" -newer "$addon" 2>/dev/null)" ]; then
+  say "building the FUSE addon"
+  (cd "$root" && pnpm -s --filter @vws/fuse run build:native >/dev/null)
+fi
