@@ -36,13 +36,14 @@ export class KernelCache {
   ) {}
 
   /** An entry reply: the kernel now holds one more reference to `ino` and may cache parent/name. */
-  remember(ino: number, parent: number, name: string): void {
+  remember(ino: number, parent: number | undefined, name: string): void {
     const count = this.lookups.get(ino) ?? 0;
     this.lookups.set(ino, count + 1);
     if (count === 0 && ino !== ROOT_INO && !this.held.has(ino)) {
       this.fs.hold(ino);
       this.held.add(ino);
     }
+    if (parent === undefined) return;
     const list = this.names.get(ino);
     if (!list) this.names.set(ino, [[parent, name]]);
     else if (!list.some(([p, n]) => p === parent && n === name)) list.push([parent, name]);

@@ -203,8 +203,8 @@ export class RequestHandler {
   private lookup(parent: number, name: string): number {
     try {
       const st = this.fs.lookup(parent, name);
-      if (name !== '.' && name !== '..') this.cache.remember(st.ino, parent, name);
-      else this.cache.remember(st.ino, 0, '');
+      // '.' and '..' (asked for by NFS-style exports only) count as references but name nothing new.
+      this.cache.remember(st.ino, name === '.' || name === '..' ? undefined : parent, name);
       this.putStats(st);
       return 0;
     } catch (e) {
