@@ -1,6 +1,9 @@
 // Progress bars for long imports, exports and checkpoints: only on a TTY (never in --json, pipes or
 // tests), so scripted output stays one clean document.
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+
+// cli-progress loads only when a bar is shown: start-up is most of a command's time.
+const require = createRequire(import.meta.url);
 
 export interface Progress {
   tick(n?: number): void;
@@ -12,6 +15,7 @@ const silent: Progress = { tick() {}, stop() {} };
 /** A bar on stderr when it is a terminal and the work is big enough to be worth watching. */
 export function progress(label: string, total: number, opts: { json: boolean; min?: number }): Progress {
   if (opts.json || !process.stderr.isTTY || total < (opts.min ?? 500)) return silent;
+  const cliProgress = require('cli-progress') as typeof import('cli-progress');
   const bar = new cliProgress.SingleBar(
     { format: `${label} [{bar}] {percentage}% {value}/{total} files`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,

@@ -6,7 +6,6 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, u
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createTwoFilesPatch } from 'diff';
 import pc from 'picocolors';
 import type { InodeFs } from '@vws/inode-fs';
 import { atomicWrite, Vault, VaultError, vwsHome } from '../vault-store.js';
@@ -334,7 +333,8 @@ export function registerExtra(program: Command, ctx: Ctx): void {
 export function patchAction(ctx: Ctx): (from?: string, to?: string) => Promise<void> {
   const { print, withTree } = ctx;
   return (from?: string, to?: string) =>
-    withTree(false, (fs, v) => {
+    withTree(false, async (fs, v) => {
+      const { createTwoFilesPatch } = await import('diff'); // loaded here only: start-up is most of a command's time
       const cps = Object.entries(v.meta().checkpoints).sort((a, b) => a[1].createdAt.localeCompare(b[1].createdAt));
       const fromName = from ?? cps.at(-1)?.[0];
       if (!fromName) throw new VaultError(`vault '${v.name}' has no checkpoint to compare with`, 3);
