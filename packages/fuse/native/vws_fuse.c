@@ -616,16 +616,19 @@ static void close_async(uv_handle_t *h) {
   uv_close((uv_handle_t *)&s->settled_async, free_session);
 }
 
+static void stop_polling(session_t *s) {
+  if (!s->polling) return;
+  uv_poll_stop(&s->poll);
+  s->polling = 0;
+}
+
 // Stops serving and releases the session. `unmount`: also detach the mount point (ours to remove).
 // The caller has let the notification queue drain (settle) while still serving: a notification
 // blocked in the kernel waits for one of our replies, so joining its thread earlier could deadlock.
 static void shutdown_session(session_t *s, int unmount) {
   if (s->closed) return;
   s->closed = 1;
-  if (s->polling) {
-    uv_poll_stop(&s->poll);
-    s->polling = 0;
-  }
+  stop_polling(s);
   stop_thread(s);
   if (unmount) fuse_session_unmount(s->se);
   fuse_session_destroy(s->se);  // closes /dev/fuse: the kernel aborts anything still pending
@@ -658,6 +661,17 @@ static session_t *unwrap(napi_env env, napi_value v) {
     return NULL;
   }
   return s;
+}
+
+// Reads up to `n` arguments of a call whose first argument is a session; NULL (with a JS error
+// pending) when it is not one.
+static session_t *session_args(napi_env env, napi_callback_info info, napi_value *argv, size_t n, size_t *argc) {
+  *argc = n;
+  if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok || *argc < 1) {
+    napi_throw_type_error(env, NULL, "a vws FUSE session expected");
+    return NULL;
+  }
+  return unwrap(env, argv[0]);
 }
 
 static char *get_string(napi_env env, napi_value v) {
@@ -766,10 +780,9 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
 
 // unmount(session, detach: boolean)
 static napi_value js_unmount(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
+  size_t argc;
   napi_value argv[2];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session_t *s = unwrap(env, argv[0]);
+  session_t *s = session_args(env, info, argv, 2, &argc);
   if (!s) return NULL;
   bool detach = true;
   if (argc > 1) napi_get_value_bool(env, argv[1], &detach);
@@ -781,31 +794,13 @@ static napi_value js_unmount(napi_env env, napi_callback_info info) {
 // whatever is pending, which also frees a blocked notification) and detach the mount point. No
 // join, no free: the process is going away.
 static napi_value js_detach_now(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
+  size_t argc;
   napi_value argv[1];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session_t *s = unwrap(env, argv[0]);
+  session_t *s = session_args(env, info, argv, 1, &argc);
   if (!s || s->closed) return NULL;
   s->closed = 1;
-  if (s->polling) {
-    uv_poll_stop(&s->poll);
-    s->polling = 0;
-  }
+  stop_polling(s);
   fuse_session_unmount(s->se);
-  return NULL;
-}
-
-// ref(session, on: boolean): whether a live mount keeps the process alive.
-static napi_value js_ref(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session_t *s = unwrap(env, argv[0]);
-  if (!s || s->closed) return NULL;
-  bool on = true;
-  napi_get_value_bool(env, argv[1], &on);
-  if (on) uv_ref((uv_handle_t *)&s->poll);
-  else uv_unref((uv_handle_t *)&s->poll);
   return NULL;
 }
 
@@ -827,11 +822,14 @@ static int enqueue(session_t *s, int entry, uint64_t ino, const char *name, size
 
 // invalidate(session, inodes: number[], entries: Array<[parent, name]>) -> sequence number to settle at
 static napi_value js_invalidate(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
+  size_t argc;
   napi_value argv[3];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session_t *s = unwrap(env, argv[0]);
+  session_t *s = session_args(env, info, argv, 3, &argc);
   if (!s) return NULL;
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, "invalidate: inodes and entries expected");
+    return NULL;
+  }
   napi_value out;
   if (s->closed || !s->thread_started) {
     napi_create_double(env, -1, &out);
@@ -870,10 +868,9 @@ static napi_value js_invalidate(napi_env env, napi_callback_info info) {
 
 // settled(session) -> the number of notifications delivered so far
 static napi_value js_settled(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
+  size_t argc;
   napi_value argv[1];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session_t *s = unwrap(env, argv[0]);
+  session_t *s = session_args(env, info, argv, 1, &argc);
   if (!s) return NULL;
   pthread_mutex_lock(&s->mu);
   double done = (double)s->done;
@@ -888,7 +885,6 @@ static napi_value init(napi_env env, napi_value exports) {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
     {"unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL},
     {"detachNow", NULL, js_detach_now, NULL, NULL, NULL, napi_default, NULL},
-    {"ref", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},
     {"invalidate", NULL, js_invalidate, NULL, NULL, NULL, napi_default, NULL},
     {"settled", NULL, js_settled, NULL, NULL, NULL, napi_default, NULL},
   };
