@@ -3,10 +3,13 @@
 # uninterruptible sleep and cannot even be killed until its FUSE connection is aborted. This aborts
 # the connections behind any vws mount still listed, then detaches those mounts. Touches only mounts
 # whose source is "vws" or "vws:PID" (ours).
+# Usage: fuse-reaper.sh [FILE]: mount points listed in FILE (one a line) are spared.
 set -u
+spare=${1:-/dev/null}
 # mountinfo: field 3 is major:minor, field 5 the mount point; after " - " come type and source.
 # Nothing here stats a mount point: that would hang on a stuck server.
-entries=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break; if ($(i+1) ~ /^fuse/ && ($(i+2) == "vws" || $(i+2) ~ /^vws:/)) print $3 " " $5 }' /proc/self/mountinfo)
+entries=$(awk -v spare="$spare" 'BEGIN { while ((getline line < spare) > 0) keep[line] = 1 }
+  { for (i = 7; i <= NF; i++) if ($i == "-") break; if ($(i+1) ~ /^fuse/ && ($(i+2) == "vws" || $(i+2) ~ /^vws:/) && !($5 in keep)) print $3 " " $5 }' /proc/self/mountinfo)
 mounts=$(echo "$entries" | awk 'NF {print $2}')
 [ -z "$mounts" ] && exit 0
 echo "fuse-reaper: clearing leftover vws mounts: $mounts" >&2
