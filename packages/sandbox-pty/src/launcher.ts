@@ -124,7 +124,7 @@ export interface LaunchSpec {
    * skips that (one process fewer) and gets its output's CR/LF translation undone exactly.
    */
   interactive?: boolean;
-  /** @internal Tests only: skip waiting for the sentinel, to show the output loss it prevents. */
+  /** @internal Tests only: skip waiting for the end marker, to show the output loss it prevents. */
   noDrain?: boolean;
 }
 
@@ -533,10 +533,18 @@ export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, on
   const key = warmKey(spec);
   let run: PtyRun;
   const w = warm;
+  let claimed = false;
   if (key && w && w.key === key && !w.run.hasExited()) {
     warm = undefined;
     const line = typeof spec.command === 'string' ? spec.command : spec.command.map(shellQuote).join(' ');
-    writeFileSync(w.file, `${spec.cwd}\0${line}\0`, { mode: 0o600 });
+    try {
+      writeFileSync(w.file, `${spec.cwd}\0${line}\0`, { mode: 0o600 });
+      claimed = true;
+    } catch {
+      w.run.signal('SIGKILL'); // its directory went away: start cold
+    }
+  }
+  if (claimed && w) {
     w.stderr.send!('\n');
     run = w.run;
     run.attach(onStdout, onStderr);

@@ -1,8 +1,9 @@
 // node-pty has been measured to report exit before the last output is read (DESIGN.md). The launcher
-// only completes a run once the wrapper's exit sentinel, written after all the command's output, has
-// been read. (With node-pty 1.1.0 on Node 24 here, 300 raw runs lost nothing, so a test that fails
-// without the drain cannot be built on this host; re-measured on 2026-11-22: raw node-pty.spawn of
-// bash -c '<20 KiB write>' lost 0/100, also with both cores busy; these tests hold the guarantee itself.)
+// holds the terminal's slave side open and only completes a run once the end marker it writes into
+// the terminal after the command's exit (behind all the command's output) has been read back. (With
+// node-pty 1.1.0 on Node 24 here, 300 raw runs lost nothing, so a test that fails without the drain
+// cannot be built on this host; re-measured on 2026-11-22: raw node-pty.spawn of bash -c '<20 KiB
+// write>' lost 0/100, also with both cores busy; these tests hold the guarantee itself.)
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +29,7 @@ it('100 runs of a 20 KiB write all arrive complete', async () => {
   expect(lengths.filter((n) => n !== SIZE)).toEqual([]);
 }, 120_000);
 
-it('the exit status travels in the sentinel and never leaks into stdout', async () => {
+it('the exit status is the command\'s own and the end marker never leaks into stdout', async () => {
   for (const code of [0, 1, 7, 255]) {
     let out = '';
     const p = await launch({ command: `printf 'tail-without-newline'; exit ${code}`, cwd: dir, env }, (s) => (out += s), () => {});

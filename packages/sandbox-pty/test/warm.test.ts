@@ -141,4 +141,18 @@ describe('warm shells', () => {
       spawner.stop();
     }
   });
+
+  it('complete output on warm shells too: 50 runs of a 20 KiB write, and a background child does not hold a run open', async () => {
+    const sb = make();
+    const sizes: number[] = [];
+    for (let i = 0; i < 50; i++) sizes.push((await sb.executeCommand("head -c 20480 /dev/zero | tr '\\0' x; printf end")).stdout.length);
+    expect(sizes.filter((n) => n !== 20483)).toEqual([]);
+    const marker = `vws-warm-bg-${process.pid}-${Date.now()}`;
+    const t0 = Date.now();
+    const r = await sb.executeCommand(`bash -c 'sleep 20; : ${marker}' & echo started`);
+    expect(r).toMatchObject({ exitCode: 0, stdout: 'started\n' });
+    expect(Date.now() - t0).toBeLessThan(1500);
+    await settle(300);
+    expect(alive(marker)).toBe(false);
+  });
 });
