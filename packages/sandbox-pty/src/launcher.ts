@@ -12,12 +12,12 @@
 // we write an end marker with a fresh nonce into the slave: everything the command wrote precedes it
 // in the terminal's buffer, so a run is complete once the marker has been read back from the master.
 
-import { closeSync, constants as fsc, createReadStream, existsSync, mkdtempSync, openSync, rmSync, write as fsWrite, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, write as fsWrite, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { ReadStream as TtyReadStream } from 'node:tty';
 import { bwrapPrefix } from './isolation.js';
@@ -97,17 +97,34 @@ const BASH_ENV_FILE = [
 ].join('\n');
 
 let bashEnvDir: string | undefined;
-/** The startup file, written once per process in a private directory (again if it went missing). */
-function bashEnvFile(): string {
-  const file = bashEnvDir && join(bashEnvDir, 'bash-env');
-  if (file && existsSync(file)) return file;
-  if (!bashEnvDir || !existsSync(bashEnvDir)) {
-    bashEnvDir = mkdtempSync(join(tmpdir(), 'vws-bash-env-'));
-    const dir = bashEnvDir;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+const BASH_ENV_NAME = `bash-env-${createHash('sha256').update(BASH_ENV_FILE).digest('hex').slice(0, 12)}`;
+
+/** A private (0700, ours) directory: one per user, reused by every process (nothing to clean up). */
+function privateDir(): string {
+  const uid = process.getuid?.() ?? 0;
+  const dir = join(tmpdir(), `vws-bash-env-${uid}`);
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
-  writeFileSync(join(bashEnvDir, 'bash-env'), BASH_ENV_FILE, { mode: 0o600 });
-  return join(bashEnvDir, 'bash-env');
+  const st = lstatSync(dir);
+  if (st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0) return dir;
+  // Someone else's, or open to others: a fresh directory of our own instead, removed at exit.
+  const own = mkdtempSync(join(tmpdir(), 'vws-bash-env-'));
+  process.once('exit', () => rmSync(own, { recursive: true, force: true }));
+  return own;
+}
+
+/** The startup file (named by its content, so versions never mix), made again if it went missing. */
+function bashEnvFile(): string {
+  const file = bashEnvDir && join(bashEnvDir, BASH_ENV_NAME);
+  if (file && existsSync(file)) return file;
+  bashEnvDir = privateDir();
+  const tmp = join(bashEnvDir, `${BASH_ENV_NAME}.${process.pid}.tmp`);
+  writeFileSync(tmp, BASH_ENV_FILE, { mode: 0o600 });
+  renameSync(tmp, join(bashEnvDir, BASH_ENV_NAME)); // atomic: a concurrent reader sees all or nothing
+  return join(bashEnvDir, BASH_ENV_NAME);
 }
 
 export interface LaunchSpec {
