@@ -205,7 +205,7 @@ program
     // PtySandbox, whose sync mode also works without FUSE, elsewhere.
     const { Runner, runnerProblem } = await import('@vws/sandbox-pty/runner');
     if (!runnerProblem()) {
-      const runner = new Runner();
+      const runner = new Runner({ warm: false }); // one command, then the process ends
       // The spawner starts while the vault loads (it must exist before the mount).
       const started = runner.start();
       started.catch(() => {}); // awaited by run()

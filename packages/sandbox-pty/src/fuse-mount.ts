@@ -8,6 +8,7 @@ import type { WorkspaceFilesystem } from '@mastra/core/workspace';
 import { InodeFilesystem } from '@vws/filesystem-inode';
 import { fuseProblem, mount as fuseMount, type Mount } from '@vws/fuse';
 import type { InodeFs } from '@vws/inode-fs';
+import { engineChanges } from './changes.js';
 import type { ActiveMount, Changes } from './mounts.js';
 
 /** A FUSE mount of `filesystem` at hostPath, or null (not an InodeFilesystem, or no FUSE here). */
@@ -33,15 +34,7 @@ class FuseMount implements ActiveMount {
     // command starts, so the command sees them.
     await this.handle.settle();
     const before = engine.fork(); // O(1)
-    return async () => {
-      const d = before.diff(engine);
-      const prefix = (p: string) => (this.mountPath === '/' ? p : `${this.mountPath}${p}`);
-      return {
-        created: [...d.added, ...d.renamed].map((c) => prefix(c.path)).sort(),
-        modified: d.modified.map((c) => prefix(c.path)).sort(),
-        deleted: [...d.deleted.map((c) => c.path), ...d.renamed.map((c) => c.oldPath!)].map(prefix).sort(),
-      };
-    };
+    return async () => engineChanges(before, engine, this.mountPath);
   }
 
   async unmount(): Promise<void> {

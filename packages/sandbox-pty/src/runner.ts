@@ -43,8 +43,9 @@ export interface RunResult {
 export class Runner {
   private readonly spawner: Spawner | null;
 
-  constructor(options: { spawner?: boolean } = {}) {
-    this.spawner = options.spawner === false ? null : new Spawner();
+  /** `warm: false` for callers that run one command and stop (no shell started ahead for a next one). */
+  constructor(options: { spawner?: boolean; warm?: boolean } = {}) {
+    this.spawner = options.spawner === false ? null : new Spawner({ warm: options.warm ?? true });
   }
 
   /**
