@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -512,6 +513,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     int res = fuse_session_receive_buf(s->se, &s->buf);
     if (res == -EAGAIN) {
       if (s->spin_us == 0 || now_us() >= deadline) break;
+      sched_yield();  // a client on this CPU runs first: polling must not delay its next request
       continue;
     }
     if (res == -EINTR) continue;
