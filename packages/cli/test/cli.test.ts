@@ -120,7 +120,7 @@ describe('vws', () => {
     const usage = await vws(['vault', 'create']);
     expect(usage.code).toBe(2);
     const doctor = await j(['doctor']);
-    expect(doctor.checks.map((c: { check: string }) => c.check)).toEqual(['fuse', 'bubblewrap', 'node', 'mounts']);
+    expect(doctor.checks.map((c: { check: string }) => c.check)).toEqual(['fuse', 'bubblewrap', 'node', 'mounts', 'wakeups']);
   });
 
   it('a second process on a locked vault waits, then fails with a clear message; nothing is lost', async () => {
