@@ -30,11 +30,14 @@ class FuseMount implements ActiveMount {
 
   async begin(): Promise<() => Promise<Changes>> {
     const engine: InodeFs = this.filesystem.engine;
-    // The kernel caches names, attributes and pages: API writes made so far must reach it before the
-    // command starts, so the command sees them.
-    await this.handle.settle();
+    await this.settle();
     const before = engine.fork(); // O(1)
     return async () => engineChanges(before, engine, this.mountPath);
+  }
+
+  /** The kernel caches names, attributes and pages: API writes made so far must reach it before a command starts. */
+  settle(): Promise<void> {
+    return this.handle.settle();
   }
 
   async unmount(): Promise<void> {

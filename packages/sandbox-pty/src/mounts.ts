@@ -20,6 +20,8 @@ export interface ActiveMount {
   readonly mode: 'fuse' | 'sync';
   /** Called before a command: returns a function that, after it, reports (and in sync mode applies) the changes. */
   begin(): Promise<() => Promise<Changes>>;
+  /** Resolves when API changes made so far are visible to a process started next (FUSE: kernel caches). */
+  settle?(): Promise<void>;
   unmount(): Promise<void>;
 }
 

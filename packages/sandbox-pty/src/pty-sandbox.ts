@@ -77,8 +77,12 @@ export class PtySandbox extends MastraSandbox {
     await this.runner.start();
   }
 
-  /** @internal Starts one command, through the spawner process unless it is off. */
-  launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Promise<Launched> {
+  /**
+   * @internal Starts one command, through the spawner process unless it is off. Background processes
+   * come through here too: they must also see every API write made before them.
+   */
+  async launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Promise<Launched> {
+    await Promise.all([...this.active.values()].map((m) => m.settle?.()));
     return this.runner.launch(spec, onStdout, onStderr);
   }
 

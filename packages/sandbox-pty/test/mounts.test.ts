@@ -72,6 +72,20 @@ describe('an InodeFilesystem over FUSE', () => {
     expect(await fs.readFile('data.txt', { encoding: 'utf-8' })).toBe('precious');
   });
 
+  it('commands and background processes see the API writes made just before them, through the kernel caches', async () => {
+    const fs = new InodeFilesystem();
+    const sb = sandbox();
+    await sb.mount(fs, '/');
+    for (let i = 0; i < 10; i++) {
+      // The kernel has the file, its attributes and its pages cached from the previous round.
+      await fs.writeFile('note.txt', `round ${i} `.repeat(i + 1));
+      expect((await sb.executeCommand('cat note.txt')).stdout).toBe(`round ${i} `.repeat(i + 1));
+      await fs.writeFile('note.txt', `background ${i}`);
+      const p = await sb.processes.spawn('cat note.txt; ls');
+      expect((await p.wait()).stdout).toBe(`background ${i}note.txt\n`);
+    }
+  });
+
   it('after destroy no mount and no child remains, even with a command still running', async () => {
     const fs = new InodeFilesystem();
     const sb = new PtySandbox();
