@@ -676,12 +676,17 @@ static session_t *session_args(napi_env env, napi_callback_info info, napi_value
   return unwrap(env, argv[0]);
 }
 
-static char *get_string(napi_env env, napi_value v) {
-  size_t len;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
-  char *out = malloc(len + 1);
-  if (out) napi_get_value_string_utf8(env, v, out, len + 1, &len);
-  return out;
+
+// Releases a session that never started serving (a failed mount).
+static void discard_session(napi_env env, session_t *s) {
+  napi_ref refs[] = {s->dispatch_ref, s->on_settled_ref, s->on_closed_ref, s->io_ref, s->rbuf_ref, s->wbuf_ref};
+  for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
+    if (refs[i]) napi_delete_reference(env, refs[i]);
+  if (s->async_ctx) napi_async_destroy(env, s->async_ctx);
+  if (s->se) fuse_session_destroy(s->se);
+  pthread_mutex_destroy(&s->mu);
+  pthread_cond_destroy(&s->cv);
+  free(s);
 }
 
 // mount(dir, options, dispatch, io: Float64Array, rbuf: Buffer, wbuf: Buffer, onSettled, onClosed)
@@ -693,6 +698,27 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "mount: 8 arguments expected");
     return NULL;
   }
+  // Everything is checked before anything is allocated.
+  napi_typedarray_type tt;
+  size_t n, rlen, wlen, off;
+  void *io, *rbuf, *wbuf;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, argv[3], &tt, &n, &io, &ab, &off) != napi_ok || tt != napi_float64_array || n < IO_LEN) {
+    napi_throw_type_error(env, NULL, "mount: io must be a Float64Array of 40 or more");
+    return NULL;
+  }
+  if (napi_get_buffer_info(env, argv[4], &rbuf, &rlen) != napi_ok || napi_get_buffer_info(env, argv[5], &wbuf, &wlen) != napi_ok) {
+    napi_throw_type_error(env, NULL, "mount: rbuf and wbuf must be Buffers");
+    return NULL;
+  }
+  char path[4096], opts[4096];
+  size_t len;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len >= sizeof path - 1 ||
+      napi_get_value_string_utf8(env, argv[1], opts, sizeof opts, &len) != napi_ok || len >= sizeof opts - 1) {
+    napi_throw_type_error(env, NULL, "mount: dir and options must be strings (under 4 KiB)");
+    return NULL;
+  }
+
   session_t *s = calloc(1, sizeof *s);
   if (!s) {
     napi_throw_error(env, "ENOMEM", "out of memory");
@@ -703,60 +729,47 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   s->owners = 1;
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
-
-  napi_typedarray_type tt;
-  size_t n;
-  void *data;
-  napi_value ab;
-  size_t off;
-  NAPI_OK(napi_get_typedarray_info(env, argv[3], &tt, &n, &data, &ab, &off));
-  if (tt != napi_float64_array || n < IO_LEN) {
-    napi_throw_type_error(env, NULL, "mount: io must be a Float64Array of 40 or more");
-    return NULL;
-  }
-  s->io = data;
+  s->io = io;
   s->spin_us = s->io[IO_SPIN_US] > 0 ? (uint64_t)s->io[IO_SPIN_US] : 0;
-  NAPI_OK(napi_get_buffer_info(env, argv[4], (void **)&s->rbuf, &s->rbuf_len));
-  NAPI_OK(napi_get_buffer_info(env, argv[5], (void **)&s->wbuf, &s->wbuf_len));
-  NAPI_OK(napi_create_reference(env, argv[2], 1, &s->dispatch_ref));
-  NAPI_OK(napi_create_reference(env, argv[3], 1, &s->io_ref));
-  NAPI_OK(napi_create_reference(env, argv[4], 1, &s->rbuf_ref));
-  NAPI_OK(napi_create_reference(env, argv[5], 1, &s->wbuf_ref));
-  NAPI_OK(napi_create_reference(env, argv[6], 1, &s->on_settled_ref));
-  NAPI_OK(napi_create_reference(env, argv[7], 1, &s->on_closed_ref));
+  s->rbuf = rbuf;
+  s->rbuf_len = rlen;
+  s->wbuf = wbuf;
+  s->wbuf_len = wlen;
   napi_value name;
   napi_create_string_utf8(env, "vws-fuse", NAPI_AUTO_LENGTH, &name);
-  NAPI_OK(napi_async_init(env, NULL, name, &s->async_ctx));
-
-  char *dir = get_string(env, argv[0]);
-  char *opts = get_string(env, argv[1]);
-  if (!dir || !opts) {
-    free(dir);
-    free(opts);
-    napi_throw_type_error(env, NULL, "mount: dir and options must be strings");
+  if (napi_create_reference(env, argv[2], 1, &s->dispatch_ref) != napi_ok || napi_create_reference(env, argv[3], 1, &s->io_ref) != napi_ok ||
+      napi_create_reference(env, argv[4], 1, &s->rbuf_ref) != napi_ok || napi_create_reference(env, argv[5], 1, &s->wbuf_ref) != napi_ok ||
+      napi_create_reference(env, argv[6], 1, &s->on_settled_ref) != napi_ok || napi_create_reference(env, argv[7], 1, &s->on_closed_ref) != napi_ok ||
+      napi_async_init(env, NULL, name, &s->async_ctx) != napi_ok) {
+    discard_session(env, s);
+    napi_throw_error(env, "EINVAL", "mount: could not hold on to its arguments");
     return NULL;
   }
+
   char *args_v[] = {"vws", "-o", opts, NULL};
   struct fuse_args args = FUSE_ARGS_INIT(3, args_v);
   s->se = fuse_session_new(&args, &ll_ops, sizeof ll_ops, s);
   if (!s->se) {
-    free(dir);
-    free(opts);
+    discard_session(env, s);
     napi_throw_error(env, "EINVAL", "fuse_session_new failed (bad mount options?)");
     return NULL;
   }
-  if (fuse_session_mount(s->se, dir) != 0) {
+  if (fuse_session_mount(s->se, path) != 0) {
     int e = errno;
-    fuse_session_destroy(s->se);
-    free(dir);
-    free(opts);
+    discard_session(env, s);
     char msg[256];
     snprintf(msg, sizeof msg, "fuse_session_mount failed: %s", strerror(e ? e : EIO));
     napi_throw_error(env, "EMOUNT", msg);
     return NULL;
   }
-  free(dir);
-  free(opts);
+  // Without its notification thread a mount could not keep the kernel's caches true: refuse it.
+  if (pthread_create(&s->thread, NULL, notify_main, s) != 0) {
+    fuse_session_unmount(s->se);
+    discard_session(env, s);
+    napi_throw_error(env, "EAGAIN", "mount: could not start the notification thread");
+    return NULL;
+  }
+  s->thread_started = 1;
   s->fd = fuse_session_fd(s->se);
   // Children must not inherit the connection (a dead server's mount would hang them), and reads
   // happen only when the fd is readable.
@@ -772,7 +785,6 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   uv_unref((uv_handle_t *)&s->settled_async);
   uv_poll_start(&s->poll, UV_READABLE, on_readable);
   s->polling = 1;
-  if (pthread_create(&s->thread, NULL, notify_main, s) == 0) s->thread_started = 1;
 
   napi_value ext;
   s->owners = 2;
