@@ -290,20 +290,29 @@ function readContentFull(r: Reader): Content {
   return new Content(FROZEN, size, chunks, new Array(n).fill(FROZEN), allocated);
 }
 
-function readDirFull(r: Reader, owner: number): PMap<number> {
+/** Child ino -> its links, collected while directories are read (records by ino, entries by name). */
+type LinkIndex = Map<number, Link[]>;
+
+function readDirFull(r: Reader, owner: number, dirIno: number, links?: LinkIndex): PMap<number> {
   const n = r.varint();
   let entries = PMap.empty<number>(owner);
   for (let i = 0; i < n; i++) {
     const name = r.str();
-    entries = entries.set(owner, name, r.varint());
+    const child = r.varint();
+    entries = entries.set(owner, name, child);
+    if (links) {
+      const l = links.get(child);
+      if (l) l.push([dirIno, name]);
+      else links.set(child, [[dirIno, name]]);
+    }
   }
   return entries;
 }
 
-function readBodyFull(r: Reader, inode: Inode, owner: number): void {
+function readBodyFull(r: Reader, inode: Inode, owner: number, links?: LinkIndex): void {
   const type = inode.mode & S_IFMT;
   if (type === S_IFREG) inode.content = readContentFull(r);
-  else if (type === S_IFDIR) inode.entries = readDirFull(r, owner);
+  else if (type === S_IFDIR) inode.entries = readDirFull(r, owner, inode.ino, links);
   else if (type === S_IFLNK) inode.target = r.str();
 }
 
@@ -324,16 +333,21 @@ function validate(fs: InodeFs): void {
   });
 }
 
-/** Rebuilds every inode's links from the directory entries (dirs by ino, names sorted). */
-function rebuildLinks(fs: InodeFs): void {
-  const dirs: Inode[] = [];
+/**
+ * Checks a fully decoded state and gives every inode its links, in one pass: the links were collected
+ * while reading (directories come by ino, their entries by name: the order rebuildLinks sorts into).
+ */
+function validateAndLink(fs: InodeFs, links: LinkIndex): void {
+  const root = fs.inodes.get(ROOT_INO);
+  if (!root || !root.isDir) throw new SnapshotError('snapshot is damaged: no root directory');
   fs.inodes.forEach((inode) => {
-    inode.links = [];
-    if (inode.isDir) dirs.push(inode);
+    if (inode.ino >= fs.nextIno) throw new SnapshotError(`snapshot is damaged: inode ${inode.ino} beyond next inode ${fs.nextIno}`);
+    inode.links = links.get(inode.ino) ?? [];
   });
-  fs.node(ROOT_INO).links = [[ROOT_INO, '']];
-  dirs.sort((a, b) => a.ino - b.ino);
-  for (const dir of dirs) for (const [name, ino] of sortedEntries(dir)) fs.node(ino).links.push([dir.ino, name]);
+  for (const [child, l] of links) {
+    if (!fs.inodes.get(child)) throw new SnapshotError(`snapshot is damaged: entry '${l[0][1]}' in inode ${l[0][0]} names missing inode ${child}`);
+  }
+  root.links = [[ROOT_INO, ''], ...(links.get(ROOT_INO) ?? [])];
 }
 
 export function decode(bytes: Uint8Array, options: RestoreOptions = {}): InodeFs {
@@ -348,6 +362,7 @@ export function decode(bytes: Uint8Array, options: RestoreOptions = {}): InodeFs
   const fs = new InodeFs(options, { inodes: PVec.empty(FROZEN), nextIno: h.nextIno, usedBytes: 0, usedInodes: 0 });
   const owner = fs.epoch;
   let table = PVec.empty<Inode>(owner);
+  const links: LinkIndex = new Map();
   const n = rr.varint();
   let prev = 0;
   for (let i = 0; i < n; i++) {
@@ -355,14 +370,13 @@ export function decode(bytes: Uint8Array, options: RestoreOptions = {}): InodeFs
     if (inode.ino <= prev) throw new SnapshotError(`snapshot is damaged: inode ${inode.ino} out of order`);
     prev = inode.ino;
     if (rr.u8() !== BODY_FULL) throw new SnapshotError(`snapshot is damaged: patch record in a full snapshot`);
-    readBodyFull(rr, inode, owner);
+    readBodyFull(rr, inode, owner, links);
     table = table.set(owner, inode.ino, inode);
   }
   if (rr.pos !== rr.end) throw new SnapshotError(`snapshot is damaged: ${rr.end - rr.pos} trailing bytes`);
   fs.inodes = table;
   finishState(fs, h);
-  validate(fs);
-  rebuildLinks(fs);
+  validateAndLink(fs, links);
   return fs;
 }
 
