@@ -42,7 +42,7 @@ enum {
   IO_INO = 0, IO_MODE, IO_NLINK, IO_UID, IO_GID, IO_RDEV, IO_SIZE, IO_BLOCKS, IO_ATIME, IO_ATIME_NS,
   IO_MTIME, IO_MTIME_NS, IO_CTIME, IO_CTIME_NS, IO_GEN, IO_BLKSIZE,
   IO_SET_MASK = 16, IO_SET_MODE, IO_SET_UID, IO_SET_GID, IO_SET_SIZE, IO_SET_ATIME, IO_SET_ATIME_NS,
-  IO_SET_MTIME, IO_SET_MTIME_NS, IO_SET_FH, IO_FLAGS,
+  IO_SET_MTIME, IO_SET_MTIME_NS, IO_FLAGS,
   IO_CALLER_UID = 28, IO_CALLER_GID, IO_CALLER_PID,
   IO_ENTRY_TIMEOUT = 32, IO_ATTR_TIMEOUT, IO_NEG_TIMEOUT, IO_SPIN_US,
   IO_LEN = 40
@@ -163,6 +163,16 @@ static void fill_stat(const double *io, struct stat *st) {
   st->st_ctim.tv_nsec = (long)io[IO_CTIME_NS];
 }
 
+// The entry JS left in io[]: inode, generation, attributes and timeouts.
+static void fill_entry(const double *io, struct fuse_entry_param *e) {
+  memset(e, 0, sizeof *e);
+  e->ino = (fuse_ino_t)io[IO_INO];
+  e->generation = (uint64_t)io[IO_GEN];
+  fill_stat(io, &e->attr);
+  e->attr_timeout = io[IO_ATTR_TIMEOUT];
+  e->entry_timeout = io[IO_ENTRY_TIMEOUT];
+}
+
 // Replies with an entry from io[], or with the error. ENOENT becomes a cached negative entry when
 // negative caching is on (ino 0 with a timeout).
 static void reply_entry(fuse_req_t req, session_t *s, double r) {
@@ -178,11 +188,7 @@ static void reply_entry(fuse_req_t req, session_t *s, double r) {
     }
     return;
   }
-  e.ino = (fuse_ino_t)s->io[IO_INO];
-  e.generation = (uint64_t)s->io[IO_GEN];
-  fill_stat(s->io, &e.attr);
-  e.attr_timeout = s->io[IO_ATTR_TIMEOUT];
-  e.entry_timeout = s->io[IO_ENTRY_TIMEOUT];
+  fill_entry(s->io, &e);
   fuse_reply_entry(req, &e);
 }
 
@@ -257,7 +263,6 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
   io[IO_SET_ATIME_NS] = attr->st_atim.tv_nsec;
   io[IO_SET_MTIME] = (double)attr->st_mtim.tv_sec;
   io[IO_SET_MTIME_NS] = attr->st_mtim.tv_nsec;
-  io[IO_SET_FH] = fi ? (double)fi->fh : -1;
   reply_attr(req, s, call_js(s, req, OP_SETATTR, ino, 0, 0, 0, NULL, 0, NULL, NULL));
 }
 
@@ -328,12 +333,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
   double r = call_js(s, req, OP_CREATE, parent, mode, fi->flags, 0, name, strlen(name), NULL, NULL);
   if (r < 0) return (void)fuse_reply_err(req, (int)-r);
   struct fuse_entry_param e;
-  memset(&e, 0, sizeof e);
-  e.ino = (fuse_ino_t)s->io[IO_INO];
-  e.generation = (uint64_t)s->io[IO_GEN];
-  fill_stat(s->io, &e.attr);
-  e.attr_timeout = s->io[IO_ATTR_TIMEOUT];
-  e.entry_timeout = s->io[IO_ENTRY_TIMEOUT];
+  fill_entry(s->io, &e);
   fi->fh = (uint64_t)r;
   fi->keep_cache = 1;  // API writes invalidate the page cache explicitly
   fi->noflush = 1;

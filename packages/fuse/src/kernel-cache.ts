@@ -81,10 +81,14 @@ export class KernelCache {
   /** Drops the kernel's cached pages and attributes of `ino` once the current request is answered. */
   invalidateLater(ino: number): void {
     this.pendingInodes.add(ino);
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(() => this.flush());
-    }
+    this.schedule();
+  }
+
+  /** One batch per synchronous run of changes (duplicates collapse), handed over in a microtask. */
+  private schedule(): void {
+    if (this.flushQueued || (this.pendingInodes.size === 0 && this.pendingEntries.size === 0)) return;
+    this.flushQueued = true;
+    queueMicrotask(() => this.flush());
   }
 
   knows(ino: number): boolean {
@@ -124,11 +128,7 @@ export class KernelCache {
         }
       }
     }
-    // One batch per synchronous run of API calls (duplicates collapse).
-    if (!this.flushQueued && (this.pendingInodes.size || this.pendingEntries.size)) {
-      this.flushQueued = true;
-      queueMicrotask(() => this.flush());
-    }
+    this.schedule();
   }
 
   /** Hands what is pending to the kernel side now; returns the sequence to wait for. */

@@ -22,7 +22,7 @@ export const IO = {
   INO: 0, MODE: 1, NLINK: 2, UID: 3, GID: 4, RDEV: 5, SIZE: 6, BLOCKS: 7, ATIME: 8, ATIME_NS: 9,
   MTIME: 10, MTIME_NS: 11, CTIME: 12, CTIME_NS: 13, GEN: 14, BLKSIZE: 15,
   SET_MASK: 16, SET_MODE: 17, SET_UID: 18, SET_GID: 19, SET_SIZE: 20, SET_ATIME: 21, SET_ATIME_NS: 22,
-  SET_MTIME: 23, SET_MTIME_NS: 24, SET_FH: 25, FLAGS: 26,
+  SET_MTIME: 23, SET_MTIME_NS: 24, FLAGS: 25,
   CALLER_UID: 28, CALLER_GID: 29, CALLER_PID: 30,
   ENTRY_TIMEOUT: 32, ATTR_TIMEOUT: 33, NEG_TIMEOUT: 34, SPIN_US: 35,
   LENGTH: 40,
@@ -124,10 +124,15 @@ export class RequestHandler {
         return this.setattr(ino);
       case OP.READLINK:
         return fs.readlinkIno(ino);
-      case OP.MKNOD:
-        return this.entry(this.owned(ino, fs.mknod(ino, s1!, a, b)), ino, s1!);
-      case OP.MKDIR:
-        return this.entry(this.owned(ino, fs.mkdirAt(ino, s1!, this.dirMode(ino, a))), ino, s1!);
+      case OP.MKNOD: {
+        const parent = fs.getattr(ino);
+        return this.entry(this.owned(parent, fs.mknod(ino, s1!, a, b)), ino, s1!);
+      }
+      case OP.MKDIR: {
+        // Directories made in a set-group-ID directory are set-group-ID too.
+        const parent = fs.getattr(ino);
+        return this.entry(this.owned(parent, fs.mkdirAt(ino, s1!, parent.mode & S_ISGID ? a | S_ISGID : a)), ino, s1!);
+      }
       case OP.UNLINK:
         fs.unlinkAt(ino, s1!);
         return 0;
@@ -135,7 +140,7 @@ export class RequestHandler {
         fs.rmdirAt(ino, s1!);
         return 0;
       case OP.SYMLINK:
-        return this.entry(this.owned(ino, fs.symlinkAt(ino, s1!, s2!)), ino, s1!);
+        return this.entry(this.owned(fs.getattr(ino), fs.symlinkAt(ino, s1!, s2!)), ino, s1!);
       case OP.RENAME:
         fs.renameAt(ino, s1!, a, s2!, b);
         return 0;
@@ -146,7 +151,7 @@ export class RequestHandler {
         // references keep an unlinked file alive), so the engine handle is not kept.
         const { stats, fh } = fs.create(ino, s1!, a, O_RDWR | O_CREAT);
         fs.release(fh);
-        this.entry(this.owned(ino, stats), ino, s1!);
+        this.entry(this.owned(fs.getattr(ino), stats), ino, s1!);
         return 0;
       }
       case OP.READ:
@@ -223,20 +228,11 @@ export class RequestHandler {
   }
 
   /** New nodes belong to the caller (its uid, and its gid unless the directory is set-group-ID). */
-  private owned(parent: number, st: Stats): Stats {
+  private owned(parent: Stats, st: Stats): Stats {
     const uid = this.io[IO.CALLER_UID];
-    const gid = this.parentSetgid(parent) ? this.fs.getattr(parent).gid : this.io[IO.CALLER_GID];
+    const gid = parent.mode & S_ISGID ? parent.gid : this.io[IO.CALLER_GID];
     if (st.uid === uid && st.gid === gid) return st;
     return this.fs.setattr(st.ino, { uid, gid });
-  }
-
-  private parentSetgid(parent: number): boolean {
-    return (this.fs.getattr(parent).mode & S_ISGID) !== 0;
-  }
-
-  /** Directories made in a set-group-ID directory are set-group-ID too. */
-  private dirMode(parent: number, mode: number): number {
-    return this.parentSetgid(parent) ? mode | S_ISGID : mode;
   }
 
   /**

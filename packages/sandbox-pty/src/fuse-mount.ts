@@ -30,12 +30,11 @@ class FuseMount implements ActiveMount {
 
   async begin(): Promise<() => Promise<Changes>> {
     const engine: InodeFs = this.filesystem.engine;
-    await this.settle();
     const before = engine.fork(); // O(1)
     return async () => engineChanges(before, engine, this.mountPath);
   }
 
-  /** The kernel caches names, attributes and pages: API writes made so far must reach it before a command starts. */
+  /** The kernel caches names, attributes and pages: API writes made so far must reach it before a process starts (PtySandbox.launch awaits this). */
   settle(): Promise<void> {
     return this.handle.settle();
   }
