@@ -3,7 +3,7 @@
 // killed at any moment leaves a vault either before or after its command, never damaged. A lock per
 // vault (proper-lockfile) makes a second process wait, then fail with a clear message.
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InodeFs } from '@vws/inode-fs';
@@ -106,6 +106,16 @@ export class Vault {
     } catch (e) {
       throw new VaultError(`vault '${this.name}' cannot be read: ${(e as Error).message}`, 4);
     }
+  }
+
+  /**
+   * Names the tree file's current version: every save writes a new file (a new inode, created while
+   * the old one still exists) and renames it over, so a tree saved by anyone else changes this.
+   * The exec daemon keeps a loaded tree only while it matches.
+   */
+  stateId(): string {
+    const st = statSync(join(this.dir, 'state.snap'), { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
   }
 
   save(fs: InodeFs): void {

@@ -29,6 +29,8 @@ export interface RunOptions {
   onStderr?: (data: string) => void;
   /** The environment, curated as PtySandbox's (HOME is the mount). */
   env?: EnvOptions;
+  /** Aborting kills the command's whole process group (the run then ends with its exit status). */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -85,7 +87,10 @@ export class Runner {
           options.onStderr?.(s);
         },
       );
-      const exit = await proc.done;
+      const kill = () => proc.signal('SIGKILL');
+      options.signal?.addEventListener('abort', kill, { once: true });
+      if (options.signal?.aborted) kill();
+      const exit = await proc.done.finally(() => options.signal?.removeEventListener('abort', kill));
       // Nothing may outlive its command in the group (grandchildren included).
       proc.signal('SIGKILL');
       return { exitCode: exitCodeOf(exit), stdout, stderr, changes: engineChanges(before, engine) };

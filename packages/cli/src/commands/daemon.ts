@@ -1,0 +1,90 @@
+// `vws daemon status | stop`, and `vws daemon run` (what the exec client starts; see daemon/server.ts).
+import type { Command } from 'commander';
+import { allSockets, socketPath, line, lineReader, type Reply } from '../daemon/protocol.js';
+import { connect } from '../daemon/client.js';
+import { rmSync } from 'node:fs';
+
+export interface Ctx {
+  json(): boolean;
+  print(doc: unknown, human: () => string): void;
+}
+
+type Status = Extract<Reply, { type: 'status' }>;
+
+/** The status of the daemon at path; null if nobody answers there (a dead daemon's socket is removed). */
+async function statusAt(path: string): Promise<Status | null> {
+  const socket = await connect(path);
+  if (!socket) {
+    rmSync(path, { force: true });
+    return null;
+  }
+  return new Promise((resolve) => {
+    let status: Status | null = null;
+    socket.on('data', lineReader<Reply>((m) => m.type === 'status' && (status = m)));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(status));
+    socket.write(line({ type: 'status' }));
+  });
+}
+
+/** Asks the daemon at path to stop; resolves when it has hung up. */
+async function stopAt(path: string): Promise<void> {
+  const socket = await connect(path);
+  if (!socket) return;
+  await new Promise<void>((resolve) => {
+    socket.on('error', () => {});
+    socket.on('close', () => resolve());
+    socket.resume();
+    socket.write(line({ type: 'stop' }));
+  });
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export function registerDaemon(program: Command, ctx: Ctx): void {
+  const { print } = ctx;
+  const daemon = program.command('daemon').description('the exec daemon that keeps vaults loaded between `vws exec` runs (VWS_DAEMON=0: none)');
+  daemon
+    .command('status')
+    .description('the running exec daemons of this $VWS_HOME')
+    .action(async () => {
+      const current = socketPath();
+      const daemons: Array<{ pid: number; socket: string; current: boolean; startedAt: string; served: number; running: number; vaults: string[] }> = [];
+      for (const path of allSockets()) {
+        const s = await statusAt(path);
+        if (s) daemons.push({ pid: s.pid, socket: path, current: path === current, startedAt: s.startedAt, served: s.served, running: s.running, vaults: s.vaults });
+      }
+      print({ daemons }, () => (daemons.length ? daemons.map((d) => `pid ${d.pid}${d.current ? '' : ' (older build)'}: ${d.served} execs served, ${d.running} running, vaults loaded: ${d.vaults.join(', ') || 'none'}`).join('\n') : 'no exec daemon running'));
+    });
+  daemon
+    .command('stop')
+    .description('stop the exec daemons of this $VWS_HOME (a command still running is killed, its changes not saved)')
+    .action(async () => {
+      const stopped: number[] = [];
+      for (const path of allSockets()) {
+        const s = await statusAt(path);
+        if (!s) continue;
+        await stopAt(path);
+        // Wait for the process itself: it may still be unmounting.
+        const deadline = Date.now() + 10_000;
+        while (alive(s.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        stopped.push(s.pid);
+      }
+      print({ stopped }, () => (stopped.length ? `stopped exec daemon ${stopped.join(', ')}` : 'no exec daemon running'));
+    });
+  daemon
+    .command('run', { hidden: true })
+    .description('serve `vws exec` (started by the exec client)')
+    .requiredOption('--socket <path>', 'where to listen')
+    .action(async (o: { socket: string }) => {
+      const { serve } = await import('../daemon/server.js');
+      await serve({ socket: o.socket }); // the server keeps the process up until it stops itself
+    });
+}

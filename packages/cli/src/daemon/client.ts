@@ -1,0 +1,85 @@
+// The `vws exec` client: hands the command to this $VWS_HOME's exec daemon (starting it when none
+// answers), prints what comes back as it comes, and exits with the command's code. Loads nothing but
+// Node's built-ins and picocolors: this module's start-up is the floor of every exec.
+
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { join } from 'node:path';
+import pc from 'picocolors';
+import { line, lineReader, runDir, socketPath, type Reply } from './protocol.js';
+import type { ExecRoute } from './route.js';
+
+/** Unix socket paths longer than this do not fit in sockaddr_un (108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * Runs the exec through the daemon and resolves to its exit code, or to null when no daemon could
+ * be had (the caller then runs the command in-process).
+ */
+export async function execThroughDaemon(route: ExecRoute): Promise<number | null> {
+  const path = socketPath();
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) return null;
+  const socket = (await connect(path)) ?? (await startDaemon(path));
+  if (!socket) return null;
+  return new Promise<number>((resolve) => {
+    let code: number | undefined;
+    // Ctrl-C or a kill: the daemon sees the connection close, kills the command and saves nothing.
+    const onSignal = (sig: NodeJS.Signals) => {
+      socket.destroy();
+      resolve(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as Record<string, number>)[sig]);
+    };
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, onSignal);
+    socket.on(
+      'data',
+      lineReader<Reply>((m) => {
+        if (m.type === 'stdout') process.stdout.write(m.data);
+        else if (m.type === 'stderr') process.stderr.write(m.data);
+        else if (m.type === 'exit') code = m.code;
+      }),
+    );
+    socket.on('error', () => {}); // reported by 'close'
+    socket.on('close', () => {
+      if (code === undefined) {
+        process.stderr.write('vws: the exec daemon ended before the command did (see vws daemon status; VWS_DAEMON=0 runs exec in-process)\n');
+        code = 1;
+      }
+      resolve(code);
+    });
+    const lockWait = process.env.VWS_LOCK_WAIT_MS;
+    socket.write(line({ type: 'exec', vault: route.vault, json: route.json, color: pc.isColorSupported, argv: route.argv, lockWaitMs: lockWait ? Number(lockWait) : undefined }));
+  });
+}
+
+/** A connection to the daemon at path, or null if none answers there. */
+export function connect(path: string): Promise<Socket | null> {
+  return new Promise((resolve) => {
+    const socket = createConnection(path);
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', () => resolve(null));
+  });
+}
+
+/**
+ * Starts a daemon for this code (the same entry and loader flags as this process: the built CLI or
+ * the sources through tsx), detached from our session and terminal, logging to run/daemon.log, and
+ * waits until it answers. Null if it exits first or is not up within 20 s.
+ */
+async function startDaemon(path: string): Promise<Socket | null> {
+  mkdirSync(runDir(), { recursive: true, mode: 0o700 });
+  const log = openSync(join(runDir(), 'daemon.log'), 'a', 0o600);
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'daemon', 'run', '--socket', path], { cwd: '/', detached: true, stdio: ['ignore', log, log], env: process.env });
+  closeSync(log);
+  child.unref();
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  child.once('error', () => (exited = true));
+  const deadline = Date.now() + 20_000;
+  while (!exited && Date.now() < deadline) {
+    const socket = await connect(path);
+    if (socket) return socket;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  // A daemon that lost a start-up race to another one exits at once; that one may answer now.
+  return connect(path);
+}

@@ -1,0 +1,188 @@
+// The exec daemon: a resident process per $VWS_HOME (and per build) that serves `vws exec`, so a
+// short command costs a client's start-up and a run, not a CLI's start-up, a vault load and a
+// spawner's start each time. It keeps what is slow to make and cheap to keep: the loaded trees
+// (VaultCache), a Runner whose spawner keeps the next shell started, and a warm JIT.
+//
+// Each exec is what the CLI does in-process, under the same vault lock: load (or reuse), mount, run,
+// save if the tree changed, through the same atomic writes. If the client goes away before the end
+// (Ctrl-C, kill -9), the command's process group is killed and nothing is saved: the vault stays as
+// it was before the command, as when an in-process exec is killed. If the daemon itself dies, its
+// mounts go with it (auto_unmount) and the vault is as the last completed save left it.
+//
+// It ends by itself: after VWS_DAEMON_IDLE_MS without requests (default 10 minutes), when its socket
+// is removed or replaced (its $VWS_HOME deleted, another daemon took the name), on SIGTERM/SIGINT, or
+// on `vws daemon stop`.
+
+import { chmodSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import pc from 'picocolors';
+import { Runner, runnerProblem } from '@vws/sandbox-pty/runner';
+import { currentVaultName, Vault } from '../vault-store.js';
+import { errorOutcome, execOutcome, type Outcome } from '../outcome.js';
+import { codeStamp, line, lineReader, type Reply, type Request } from './protocol.js';
+import { VaultCache } from './vault-cache.js';
+
+export interface ServeOptions {
+  socket: string;
+  /** Ends after this long without a request (ms). */
+  idleMs?: number;
+}
+
+const say = (msg: string) => process.stderr.write(`${new Date().toISOString()} vws daemon ${process.pid}: ${msg}\n`);
+
+export async function serve(options: ServeOptions): Promise<void> {
+  const problem = runnerProblem();
+  if (problem) {
+    say(`not started: ${problem.message}`);
+    process.exit(3);
+  }
+  const idleMs = options.idleMs ?? Number(process.env.VWS_DAEMON_IDLE_MS ?? 600_000);
+  // The spawner first: it must exist before any mount (a process forked later would inherit /dev/fuse).
+  const runner = new Runner({ warm: true });
+  await runner.start();
+  const cache = new VaultCache();
+  const running = new Set<AbortController>();
+  const startedAt = new Date().toISOString();
+  let served = 0;
+  let lastRequest = Date.now();
+
+  const server = createServer((socket) => handle(socket));
+  const ino = await listen(server, options.socket);
+  say(`serving ${options.socket}`);
+
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`stopping: ${why}`);
+    server.close();
+    // Only our own socket: another daemon may have taken the name since.
+    if (socketIno(options.socket) === ino) unlinkSync(options.socket);
+    for (const c of running) c.abort();
+    const finish = () => {
+      runner.stop();
+      process.exit(0);
+    };
+    if (!running.size) finish();
+    else {
+      const check = setInterval(() => running.size || finish(), 20);
+      setTimeout(finish, 5_000).unref(); // never linger
+      check.unref();
+    }
+  };
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(sig));
+  setInterval(() => {
+    if (socketIno(options.socket) !== ino) stop('its socket was removed or replaced');
+    else if (!running.size && Date.now() - lastRequest > idleMs) stop(`idle for ${idleMs} ms`);
+    else cache.evict(idleMs);
+  }, 1_000).unref();
+  // Kept alive by the server, not the timers.
+
+  function handle(socket: Socket): void {
+    socket.on('error', () => {}); // a client that went away: handled by 'close'
+    const send = (m: Reply) => {
+      if (!socket.destroyed) socket.write(line(m));
+    };
+    let taken = false;
+    socket.on(
+      'data',
+      lineReader<Request>((req) => {
+        if (taken) return; // one request a connection
+        taken = true;
+        lastRequest = Date.now();
+        if (req.type === 'status') {
+          send({ type: 'status', pid: process.pid, stamp: codeStamp(), startedAt, served, running: running.size, vaults: cache.names() });
+          socket.end();
+        } else if (req.type === 'stop') {
+          socket.end(() => stop('asked to stop'));
+        } else if (req.type === 'exec') {
+          const abort = new AbortController();
+          socket.on('close', () => abort.abort());
+          running.add(abort);
+          void exec(req, send, abort.signal)
+            .catch((e: unknown) => errorOutcome(e, req.json))
+            .then((out) => {
+              running.delete(abort);
+              served++;
+              lastRequest = Date.now();
+              if (out.stdout) send({ type: 'stdout', data: out.stdout });
+              if (out.stderr) send({ type: 'stderr', data: out.stderr });
+              send({ type: 'exit', code: out.exitCode });
+              socket.end();
+            });
+        }
+      }),
+    );
+  }
+
+  /** One `vws exec`, as the CLI runs it in-process, on the cached tree. */
+  async function exec(req: Extract<Request, { type: 'exec' }>, send: (m: Reply) => void, signal: AbortSignal): Promise<Outcome> {
+    const vault = Vault.open(currentVaultName(req.vault));
+    const stream = !req.json;
+    return vault.locked(async () => {
+      const fs = cache.get(vault);
+      const loaded = fs.version;
+      let result;
+      try {
+        result = await runner.run(fs, req.argv, {
+          signal,
+          onStdout: stream ? (data) => send({ type: 'stdout', data }) : undefined,
+          onStderr: stream ? (data) => send({ type: 'stderr', data }) : undefined,
+        });
+      } catch (e) {
+        cache.drop(vault);
+        throw e;
+      }
+      if (signal.aborted) {
+        // Nobody is waiting for this result: leave the vault as it was before the command.
+        cache.drop(vault);
+        return { stdout: '', stderr: '', exitCode: 130 };
+      }
+      if (fs.version !== loaded) cache.save(vault, fs);
+      return execOutcome(result, req.json, pc.createColors(req.color));
+    }, req.lockWaitMs);
+  }
+}
+
+function socketIno(path: string): bigint | undefined {
+  try {
+    return statSync(path, { bigint: true }).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Listens at path (0600, in a 0700 directory), taking over a socket nobody answers on any more. */
+async function listen(server: Server, path: string): Promise<bigint> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const attempt = () =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  try {
+    await attempt();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+    if (await answers(path)) {
+      say(`another daemon already serves ${path}`);
+      process.exit(0);
+    }
+    unlinkSync(path); // left by a daemon that died
+    await attempt();
+  }
+  chmodSync(path, 0o600);
+  return socketIno(path)!;
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection(path);
+    c.once('connect', () => (c.destroy(), resolve(true)));
+    c.once('error', () => resolve(false));
+  });
+}
