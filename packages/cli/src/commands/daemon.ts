@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { allSockets, socketPath, line, lineReader, type Reply } from '../daemon/protocol.js';
 import { connect } from '../daemon/client.js';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 
 export interface Ctx {
   json(): boolean;
@@ -39,10 +39,10 @@ async function stopAt(path: string): Promise<void> {
   });
 }
 
+/** Whether pid runs (a zombie does not: its parent, often init, may take a while to reap it). */
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }

@@ -1,0 +1,182 @@
+// The exec daemon through the real `vws` binary: one daemon serves many execs with the same results
+// as an in-process exec; a tree written by any other process is seen; a client killed mid-command
+// kills the command and saves nothing; a daemon killed mid-command leaves the vault as it was and no
+// mount behind; stop, idle and a removed $VWS_HOME end it.
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { execRoute } from '../src/daemon/route.js';
+import { run, start } from './helpers.js';
+
+let home: string;
+let outside: string; // a host directory the commands write to (not part of any vault)
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'vws-home-'));
+  outside = mkdtempSync(join(tmpdir(), 'vws-outside-'));
+  expect((await run(home, ['vault', 'create', 'd'])).code).toBe(0);
+});
+afterEach(async () => {
+  await stopDaemons(home);
+});
+afterAll(() => {
+  rmSync(home, { recursive: true, force: true });
+  rmSync(outside, { recursive: true, force: true });
+});
+
+/** Whether pid runs (a zombie does not: its parent, often init, may take a while to reap it). */
+const alive = (pid: number) => {
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+const ok = async (args: string[], env?: Record<string, string>) => {
+  const r = await run(home, args, { env });
+  expect(r.code, `${args.join(' ')}\n${r.stdout}${r.stderr}`).toBe(0);
+  return r;
+};
+interface Status {
+  pid: number;
+  served: number;
+  running: number;
+  vaults: string[];
+}
+const daemons = async (h = home): Promise<Status[]> => JSON.parse((await run(h, ['--json', 'daemon', 'status'])).stdout).daemons;
+/** Stops this home's daemons and checks that they are gone. */
+async function stopDaemons(h: string): Promise<void> {
+  const pids = (await daemons(h)).map((d) => d.pid);
+  const r = await run(h, ['--json', 'daemon', 'stop']);
+  expect(JSON.parse(r.stdout).stopped.sort()).toEqual(pids.sort());
+  for (const pid of pids) expect(alive(pid), `daemon ${pid} still running`).toBe(false);
+}
+const mounted = (pid: number) => readFileSync('/proc/self/mountinfo', 'utf8').includes(`vws:${pid} `);
+const cat = async (path: string) => {
+  const r = await run(home, ['--json', '--vault', 'd', 'cat', path]);
+  return r.code === 0 ? (JSON.parse(r.stdout).content as string) : null;
+};
+
+describe('exec daemon', () => {
+  it('serves one exec after another from one process, with the results of an in-process exec', async () => {
+    const cmd = ['--json', '--vault', 'd', 'exec', '--', 'sh', '-c', 'echo out; echo err >&2; echo $((n+1)) > count; exit 4'];
+    const viaDaemon = await run(home, cmd);
+    expect(viaDaemon.code).toBe(4);
+    const [first] = await daemons();
+    expect(first.served).toBe(1);
+    expect(first.vaults).toEqual(['d']);
+    const inProcess = await run(home, cmd, { env: { VWS_DAEMON: '0' } });
+    expect(inProcess.code).toBe(4);
+    // The same document either way (count was created by the first run, modified by the second).
+    expect(JSON.parse(viaDaemon.stdout)).toEqual({ exitCode: 4, stdout: 'out\n', stderr: 'err\n', changes: { created: ['/count'], modified: [], deleted: [] } });
+    expect(JSON.parse(inProcess.stdout)).toEqual({ exitCode: 4, stdout: 'out\n', stderr: 'err\n', changes: { created: [], modified: ['/count'], deleted: [] } });
+    // Human output: the command's own streams, then the summary on stderr.
+    const human = await run(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo hello; echo there >&2; rm count']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toBe('hello\n');
+    expect(human.stderr).toBe('there\nvws: 1 changed: - /count\n');
+    const [after] = await daemons();
+    expect(after.pid).toBe(first.pid);
+    expect(after.served).toBe(2); // the in-process one was not its
+    // Errors are the CLI's, with its exit codes.
+    const missing = await run(home, ['--json', '--vault', 'nope', 'exec', '--', 'true']);
+    expect(missing.code).toBe(3);
+    expect(JSON.parse(missing.stdout).error.message).toMatch(/no vault named 'nope'/);
+  });
+
+  it('sees a tree saved by any other process since its last exec', async () => {
+    await ok(['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo 1 > v']);
+    await ok(['--vault', 'd', 'write', '/v', 'written by vws write']);
+    expect((await ok(['--vault', 'd', 'exec', '--', 'cat', 'v'])).stdout).toBe('written by vws write');
+    await ok(['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo in-process > v'], { VWS_DAEMON: '0' });
+    expect((await ok(['--vault', 'd', 'exec', '--', 'cat', 'v'])).stdout).toBe('in-process\n');
+    await ok(['--vault', 'd', 'checkpoint', 'save', 'c1']);
+    await ok(['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo changed > v']);
+    await ok(['--vault', 'd', 'checkpoint', 'restore', 'c1']);
+    expect((await ok(['--vault', 'd', 'exec', '--', 'cat', 'v'])).stdout).toBe('in-process\n');
+  });
+
+  it('runs two clients on one vault one after the other (the lock), and keeps both changes', async () => {
+    const [a, b] = await Promise.all(['a', 'b'].map((n) => run(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', `sleep 0.5; echo ${n} > both-${n}`])));
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(await cat('/both-a')).toBe('a\n');
+    expect(await cat('/both-b')).toBe('b\n');
+  });
+
+  it('a client killed mid-command: the command is killed and nothing it did is saved', async () => {
+    await ok(['--vault', 'd', 'exec', '--', 'true']); // the daemon is up
+    const pidFile = join(outside, 'killed-client.pid');
+    const client = start(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', `echo partial > partial.txt; echo $$ > ${pidFile}; sleep 30`]);
+    await until('the command has started', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
+    const commandPid = Number(readFileSync(pidFile, 'utf8'));
+    process.kill(client.pid!, 'SIGKILL');
+    await until('the command is killed', () => !alive(commandPid));
+    expect(await cat('/partial.txt')).toBeNull();
+    const [d] = await daemons();
+    expect(d.running).toBe(0);
+    expect((await ok(['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo fine'])).stdout).toBe('fine\n');
+  });
+
+  it('the daemon killed mid-command: the client says so, the vault is as before, no mount is left, the next exec starts a new daemon', async () => {
+    await ok(['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo before > state']);
+    const [d] = await daemons();
+    const pidFile = join(outside, 'killed-daemon.pid');
+    const client = run(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', `echo during > state; echo $$ > ${pidFile}; sleep 30`]);
+    await until('the command has started', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
+    expect(mounted(d.pid)).toBe(true);
+    process.kill(d.pid, 'SIGKILL');
+    const r = await client;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/exec daemon ended before the command did/);
+    await until('the dead daemon is unmounted', () => !mounted(d.pid));
+    await until('the command is gone', () => !alive(Number(readFileSync(pidFile, 'utf8'))));
+    expect(await cat('/state')).toBe('before\n');
+    await ok(['--vault', 'd', 'exec', '--', 'true']);
+    const [next] = await daemons();
+    expect(next.pid).not.toBe(d.pid);
+  });
+
+  it('stops on `vws daemon stop`, when idle, and when its $VWS_HOME is removed', async () => {
+    await ok(['--vault', 'd', 'exec', '--', 'true']);
+    const [d] = await daemons();
+    await stopDaemons(home);
+    expect(await daemons()).toEqual([]);
+    expect(alive(d.pid)).toBe(false);
+
+    // Idle: the first client's environment is the daemon's.
+    await ok(['--vault', 'd', 'exec', '--', 'true'], { VWS_DAEMON_IDLE_MS: '500' });
+    const [idle] = await daemons();
+    await until('the idle daemon ends', () => !alive(idle.pid));
+
+    const other = mkdtempSync(join(tmpdir(), 'vws-home-'));
+    try {
+      expect((await run(other, ['vault', 'create', 'x'])).code).toBe(0);
+      expect((await run(other, ['--vault', 'x', 'exec', '--', 'true'])).code).toBe(0);
+      const [gone] = await daemons(other);
+      rmSync(other, { recursive: true, force: true });
+      await until('the daemon of a removed home ends', () => !alive(gone.pid));
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('exec route', () => {
+  const env = {} as NodeJS.ProcessEnv;
+  it('sends only `[--json] [--vault V] exec [--] CMD...` to the daemon', () => {
+    expect(execRoute(['exec', '--', 'ls', '-l'], env)).toEqual({ vault: undefined, json: false, argv: ['ls', '-l'] });
+    expect(execRoute(['--json', '--vault', 'v', 'exec', 'ls', '-l'], env)).toEqual({ vault: 'v', json: true, argv: ['ls', '-l'] });
+    expect(execRoute(['--vault=v', 'exec', '--', 'exec'], env)).toEqual({ vault: 'v', json: false, argv: ['exec'] });
+    expect(execRoute(['exec', 'true'], { VWS_VAULT: 'e' })).toEqual({ vault: 'e', json: false, argv: ['true'] });
+    for (const args of [['exec'], ['exec', '--'], ['exec', '--help'], ['exec', '--no-daemon', 'true'], ['--bogus', 'exec', 'true'], ['ls', '/'], ['cat', 'exec']]) expect(execRoute(args, env), args.join(' ')).toBeNull();
+    expect(execRoute(['exec', 'true'], { VWS_DAEMON: '0' })).toBeNull();
+  });
+});
