@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execRoute } from '../src/daemon/route.js';
-import { run, start } from './helpers.js';
+import { killCli, run, start } from './helpers.js';
 
 let home: string;
 let outside: string; // a host directory the commands write to (not part of any vault)
@@ -109,6 +109,15 @@ describe('exec daemon', () => {
     expect([a.code, b.code]).toEqual([0, 0]);
     expect(await cat('/both-a')).toBe('a\n');
     expect(await cat('/both-b')).toBe('b\n');
+    // A client that may wait only briefly (its VWS_LOCK_WAIT_MS) gives up with the CLI's message.
+    const slow = run(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', 'sleep 1.5; echo slow > slow']);
+    await new Promise((r) => setTimeout(r, 500));
+    const impatient = await run(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo no > impatient'], { env: { VWS_LOCK_WAIT_MS: '200' } });
+    expect(impatient.code).toBe(5);
+    expect(impatient.stderr).toMatch(/vault 'd' is in use by another vws process \(waited 200 ms\)/);
+    expect((await slow).code).toBe(0);
+    expect(await cat('/slow')).toBe('slow\n');
+    expect(await cat('/impatient')).toBeNull();
   });
 
   it('a client killed mid-command: the command is killed and nothing it did is saved', async () => {
@@ -117,7 +126,7 @@ describe('exec daemon', () => {
     const client = start(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', `echo partial > partial.txt; echo $$ > ${pidFile}; sleep 30`]);
     await until('the command has started', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
     const commandPid = Number(readFileSync(pidFile, 'utf8'));
-    process.kill(client.pid!, 'SIGKILL');
+    killCli(client.pid!); // the client (and its tsx child when vws runs from the sources)
     await until('the command is killed', () => !alive(commandPid));
     expect(await cat('/partial.txt')).toBeNull();
     const [d] = await daemons();
