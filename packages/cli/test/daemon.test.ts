@@ -67,10 +67,13 @@ const cat = async (path: string) => {
 
 describe('exec daemon', () => {
   it('serves one exec after another from one process, with the results of an in-process exec', async () => {
+    const started = JSON.parse((await ok(['--json', 'daemon', 'start'])).stdout);
+    expect(JSON.parse((await ok(['--json', 'daemon', 'start'])).stdout)).toEqual(started); // the one running
     const cmd = ['--json', '--vault', 'd', 'exec', '--', 'sh', '-c', 'echo out; echo err >&2; echo $((n+1)) > count; exit 4'];
     const viaDaemon = await run(home, cmd);
     expect(viaDaemon.code).toBe(4);
     const [first] = await daemons();
+    expect(first.pid).toBe(started.pid);
     expect(first.served).toBe(1);
     expect(first.vaults).toEqual(['d']);
     const inProcess = await run(home, cmd, { env: { VWS_DAEMON: '0' } });

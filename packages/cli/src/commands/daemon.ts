@@ -1,8 +1,10 @@
 // `vws daemon status | stop`, and `vws daemon run` (what the exec client starts; see daemon/server.ts).
-import type { Command } from 'commander';
-import { allSockets, socketPath, line, lineReader, type Reply } from '../daemon/protocol.js';
-import { connect } from '../daemon/client.js';
 import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { connect, startDaemon } from '../daemon/client.js';
+import { allSockets, line, lineReader, runDir, socketPath, type Reply } from '../daemon/protocol.js';
+import { VaultError } from '../vault-store.js';
 
 export interface Ctx {
   json(): boolean;
@@ -62,6 +64,17 @@ export function registerDaemon(program: Command, ctx: Ctx): void {
         if (s) daemons.push({ pid: s.pid, socket: path, current: path === current, startedAt: s.startedAt, served: s.served, running: s.running, vaults: s.vaults });
       }
       print({ daemons }, () => (daemons.length ? daemons.map((d) => `pid ${d.pid}${d.current ? '' : ' (older build)'}: ${d.served} execs served, ${d.running} running, vaults loaded: ${d.vaults.join(', ') || 'none'}`).join('\n') : 'no exec daemon running'));
+    });
+  daemon
+    .command('start')
+    .description('start the exec daemon now (the first `vws exec` otherwise does), and wait until it answers')
+    .action(async () => {
+      const path = socketPath();
+      const socket = (await connect(path)) ?? (await startDaemon(path));
+      if (!socket) throw new VaultError(`the exec daemon did not start (see ${join(runDir(), 'daemon.log')})`, 1);
+      socket.destroy();
+      const s = await statusAt(path);
+      print({ pid: s?.pid, socket: path }, () => `exec daemon ${s?.pid} serving ${path}`);
     });
   daemon
     .command('stop')

@@ -65,7 +65,7 @@ export function connect(path: string): Promise<Socket | null> {
  * the sources through tsx), detached from our session and terminal, logging to run/daemon.log, and
  * waits until it answers. Null if it exits first or is not up within 20 s.
  */
-async function startDaemon(path: string): Promise<Socket | null> {
+export async function startDaemon(path: string): Promise<Socket | null> {
   mkdirSync(runDir(), { recursive: true, mode: 0o700 });
   const log = openSync(join(runDir(), 'daemon.log'), 'a', 0o600);
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'daemon', 'run', '--socket', path], { cwd: '/', detached: true, stdio: ['ignore', log, log], env: process.env });

@@ -13,7 +13,7 @@
 // is removed or replaced (its $VWS_HOME deleted, another daemon took the name), on SIGTERM/SIGINT, or
 // on `vws daemon stop`.
 
-import { chmodSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, statSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import pc from 'picocolors';
@@ -38,9 +38,13 @@ export async function serve(options: ServeOptions): Promise<void> {
     process.exit(3);
   }
   const idleMs = options.idleMs ?? Number(process.env.VWS_DAEMON_IDLE_MS ?? 600_000);
-  // The spawner first: it must exist before any mount (a process forked later would inherit /dev/fuse).
+  // The spawner must exist before any mount (a process forked later would inherit /dev/fuse):
+  // Runner.run waits for it. Its start-up overlaps listening and the first request's vault load.
   const runner = new Runner({ warm: true });
-  await runner.start();
+  runner.start().catch((e: Error) => {
+    say(`the spawner did not start: ${e.message}`);
+    process.exit(1);
+  });
   const cache = new VaultCache();
   const running = new Set<AbortController>();
   const startedAt = new Date().toISOString();
@@ -155,7 +159,11 @@ function socketIno(path: string): bigint | undefined {
 
 /** Listens at path (0600, in a 0700 directory), taking over a socket nobody answers on any more. */
 async function listen(server: Server, path: string): Promise<bigint> {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  // The client made the directory: if it is gone, so is the $VWS_HOME this daemon was for.
+  if (!existsSync(dirname(path))) {
+    say(`not started: ${dirname(path)} does not exist`);
+    process.exit(3);
+  }
   const attempt = () =>
     new Promise<void>((resolve, reject) => {
       server.once('error', reject);
