@@ -3,7 +3,7 @@
 // without tsx and without those packages having to be built. bin/vws.js runs it while it is fresh
 // (dist/inputs.json lists every source it was built from; a newer source sends bin/vws.js back to tsx).
 //
-// - Mastra and the other npm packages stay external (loaded from node_modules, lazily where the
+// - Mastra (a peer) and the other npm packages stay external (loaded from node_modules, lazily where the
 //   source imports them lazily: chunks follow the dynamic imports).
 // - Native addons load with createRequire(import.meta.url) in their own package (node-pty in
 //   sandbox-pty, fuse-native in fuse). Bundled, that module's import.meta.url would be a chunk in
@@ -30,6 +30,8 @@ export default defineConfig({
   clean: true,
   dts: { entry: { 'vault-store': 'src/vault-store.ts' } },
   noExternal: [/^@vws\//],
+  // Peers (also devDependencies here, which tsup would otherwise bundle, CommonJS requires and all).
+  external: [/^@mastra\//, 'zod'],
   metafile: true,
   esbuildOptions(options) {
     options.conditions = ['@vws/source'];

@@ -12,7 +12,7 @@ import { registerDaemon } from './commands/daemon.js';
 import { errorOutcome, execOutcome, type ExecResult } from './outcome.js';
 // Mastra, the PTY sandbox and FUSE load only in the commands that use them: start-up is most of a command's time.
 
-/** Exit codes (outcome.ts): 0 ok, 1 unexpected, 2 usage, 3 not found, 4 damaged, 5 locked, 6 filesystem error. */
+/** Exit codes (outcome.ts): 0 ok, 1 unexpected, 2 usage, 3 not found, 4 damaged, 5 locked, 6 filesystem error, 7 no FUSE. */
 const program = new Command();
 program.name('vws').description('Vaults of in-memory workspaces: files, exec, checkpoints, forks, diffs.').option('--json', 'print one JSON document').option('--vault <name>', 'the vault to act on (default: $VWS_VAULT, then `vws vault use`)');
 program.showHelpAfterError();

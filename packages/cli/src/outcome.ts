@@ -29,9 +29,12 @@ export function execOutcome(r: ExecResult, json: boolean, colors: Pick<typeof pc
   return { stdout: '', stderr: lines.length ? colors.dim(`vws: ${lines.length} changed: ${lines.join(', ')}\n`) : '', exitCode: r.exitCode };
 }
 
-/** Exit codes: 0 ok, 1 unexpected, 2 usage, 3 not found, 4 damaged, 5 locked, 6 filesystem error. */
+/**
+ * Exit codes: 0 ok, 1 unexpected, 2 usage, 3 not found, 4 damaged, 5 locked, 6 filesystem error,
+ * 7 FUSE unavailable on this host (by name: @vws/fuse loads only in the commands that mount).
+ */
 export function errorOutcome(e: unknown, json: boolean): Outcome {
-  const exitCode = e instanceof VaultError ? e.exitCode : e instanceof FsError ? 6 : (e as { code?: string }).code?.startsWith('commander.') ? 2 : 1;
+  const exitCode = e instanceof VaultError ? e.exitCode : e instanceof FsError ? 6 : (e as Error)?.name === 'FuseUnavailableError' ? 7 : (e as { code?: string }).code?.startsWith('commander.') ? 2 : 1;
   const message = e instanceof Error ? e.message : String(e);
   if (json) return { stdout: `${JSON.stringify({ error: { message, code: e instanceof FsError ? e.code : undefined, exitCode } })}\n`, stderr: '', exitCode };
   return { stdout: '', stderr: `vws: ${message}\n`, exitCode };

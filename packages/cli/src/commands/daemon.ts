@@ -69,6 +69,8 @@ export function registerDaemon(program: Command, ctx: Ctx): void {
     .command('start')
     .description('start the exec daemon now (the first `vws exec` otherwise does), and wait until it answers')
     .action(async () => {
+      const problem = (await import('@vws/fuse')).fuseProblem();
+      if (problem) throw problem; // the daemon serves FUSE mounts; without them exec runs in-process
       const path = socketPath();
       const socket = (await connect(path)) ?? (await startDaemon(path));
       if (!socket) throw new VaultError(`the exec daemon did not start (see ${join(runDir(), 'daemon.log')})`, 1);
