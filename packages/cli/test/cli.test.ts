@@ -8,14 +8,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fuseMounts } from '@vws/fuse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killCli } from './helpers.js';
+import { killCli, stopDaemons } from './helpers.js';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '../bin/vws.js');
 let home: string;
 beforeAll(() => {
   home = mkdtempSync(join(tmpdir(), 'vws-home-'));
 });
-afterAll(() => rmSync(home, { recursive: true, force: true }));
+afterAll(async () => {
+  await stopDaemons(home);
+  rmSync(home, { recursive: true, force: true });
+});
 
 interface Run {
   code: number | null;

@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, start } from './helpers.js';
+import { run, start, stopDaemons } from './helpers.js';
 
 let home: string;
 let host: string;
@@ -18,10 +18,11 @@ beforeAll(async () => {
   host = mkdtempSync(join(tmpdir(), 'vws-host-'));
   expect((await run(home, ['vault', 'create', 'x'])).code).toBe(0);
 });
-afterAll(() => {
+afterAll(async () => {
   // Reap what we started and detach what it mounted, even when a test failed half-way.
   for (const c of spawned) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const d of mountDirs) if (readFileSync('/proc/mounts', 'utf8').includes(` ${d} `)) spawnSync('fusermount', ['-uz', d], { cwd: '/' });
+  await stopDaemons(home);
   rmSync(home, { recursive: true, force: true });
   rmSync(host, { recursive: true, force: true });
 });

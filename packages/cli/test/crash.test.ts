@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bin, killCli, run, start } from './helpers.js';
+import { bin, killCli, run, start, stopDaemons } from './helpers.js';
 
 let home: string;
 let tree: string;
@@ -20,7 +20,8 @@ beforeAll(async () => {
   }
   expect((await run(home, ['vault', 'create', 'c'])).code).toBe(0);
 });
-afterAll(() => {
+afterAll(async () => {
+  await stopDaemons(home);
   rmSync(home, { recursive: true, force: true });
   rmSync(tree, { recursive: true, force: true });
 });

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execRoute } from '../src/daemon/route.js';
-import { killCli, run, start } from './helpers.js';
+import { killCli, run, start, stopDaemons } from './helpers.js';
+import { processAlive } from '../src/process-alive.js';
 
 let home: string;
 let outside: string; // a host directory the commands write to (not part of any vault)
@@ -25,14 +26,6 @@ afterAll(() => {
   rmSync(outside, { recursive: true, force: true });
 });
 
-/** Whether pid runs (a zombie does not: its parent, often init, may take a while to reap it). */
-const alive = (pid: number) => {
-  try {
-    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
@@ -52,13 +45,6 @@ interface Status {
   vaults: string[];
 }
 const daemons = async (h = home): Promise<Status[]> => JSON.parse((await run(h, ['--json', 'daemon', 'status'])).stdout).daemons;
-/** Stops this home's daemons and checks that they are gone. */
-async function stopDaemons(h: string): Promise<void> {
-  const pids = (await daemons(h)).map((d) => d.pid);
-  const r = await run(h, ['--json', 'daemon', 'stop']);
-  expect(JSON.parse(r.stdout).stopped.sort()).toEqual(pids.sort());
-  for (const pid of pids) expect(alive(pid), `daemon ${pid} still running`).toBe(false);
-}
 const mounted = (pid: number) => readFileSync('/proc/self/mountinfo', 'utf8').includes(`vws:${pid} `);
 const cat = async (path: string) => {
   const r = await run(home, ['--json', '--vault', 'd', 'cat', path]);
@@ -130,7 +116,7 @@ describe('exec daemon', () => {
     await until('the command has started', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
     const commandPid = Number(readFileSync(pidFile, 'utf8'));
     killCli(client.pid!); // the client (and its tsx child when vws runs from the sources)
-    await until('the command is killed', () => !alive(commandPid));
+    await until('the command is killed', () => !processAlive(commandPid));
     expect(await cat('/partial.txt')).toBeNull();
     const [d] = await daemons();
     expect(d.running).toBe(0);
@@ -149,7 +135,7 @@ describe('exec daemon', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/exec daemon ended before the command did/);
     await until('the dead daemon is unmounted', () => !mounted(d.pid));
-    await until('the command is gone', () => !alive(Number(readFileSync(pidFile, 'utf8'))));
+    await until('the command is gone', () => !processAlive(Number(readFileSync(pidFile, 'utf8'))));
     expect(await cat('/state')).toBe('before\n');
     await ok(['--vault', 'd', 'exec', '--', 'true']);
     const [next] = await daemons();
@@ -161,12 +147,12 @@ describe('exec daemon', () => {
     const [d] = await daemons();
     await stopDaemons(home);
     expect(await daemons()).toEqual([]);
-    expect(alive(d.pid)).toBe(false);
+    expect(processAlive(d.pid)).toBe(false);
 
     // Idle: the first client's environment is the daemon's.
     await ok(['--vault', 'd', 'exec', '--', 'true'], { VWS_DAEMON_IDLE_MS: '500' });
     const [idle] = await daemons();
-    await until('the idle daemon ends', () => !alive(idle.pid));
+    await until('the idle daemon ends', () => !processAlive(idle.pid));
 
     const other = mkdtempSync(join(tmpdir(), 'vws-home-'));
     try {
@@ -174,7 +160,7 @@ describe('exec daemon', () => {
       expect((await run(other, ['--vault', 'x', 'exec', '--', 'true'])).code).toBe(0);
       const [gone] = await daemons(other);
       rmSync(other, { recursive: true, force: true });
-      await until('the daemon of a removed home ends', () => !alive(gone.pid));
+      await until('the daemon of a removed home ends', () => !processAlive(gone.pid));
     } finally {
       rmSync(other, { recursive: true, force: true });
     }

@@ -3,6 +3,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processAlive } from '../src/process-alive.js';
 
 export const bin = join(dirname(fileURLToPath(import.meta.url)), '../bin/vws.js');
 
@@ -59,4 +60,19 @@ export function killCli(pid: number): void {
       // gone already
     }
   }
+}
+
+/**
+ * Stops the exec daemons of a $VWS_HOME (`vws daemon stop`) and returns their pids, each checked
+ * gone. Every test file that runs exec calls it before removing its home.
+ */
+export async function stopDaemons(home: string): Promise<number[]> {
+  const status = await run(home, ['--json', 'daemon', 'status']);
+  const pids = (JSON.parse(status.stdout).daemons as Array<{ pid: number }>).map((d) => d.pid).sort();
+  const r = await run(home, ['--json', 'daemon', 'stop']);
+  const stopped = (JSON.parse(r.stdout).stopped as number[]).sort();
+  if (JSON.stringify(stopped) !== JSON.stringify(pids)) throw new Error(`daemon stop stopped ${stopped} of ${pids}`);
+  const left = pids.filter(processAlive);
+  if (left.length) throw new Error(`exec daemons still running: ${left.join(', ')}`);
+  return pids;
 }

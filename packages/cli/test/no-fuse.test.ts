@@ -7,14 +7,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bin, run, type Run } from './helpers.js';
+import { bin, run, stopDaemons, type Run } from './helpers.js';
 
 let home: string;
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'vws-home-'));
   expect((await run(home, ['vault', 'create', 'n'])).code).toBe(0);
 });
-afterAll(() => rmSync(home, { recursive: true, force: true }));
+afterAll(async () => {
+  expect(await stopDaemons(home)).toEqual([]); // none was started without FUSE
+  rmSync(home, { recursive: true, force: true });
+});
 
 /** vws in a mount namespace whose /dev lacks fuse (bwrap must be installed: scripts/setup.sh does). */
 function noFuse(args: string[]): Promise<Run> {

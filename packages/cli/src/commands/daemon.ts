@@ -1,10 +1,11 @@
 // `vws daemon status | stop`, and `vws daemon run` (what the exec client starts; see daemon/server.ts).
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { connect, startDaemon } from '../daemon/client.js';
 import { allSockets, line, lineReader, runDir, socketPath, type Reply } from '../daemon/protocol.js';
 import { VaultError } from '../vault-store.js';
+import { processAlive } from '../process-alive.js';
 
 export interface Ctx {
   json(): boolean;
@@ -41,14 +42,6 @@ async function stopAt(path: string): Promise<void> {
   });
 }
 
-/** Whether pid runs (a zombie does not: its parent, often init, may take a while to reap it). */
-const alive = (pid: number) => {
-  try {
-    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 export function registerDaemon(program: Command, ctx: Ctx): void {
   const { print } = ctx;
@@ -89,7 +82,7 @@ export function registerDaemon(program: Command, ctx: Ctx): void {
         await stopAt(path);
         // Wait for the process itself: it may still be unmounting.
         const deadline = Date.now() + 10_000;
-        while (alive(s.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        while (processAlive(s.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         stopped.push(s.pid);
       }
       print({ stopped }, () => (stopped.length ? `stopped exec daemon ${stopped.join(', ')}` : 'no exec daemon running'));

@@ -11,6 +11,7 @@ import type { InodeFs } from '@vws/inode-fs';
 import { atomicWrite, Vault, VaultError, vwsHome } from '../vault-store.js';
 import { progress } from '../progress.js';
 import { copyWithin, countHost, exportHost, importHost, joinVault, walk } from '../tree-io.js';
+import { processAlive } from '../process-alive.js';
 
 export interface Ctx {
   json(): boolean;
@@ -49,14 +50,6 @@ function mountRecords(): Array<MountRecord & { file: string }> {
       }
     });
 }
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The environment commands see inside the vault: nothing inherited but the basics a shell needs. */
 function curatedEnv(mountPath: string): NodeJS.ProcessEnv {
@@ -313,11 +306,11 @@ export function registerExtra(program: Command, ctx: Ctx): void {
       const target = dir ? records.find((r) => r.path === resolve(dir)) : records.find((r) => r.vault === ctx.vaultName());
       if (!target) throw new VaultError(dir ? `nothing is mounted by vws at ${resolve(dir)}` : `vault '${ctx.vaultName()}' is not mounted`, 3);
       let stale = false;
-      if (alive(target.pid)) {
+      if (processAlive(target.pid)) {
         process.kill(target.pid, 'SIGTERM');
         const deadline = Date.now() + 15_000;
-        while (alive(target.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-        if (alive(target.pid)) throw new VaultError(`vws mount (pid ${target.pid}) did not stop within 15 s`, 1);
+        while (processAlive(target.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        if (processAlive(target.pid)) throw new VaultError(`vws mount (pid ${target.pid}) did not stop within 15 s`, 1);
       } else {
         // Its server died (kill -9): clear the dead mount point and the record.
         stale = true;
