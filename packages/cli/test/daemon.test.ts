@@ -3,7 +3,8 @@
 // kills the command and saves nothing; a daemon killed mid-command leaves the vault as it was and no
 // mount behind; stop, idle and a removed $VWS_HOME end it.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +92,34 @@ describe('exec daemon', () => {
     await ok(['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo changed > v']);
     await ok(['--vault', 'd', 'checkpoint', 'restore', 'c1']);
     expect((await ok(['--vault', 'd', 'exec', '--', 'cat', 'v'])).stdout).toBe('in-process\n');
+  });
+
+  it('passes a large output through whole, multi-byte characters and all', async () => {
+    const cmd = ['--vault', 'd', 'exec', '--', 'sh', '-c', 'seq 1 40000 | sed "s/$/ héllo ✓ ünïcode/"'];
+    const expected = Array.from({ length: 40_000 }, (_, i) => `${i + 1} héllo ✓ ünïcode\n`).join('');
+    const viaDaemon = await ok(cmd);
+    expect(viaDaemon.stdout.length).toBe(expected.length);
+    expect(viaDaemon.stdout === expected).toBe(true);
+    expect((await ok(cmd, { VWS_DAEMON: '0' })).stdout === expected).toBe(true);
+  });
+
+  it('drops a connection that sends no frame or a bad request, and keeps serving', async () => {
+    await ok(['daemon', 'start']);
+    const [socket] = readdirSync(join(home, 'run')).filter((f) => f.endsWith('.sock'));
+    const hangUp = (bytes: Buffer) =>
+      new Promise<void>((resolve, reject) => {
+        const c = createConnection(join(home, 'run', socket));
+        c.on('error', reject);
+        c.on('close', () => resolve());
+        c.write(bytes);
+      });
+    await hangUp(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+    const bad = Buffer.from(JSON.stringify({ type: 'exec', argv: [] }));
+    await hangUp(Buffer.concat([Buffer.from([0, 0, 0, 0, bad.length]), bad]));
+    const log = readFileSync(join(home, 'run', 'daemon.log'), 'utf8');
+    expect(log).toMatch(/dropped a connection: not a vws daemon frame/);
+    expect(log).toMatch(/dropped a connection: not a vws exec request \(json: .*argv: /);
+    expect((await ok(['--vault', 'd', 'exec', '--', 'echo', 'still here'])).stdout).toBe('still here\n');
   });
 
   it('runs two clients on one vault one after the other (the lock), and keeps both changes', async () => {

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { connect, startDaemon } from '../daemon/client.js';
-import { allSockets, line, lineReader, runDir, socketPath, type Reply } from '../daemon/protocol.js';
+import { allSockets, frame, frameReader, runDir, socketPath, type Reply } from '../daemon/protocol.js';
 import { VaultError } from '../vault-store.js';
 import { processAlive } from '../process-alive.js';
 
@@ -23,10 +23,10 @@ async function statusAt(path: string): Promise<Status | null> {
   }
   return new Promise((resolve) => {
     let status: Status | null = null;
-    socket.on('data', lineReader<Reply>((m) => m.type === 'status' && (status = m)));
+    socket.on('data', frameReader<Reply>((m) => m.type === 'status' && (status = m)));
     socket.on('error', () => {});
     socket.on('close', () => resolve(status));
-    socket.write(line({ type: 'status' }));
+    socket.write(frame({ type: 'status' }));
   });
 }
 
@@ -38,7 +38,7 @@ async function stopAt(path: string): Promise<void> {
     socket.on('error', () => {});
     socket.on('close', () => resolve());
     socket.resume();
-    socket.write(line({ type: 'stop' }));
+    socket.write(frame({ type: 'stop' }));
   });
 }
 

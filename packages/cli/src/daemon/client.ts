@@ -7,7 +7,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import pc from 'picocolors';
-import { line, lineReader, runDir, socketPath, type Reply } from './protocol.js';
+import { frame, frameReader, runDir, socketPath, type Reply } from './protocol.js';
 import type { ExecRoute } from './route.js';
 
 /** Unix socket paths longer than this do not fit in sockaddr_un (108 bytes with its NUL). */
@@ -30,14 +30,19 @@ export async function execThroughDaemon(route: ExecRoute): Promise<number | null
       resolve(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as Record<string, number>)[sig]);
     };
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, onSignal);
-    socket.on(
-      'data',
-      lineReader<Reply>((m) => {
-        if (m.type === 'stdout') process.stdout.write(m.data);
-        else if (m.type === 'stderr') process.stderr.write(m.data);
-        else if (m.type === 'exit') code = m.code;
-      }),
-    );
+    const read = frameReader<Reply>((m) => {
+      if (m.type === 'stdout') process.stdout.write(m.data);
+      else if (m.type === 'stderr') process.stderr.write(m.data);
+      else if (m.type === 'exit') code = m.code;
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        read(chunk);
+      } catch (e) {
+        process.stderr.write(`vws: ${(e as Error).message}\n`);
+        socket.destroy(); // reported by 'close'
+      }
+    });
     socket.on('error', () => {}); // reported by 'close'
     socket.on('close', () => {
       if (code === undefined) {
@@ -47,7 +52,7 @@ export async function execThroughDaemon(route: ExecRoute): Promise<number | null
       resolve(code);
     });
     const lockWait = process.env.VWS_LOCK_WAIT_MS;
-    socket.write(line({ type: 'exec', vault: route.vault, json: route.json, color: pc.isColorSupported, argv: route.argv, lockWaitMs: lockWait ? Number(lockWait) : undefined }));
+    socket.write(frame({ type: 'exec', vault: route.vault, json: route.json, color: pc.isColorSupported, argv: route.argv, lockWaitMs: lockWait ? Number(lockWait) : undefined }));
   });
 }
 

@@ -1,12 +1,12 @@
-// The wire between the `vws` client and the exec daemon: one JSON document a line over a Unix socket
-// in $VWS_HOME/run/. The socket is named for the code that serves it (codeStamp), so a client never
+// The wire between the `vws` client and the exec daemon, over a Unix socket in $VWS_HOME/run/:
+// frames of [kind: u8][length: u32 BE][payload], kind 0 a JSON message, 1 and 2 a command's stdout
+// and stderr as raw bytes (a flood of output is copied, never escaped and parsed). The socket is named for the code that serves it (codeStamp), so a client never
 // talks to a daemon of another build: after a rebuild or an edit, the next exec starts a new daemon
 // and the old one idles out. Only Node's built-ins here: the client loads this on every exec.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 
 /** What the client asks. */
@@ -26,8 +26,7 @@ export type Request =
 
 /** What the daemon answers: output as it comes, then one exit; or a status. */
 export type Reply =
-  | { type: 'stdout'; data: string }
-  | { type: 'stderr'; data: string }
+  | { type: 'stdout' | 'stderr'; data: string | Uint8Array }
   | { type: 'exit'; code: number }
   | { type: 'status'; pid: number; stamp: string; startedAt: string; served: number; running: number; vaults: string[] };
 
@@ -72,19 +71,38 @@ export function codeStamp(): string {
   return stamp;
 }
 
-/** Splits a byte stream into JSON lines. */
-export function lineReader<T>(onMessage: (m: T) => void): (chunk: Buffer) => void {
-  const decoder = new StringDecoder('utf8'); // a character may straddle two chunks
-  let buffered = '';
+const JSON_FRAME = 0;
+const OUTPUT_FRAME = { stdout: 1, stderr: 2 } as const;
+/** A frame larger than this is no frame of ours. */
+const MAX_FRAME = 256 << 20;
+
+export function frame(m: Request | Reply): Buffer {
+  const [kind, payload] = m.type === 'stdout' || m.type === 'stderr' ? [OUTPUT_FRAME[m.type], Buffer.from(m.data)] : [JSON_FRAME, Buffer.from(JSON.stringify(m))];
+  const head = Buffer.allocUnsafe(5);
+  head[0] = kind;
+  head.writeUInt32BE(payload.length, 1);
+  return Buffer.concat([head, payload]);
+}
+
+/** Splits a byte stream into messages (output as Buffers); a malformed stream throws. */
+export function frameReader<T>(onMessage: (m: T) => void): (chunk: Buffer) => void {
+  let chunks: Buffer[] = [];
+  let size = 0;
   return (chunk) => {
-    buffered += decoder.write(chunk);
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      if (line) onMessage(JSON.parse(line) as T);
+    chunks.push(chunk);
+    size += chunk.length;
+    while (size >= 5) {
+      if (chunks[0].length < 5) chunks = [Buffer.concat(chunks)];
+      const kind = chunks[0][0];
+      const length = chunks[0].readUInt32BE(1);
+      if (kind > 2 || length > MAX_FRAME) throw new Error(`not a vws daemon frame (kind ${kind}, ${length} bytes)`);
+      if (size < 5 + length) return;
+      const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      const payload = all.subarray(5, 5 + length);
+      const rest = all.subarray(5 + length);
+      chunks = rest.length ? [rest] : [];
+      size = rest.length;
+      onMessage((kind === JSON_FRAME ? JSON.parse(payload.toString('utf8')) : { type: kind === OUTPUT_FRAME.stdout ? 'stdout' : 'stderr', data: payload }) as T);
     }
   };
 }
-
-export const line = (m: Request | Reply): string => `${JSON.stringify(m)}\n`;

@@ -17,10 +17,11 @@ import { chmodSync, existsSync, statSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import pc from 'picocolors';
+import { z } from 'zod';
 import { Runner, runnerProblem } from '@vws/sandbox-pty/runner';
 import { currentVaultName, Vault } from '../vault-store.js';
 import { errorOutcome, execOutcome, type Outcome } from '../outcome.js';
-import { codeStamp, line, lineReader, type Reply, type Request } from './protocol.js';
+import { codeStamp, frame, frameReader, type Reply, type Request } from './protocol.js';
 import { VaultCache } from './vault-cache.js';
 
 export interface ServeOptions {
@@ -28,6 +29,13 @@ export interface ServeOptions {
   /** Ends after this long without a request (ms). */
   idleMs?: number;
 }
+
+/** What a client may ask (the socket is the user's own, 0600; this guards against the wrong peer or a bug). */
+const requestSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('exec'), vault: z.string().optional(), json: z.boolean(), color: z.boolean(), argv: z.array(z.string()).min(1), lockWaitMs: z.number().nonnegative().optional() }),
+  z.object({ type: z.literal('status') }),
+  z.object({ type: z.literal('stop') }),
+]) satisfies z.ZodType<Request>;
 
 const say = (msg: string) => process.stderr.write(`${new Date().toISOString()} vws daemon ${process.pid}: ${msg}\n`);
 
@@ -86,38 +94,46 @@ export async function serve(options: ServeOptions): Promise<void> {
   function handle(socket: Socket): void {
     socket.on('error', () => {}); // a client that went away: handled by 'close'
     const send = (m: Reply) => {
-      if (!socket.destroyed) socket.write(line(m));
+      if (!socket.destroyed) socket.write(frame(m));
     };
     let taken = false;
-    socket.on(
-      'data',
-      lineReader<Request>((req) => {
-        if (taken) return; // one request a connection
-        taken = true;
-        lastRequest = Date.now();
-        if (req.type === 'status') {
-          send({ type: 'status', pid: process.pid, stamp: codeStamp(), startedAt, served, running: running.size, vaults: cache.names() });
-          socket.end();
-        } else if (req.type === 'stop') {
-          socket.end(() => stop('asked to stop'));
-        } else if (req.type === 'exec') {
-          const abort = new AbortController();
-          socket.on('close', () => abort.abort());
-          running.add(abort);
-          void exec(req, send, abort.signal)
-            .catch((e: unknown) => errorOutcome(e, req.json))
-            .then((out) => {
-              running.delete(abort);
-              served++;
-              lastRequest = Date.now();
-              if (out.stdout) send({ type: 'stdout', data: out.stdout });
-              if (out.stderr) send({ type: 'stderr', data: out.stderr });
-              send({ type: 'exit', code: out.exitCode });
-              socket.end();
-            });
-        }
-      }),
-    );
+    const read = frameReader<unknown>((message) => {
+      if (taken) return; // one request a connection
+      taken = true;
+      lastRequest = Date.now();
+      const parsed = requestSchema.safeParse(message);
+      if (!parsed.success) throw new Error(`not a vws exec request (${parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ')})`);
+      const req = parsed.data;
+      if (req.type === 'status') {
+        send({ type: 'status', pid: process.pid, stamp: codeStamp(), startedAt, served, running: running.size, vaults: cache.names() });
+        socket.end();
+      } else if (req.type === 'stop') {
+        socket.end(() => stop('asked to stop'));
+      } else {
+        const abort = new AbortController();
+        socket.on('close', () => abort.abort());
+        running.add(abort);
+        void exec(req, send, abort.signal)
+          .catch((e: unknown) => errorOutcome(e, req.json))
+          .then((out) => {
+            running.delete(abort);
+            served++;
+            lastRequest = Date.now();
+            if (out.stdout) send({ type: 'stdout', data: out.stdout });
+            if (out.stderr) send({ type: 'stderr', data: out.stderr });
+            send({ type: 'exit', code: out.exitCode });
+            socket.end();
+          });
+      }
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        read(chunk);
+      } catch (e) {
+        say(`dropped a connection: ${(e as Error).message}`);
+        socket.destroy();
+      }
+    });
   }
 
   /** One `vws exec`, as the CLI runs it in-process, on the cached tree. */
