@@ -33,8 +33,8 @@ function vws(args: string[], opts: { input?: string; env?: Record<string, string
     const child = spawn(process.execPath, [bin, ...args], { cwd: home, env: { ...process.env, VWS_HOME: home, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdin.end(opts.input ?? '');
     const timer = opts.killAfterMs !== undefined ? setTimeout(() => killCli(child.pid!), opts.killAfterMs) : undefined;
     child.on('error', reject);

@@ -69,13 +69,16 @@ describe('exec daemon', () => {
     expect(JSON.parse(viaDaemon.stdout)).toEqual({ exitCode: 4, stdout: 'out\n', stderr: 'err\n', changes: { created: ['/count'], modified: [], deleted: [] } });
     expect(JSON.parse(inProcess.stdout)).toEqual({ exitCode: 4, stdout: 'out\n', stderr: 'err\n', changes: { created: [], modified: ['/count'], deleted: [] } });
     // Human output: the command's own streams, then the summary on stderr.
-    const human = await run(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo hello; echo there >&2; rm count']);
+    // (No colour codes: the client decides by its own terminal and environment, CI=true says yes.)
+    const human = await run(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo hello; echo there >&2; rm count'], { env: { NO_COLOR: '1' } });
     expect(human.code).toBe(0);
     expect(human.stdout).toBe('hello\n');
     expect(human.stderr).toBe('there\nvws: 1 changed: - /count\n');
+    const coloured = await run(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo c > count'], { env: { FORCE_COLOR: '1' } });
+    expect(coloured.stderr).toBe('\u001b[2mvws: 1 changed: + /count\n\u001b[22m');
     const [after] = await daemons();
     expect(after.pid).toBe(first.pid);
-    expect(after.served).toBe(2); // the in-process one was not its
+    expect(after.served).toBe(3); // the in-process one was not its
     // Errors are the CLI's, with its exit codes.
     const missing = await run(home, ['--json', '--vault', 'nope', 'exec', '--', 'true']);
     expect(missing.code).toBe(3);
@@ -172,9 +175,18 @@ describe('exec daemon', () => {
   });
 
   it('stops on `vws daemon stop`, when idle, and when its $VWS_HOME is removed', async () => {
+    // Stopped while a command runs: that client is told, the command killed, nothing saved.
     await ok(['--vault', 'd', 'exec', '--', 'true']);
     const [d] = await daemons();
+    const pidFile = join(outside, 'stopped.pid');
+    const client = run(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', `echo x > stopped.txt; echo $$ > ${pidFile}; sleep 30`]);
+    await until('the command has started', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
     await stopDaemons(home);
+    const r = await client;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/^vws: the command was killed before it ended .*nothing it changed was saved\n$/);
+    expect(processAlive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+    expect(await cat('/stopped.txt')).toBeNull();
     expect(await daemons()).toEqual([]);
     expect(processAlive(d.pid)).toBe(false);
 

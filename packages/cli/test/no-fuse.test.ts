@@ -25,8 +25,8 @@ function noFuse(args: string[]): Promise<Run> {
     const child = spawn('bwrap', ['--bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--', process.execPath, bin, ...args], { cwd: home, env: { ...process.env, VWS_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });

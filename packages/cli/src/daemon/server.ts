@@ -140,7 +140,15 @@ export async function serve(options: ServeOptions): Promise<void> {
   async function exec(req: Extract<Request, { type: 'exec' }>, send: (m: Reply) => void, signal: AbortSignal): Promise<Outcome> {
     const vault = Vault.open(currentVaultName(req.vault));
     const stream = !req.json;
+    // Its client went away, or `vws daemon stop`: the command is killed, the vault left as it was
+    // before it (a client still listening is told so).
+    const killed = (): Outcome => {
+      cache.drop(vault);
+      const message = 'the command was killed before it ended (its client went away, or the exec daemon was stopped); nothing it changed was saved';
+      return { ...errorOutcome(new Error(message), req.json), exitCode: 130 };
+    };
     return vault.locked(async () => {
+      if (signal.aborted) return killed(); // while it waited for the lock: never started
       const fs = cache.get(vault);
       const loaded = fs.version;
       let result;
@@ -154,11 +162,7 @@ export async function serve(options: ServeOptions): Promise<void> {
         cache.drop(vault);
         throw e;
       }
-      if (signal.aborted) {
-        // Nobody is waiting for this result: leave the vault as it was before the command.
-        cache.drop(vault);
-        return { stdout: '', stderr: '', exitCode: 130 };
-      }
+      if (signal.aborted) return killed();
       if (fs.version !== loaded) cache.save(vault, fs);
       return execOutcome(result, req.json, pc.createColors(req.color));
     }, req.lockWaitMs);
