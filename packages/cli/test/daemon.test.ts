@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execRoute } from '../src/daemon/route.js';
+import { requestProblems } from '../src/daemon/server.js';
 import { killCli, run, start, stopDaemons } from './helpers.js';
 import { processAlive } from '../src/process-alive.js';
 
@@ -217,5 +218,16 @@ describe('exec route', () => {
     expect(execRoute(['exec', 'true'], { VWS_VAULT: 'e' })).toEqual({ vault: 'e', json: false, argv: ['true'] });
     for (const args of [['exec'], ['exec', '--'], ['exec', '--help'], ['exec', '--no-daemon', 'true'], ['--bogus', 'exec', 'true'], ['ls', '/'], ['cat', 'exec']]) expect(execRoute(args, env), args.join(' ')).toBeNull();
     expect(execRoute(['exec', 'true'], { VWS_DAEMON: '0' })).toBeNull();
+  });
+});
+
+describe('daemon requests', () => {
+  it('takes exec, status and stop, and says what is wrong with anything else', () => {
+    expect(requestProblems({ type: 'exec', json: false, color: true, argv: ['true'] })).toEqual([]);
+    expect(requestProblems({ type: 'exec', vault: 'v', json: true, color: false, argv: ['ls', '-l'], lockWaitMs: 0 })).toEqual([]);
+    expect(requestProblems({ type: 'status' })).toEqual([]);
+    expect(requestProblems({ type: 'stop' })).toEqual([]);
+    expect(requestProblems(null)).toEqual(['type: not exec, status or stop']);
+    expect(requestProblems({ type: 'exec', vault: 3, json: 'yes', color: true, argv: ['ok', 1], lockWaitMs: -1 })).toEqual(['vault: not a string', 'json: not a boolean', 'argv: not a non-empty list of strings', 'lockWaitMs: not a number >= 0']);
   });
 });

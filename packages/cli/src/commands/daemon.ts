@@ -1,4 +1,4 @@
-// `vws daemon status | stop`, and `vws daemon run` (what the exec client starts; see daemon/server.ts).
+// `vws daemon start | status | stop` (the daemon itself: daemon/main.ts and daemon/server.ts).
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -86,13 +86,5 @@ export function registerDaemon(program: Command, ctx: Ctx): void {
         stopped.push(s.pid);
       }
       print({ stopped }, () => (stopped.length ? `stopped exec daemon ${stopped.join(', ')}` : 'no exec daemon running'));
-    });
-  daemon
-    .command('run', { hidden: true })
-    .description('serve `vws exec` (started by the exec client)')
-    .requiredOption('--socket <path>', 'where to listen')
-    .action(async (o: { socket: string }) => {
-      const { serve } = await import('../daemon/server.js');
-      await serve({ socket: o.socket }); // the server keeps the process up until it stops itself
     });
 }

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pc from 'picocolors';
 import { frame, frameReader, runDir, socketPath, type Reply } from './protocol.js';
 import type { ExecRoute } from './route.js';
@@ -66,14 +67,16 @@ export function connect(path: string): Promise<Socket | null> {
 }
 
 /**
- * Starts a daemon for this code (the same entry and loader flags as this process: the built CLI or
- * the sources through tsx), detached from our session and terminal, logging to run/daemon.log, and
+ * Starts a daemon for this code (the daemon entry beside this module, with this process's loader
+ * flags: the built CLI, or the sources through tsx), detached from our session and terminal, logging to run/daemon.log, and
  * waits until it answers. Null if it exits first or is not up within 20 s.
  */
 export async function startDaemon(path: string): Promise<Socket | null> {
   mkdirSync(runDir(), { recursive: true, mode: 0o700 });
   const log = openSync(join(runDir(), 'daemon.log'), 'a', 0o600);
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'daemon', 'run', '--socket', path], { cwd: '/', detached: true, stdio: ['ignore', log, log], env: process.env });
+  // Built, this module is a chunk in dist/ beside daemon.js; from the sources, main.ts is beside it.
+  const entry = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './main.ts' : './daemon.js', import.meta.url));
+  const child = spawn(process.execPath, [...process.execArgv, entry, '--socket', path], { cwd: '/', detached: true, stdio: ['ignore', log, log], env: process.env });
   closeSync(log);
   child.unref();
   let exited = false;

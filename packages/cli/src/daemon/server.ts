@@ -17,7 +17,6 @@ import { chmodSync, existsSync, statSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import pc from 'picocolors';
-import { z } from 'zod';
 import { Runner, runnerProblem } from '@vws/sandbox-pty/runner';
 import { currentVaultName, Vault } from '../vault-store.js';
 import { errorOutcome, execOutcome, type Outcome } from '../outcome.js';
@@ -30,12 +29,22 @@ export interface ServeOptions {
   idleMs?: number;
 }
 
-/** What a client may ask (the socket is the user's own, 0600; this guards against the wrong peer or a bug). */
-const requestSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('exec'), vault: z.string().optional(), json: z.boolean(), color: z.boolean(), argv: z.array(z.string()).min(1), lockWaitMs: z.number().nonnegative().optional() }),
-  z.object({ type: z.literal('status') }),
-  z.object({ type: z.literal('stop') }),
-]) satisfies z.ZodType<Request>;
+/**
+ * What a client may ask (the socket is the user's own, 0600; this guards against the wrong peer or a
+ * bug): the reasons why not, or none. Checked by hand, not with zod: loading zod costs ~100 ms of the
+ * daemon's start-up (measured), which the first exec would pay.
+ */
+export function requestProblems(m: unknown): string[] {
+  const r = (typeof m === 'object' && m !== null ? m : {}) as Record<string, unknown>;
+  if (r.type === 'status' || r.type === 'stop') return [];
+  if (r.type !== 'exec') return ['type: not exec, status or stop'];
+  const problems: string[] = [];
+  if (r.vault !== undefined && typeof r.vault !== 'string') problems.push('vault: not a string');
+  for (const k of ['json', 'color']) if (typeof r[k] !== 'boolean') problems.push(`${k}: not a boolean`);
+  if (!Array.isArray(r.argv) || !r.argv.length || !r.argv.every((a) => typeof a === 'string')) problems.push('argv: not a non-empty list of strings');
+  if (r.lockWaitMs !== undefined && !(typeof r.lockWaitMs === 'number' && r.lockWaitMs >= 0)) problems.push('lockWaitMs: not a number >= 0');
+  return problems;
+}
 
 const say = (msg: string) => process.stderr.write(`${new Date().toISOString()} vws daemon ${process.pid}: ${msg}\n`);
 
@@ -101,9 +110,9 @@ export async function serve(options: ServeOptions): Promise<void> {
       if (taken) return; // one request a connection
       taken = true;
       lastRequest = Date.now();
-      const parsed = requestSchema.safeParse(message);
-      if (!parsed.success) throw new Error(`not a vws exec request (${parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ')})`);
-      const req = parsed.data;
+      const problems = requestProblems(message);
+      if (problems.length) throw new Error(`not a vws exec request (${problems.join('; ')})`);
+      const req = message as Request;
       if (req.type === 'status') {
         send({ type: 'status', pid: process.pid, stamp: codeStamp(), startedAt, served, running: running.size, vaults: cache.names() });
         socket.end();
