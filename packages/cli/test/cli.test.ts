@@ -105,6 +105,9 @@ describe('vws', () => {
       await ok(['--vault', 'gitv', 'exec', '--', 'git', 'clone', '-q', repo, 'clone']);
       const log = await ok(['--vault', 'gitv', 'exec', '--', 'git', '-C', 'clone', 'log', '--format=%s']);
       expect(log.stdout).toBe('first commit\n');
+      // From the vault on disk, in a process of its own (not the exec daemon's loaded tree).
+      const fromDisk = await ok(['--vault', 'gitv', 'exec', '--', 'git', '-C', 'clone', 'log', '--format=%s'], { env: { VWS_DAEMON: '0' } });
+      expect(fromDisk.stdout).toBe('first commit\n');
     } finally {
       rmSync(repo, { recursive: true, force: true });
     }
