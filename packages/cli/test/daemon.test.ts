@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execRoute } from '../src/daemon/route.js';
 import { requestProblems } from '../src/daemon/server.js';
@@ -195,6 +195,13 @@ describe('exec daemon', () => {
     await ok(['--vault', 'd', 'exec', '--', 'true'], { VWS_DAEMON_IDLE_MS: '500' });
     const [idle] = await daemons();
     await until('the idle daemon ends', () => !processAlive(idle.pid));
+
+    // A relative $VWS_HOME is the client's (the daemon runs in '/').
+    const rel = await run(outside, ['--vault', 'd', 'exec', '--', 'cat', 'v'], { env: { VWS_HOME: relative(outside, home) } });
+    expect(rel.code, rel.stderr).toBe(0);
+    expect(rel.stdout).toBe('in-process\n');
+    expect((await daemons()).map((x) => x.served)).toEqual([1]); // served by a daemon of this home
+    await stopDaemons(home);
 
     const other = mkdtempSync(join(tmpdir(), 'vws-home-'));
     try {

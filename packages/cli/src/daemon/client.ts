@@ -8,7 +8,7 @@ import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pc from 'picocolors';
-import { frame, frameReader, runDir, socketPath, type Reply } from './protocol.js';
+import { frame, frameReader, homeDir, runDir, socketPath, type Reply } from './protocol.js';
 import type { ExecRoute } from './route.js';
 
 /** Unix socket paths longer than this do not fit in sockaddr_un (108 bytes with its NUL). */
@@ -76,7 +76,7 @@ export async function startDaemon(path: string): Promise<Socket | null> {
   const log = openSync(join(runDir(), 'daemon.log'), 'a', 0o600);
   // Built, this module is a chunk in dist/ beside daemon.js; from the sources, main.ts is beside it.
   const entry = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './main.ts' : './daemon.js', import.meta.url));
-  const child = spawn(process.execPath, [...process.execArgv, entry, '--socket', path], { cwd: '/', detached: true, stdio: ['ignore', log, log], env: process.env });
+  const child = spawn(process.execPath, [...process.execArgv, entry, '--socket', path], { cwd: '/', detached: true, stdio: ['ignore', log, log], env: { ...process.env, VWS_HOME: homeDir() } });
   closeSync(log);
   child.unref();
   let exited = false;

@@ -6,7 +6,7 @@
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** What the client asks. */
@@ -30,8 +30,13 @@ export type Reply =
   | { type: 'exit'; code: number }
   | { type: 'status'; pid: number; stamp: string; startedAt: string; served: number; running: number; vaults: string[] };
 
+/** The home's absolute path: a relative $VWS_HOME is the client's, and the daemon runs in '/'. */
+export function homeDir(): string {
+  return resolve(process.env.VWS_HOME || join(homedir(), '.vws'));
+}
+
 export function runDir(): string {
-  return join(process.env.VWS_HOME || join(homedir(), '.vws'), 'run');
+  return join(homeDir(), 'run');
 }
 
 export function socketPath(stamp = codeStamp()): string {
