@@ -8,7 +8,7 @@ import pc from 'picocolors';
 import type { InodeFs } from '@vws/inode-fs';
 import { currentVaultName, useVault, Vault } from './vault-store.js';
 import { patchAction, registerExtra } from './commands/extra.js';
-import { registerDaemon } from './commands/daemon.js';
+import { daemonSummary, registerDaemon } from './commands/daemon.js';
 import { errorOutcome, execOutcome, type ExecResult } from './outcome.js';
 // Mastra, the PTY sandbox and FUSE load only in the commands that use them: start-up is most of a command's time.
 
@@ -260,6 +260,7 @@ program
       { check: 'bubblewrap', ok: bwrap.status === 0, detail: bwrap.status === 0 ? bwrap.stdout.trim() : 'missing: apt-get install bubblewrap' },
       { check: 'node', ok: major > 22 || (major === 22 && minor >= 13), detail: process.versions.node },
       { check: 'mounts', ok: true, detail: `${fuseMounts().length} vws FUSE mounts (clear stale ones with fusermount -uz PATH)` },
+      { check: 'daemon', ok: true, detail: await daemonSummary() },
       { check: 'wakeups', ok: true, detail: wakeupAdvice() },
     ];
     print({ ok: checks.every((c) => c.ok), checks }, () => checks.map((c) => `${c.ok ? pc.green('ok ') : pc.red('!! ')} ${c.check}: ${c.detail}`).join('\n'));

@@ -126,7 +126,8 @@ describe('vws', () => {
     const usage = await vws(['vault', 'create']);
     expect(usage.code).toBe(2);
     const doctor = await j(['doctor']);
-    expect(doctor.checks.map((c: { check: string }) => c.check)).toEqual(['fuse', 'bubblewrap', 'node', 'mounts', 'wakeups']);
+    expect(doctor.checks.map((c: { check: string }) => c.check)).toEqual(['fuse', 'bubblewrap', 'node', 'mounts', 'daemon', 'wakeups']);
+    expect(doctor.checks[4].detail).toMatch(/^1 exec daemon\(s\): pid \d+, \d+ execs, vaults loaded: .*alpha/); // the exec tests' daemon
   });
 
   it('a second process on a locked vault waits, then fails with a clear message; nothing is lost', async () => {

@@ -43,6 +43,17 @@ async function stopAt(path: string): Promise<void> {
 }
 
 
+/** One line for `vws doctor`: the exec daemons that answer (sockets of dead ones are removed). */
+export async function daemonSummary(): Promise<string> {
+  const live: Status[] = [];
+  for (const path of allSockets()) {
+    const s = await statusAt(path);
+    if (s) live.push(s);
+  }
+  if (!live.length) return 'no exec daemon running (the next vws exec starts one; VWS_DAEMON=0: none)';
+  return `${live.length} exec daemon(s): ${live.map((s) => `pid ${s.pid}, ${s.served} execs, vaults loaded: ${s.vaults.join(', ') || 'none'}`).join('; ')} (vws daemon stop ends them)`;
+}
+
 export function registerDaemon(program: Command, ctx: Ctx): void {
   const { print } = ctx;
   const daemon = program.command('daemon').description('the exec daemon that keeps vaults loaded between `vws exec` runs (VWS_DAEMON=0: none)');
