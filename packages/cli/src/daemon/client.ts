@@ -68,8 +68,8 @@ export function connect(path: string): Promise<Socket | null> {
 
 /**
  * Starts a daemon for this code (the daemon entry beside this module, with this process's loader
- * flags: the built CLI, or the sources through tsx), detached from our session and terminal, logging to run/daemon.log, and
- * waits until it answers. Null if it exits first or is not up within 20 s.
+ * flags: the built CLI, or the sources through tsx), in its own session (no terminal, no Ctrl-C),
+ * logging to run/daemon.log, and waits until it answers. Null if it exits first or is not up in 20 s.
  */
 export async function startDaemon(path: string): Promise<Socket | null> {
   mkdirSync(runDir(), { recursive: true, mode: 0o700 });
