@@ -3,12 +3,14 @@
 // callers that have no use for a Mastra sandbox and should not pay for loading it (the vws CLI's
 // exec: loading @mastra/core alone costs ~450 ms). Nothing here imports @mastra/core.
 
+import type { Readable } from 'node:stream';
 import type { InodeFs } from '@vws/inode-fs';
 import { fuseProblem, mount } from '@vws/fuse';
 import { engineChanges, type Changes } from './changes.js';
 import { buildEnv, type EnvOptions } from './env.js';
 import { launch, type Launched, type LaunchSpec } from './launcher.js';
 import { Spawner } from './spawner.js';
+import { stdinPipe } from './stdin-pipe.js';
 
 export { engineChanges, noChanges, type Changes } from './changes.js';
 export { buildEnv, type EnvOptions } from './env.js';
@@ -31,6 +33,11 @@ export interface RunOptions {
   env?: EnvOptions;
   /** Aborting kills the command's whole process group (the run then ends with its exit status). */
   signal?: AbortSignal;
+  /**
+   * Piped input: the command's stdin reads these bytes, then end of file (stdin-pipe.ts). Without
+   * it, stdin is the terminal, which nothing writes to.
+   */
+  stdin?: Readable;
 }
 
 export interface RunResult {
@@ -72,12 +79,14 @@ export class Runner {
   async run(engine: InodeFs, argv: string[], options: RunOptions = {}): Promise<RunResult> {
     await this.start();
     const m = await mount(engine);
+    const input = options.stdin ? stdinPipe(options.stdin) : undefined;
     try {
       const before = engine.fork();
       let stdout = '';
       let stderr = '';
+      input?.start();
       const proc = await this.launch(
-        { command: argv, cwd: m.path, env: buildEnv(m.path, options.env ?? {}), interactive: false },
+        { command: input ? input.wrap(argv) : argv, cwd: m.path, env: buildEnv(m.path, options.env ?? {}), interactive: false },
         (s) => {
           stdout += s;
           options.onStdout?.(s);
@@ -95,6 +104,7 @@ export class Runner {
       proc.signal('SIGKILL');
       return { exitCode: exitCodeOf(exit), stdout, stderr, changes: engineChanges(before, engine) };
     } finally {
+      input?.close();
       await m.unmount();
     }
   }

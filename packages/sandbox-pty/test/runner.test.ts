@@ -4,6 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InodeFs } from '@vws/inode-fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Runner } from '../src/runner.js';
 
@@ -29,6 +31,30 @@ describe('Runner', () => {
     const r = await runner.run(fs, ['sh', '-c', 'cat in.txt; echo out > out.txt; rm in.txt; echo e >&2; exit 3']);
     expect(r).toEqual({ exitCode: 3, stdout: 'input\n', stderr: 'e\n', changes: { created: ['/out.txt'], modified: [], deleted: ['/in.txt'] } });
     expect(Buffer.from(fs.readFile('/out.txt')).toString()).toBe('out\n');
+  });
+
+  it('pipes stdin as bytes with an end: NUL bytes, a 100 KiB line, binary', async () => {
+    const fs = new InodeFs();
+    const data = Buffer.concat([Buffer.from('line one\n\0\x03\x04'), Buffer.alloc(100_000, 'x'), randomBytes(300_000)]);
+    const r = await runner.run(fs, ['sh', '-c', 'cat > got; wc -c < got'], { stdin: Readable.from([data.subarray(0, 1000), data.subarray(1000)]) });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.trim()).toBe(String(data.length));
+    expect(createHash('sha256').update(fs.readFile('/got')).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    // An empty stdin is an end of file at once (no terminal left waiting for input).
+    expect((await runner.run(fs, ['cat'], { stdin: Readable.from([]) })).exitCode).toBe(0);
+  });
+
+  it('a command that reads little or none of a large stdin, or is killed before reading, ends the run', async () => {
+    const fs = new InodeFs();
+    const big = () => Readable.from((function* () {
+      for (let i = 0; i < 64; i++) yield Buffer.alloc(1 << 20, 'y'); // 64 MiB
+    })());
+    const head = await runner.run(fs, ['head', '-c', '5'], { stdin: big() });
+    expect(head).toMatchObject({ exitCode: 0, stdout: 'yyyyy' });
+    expect((await runner.run(fs, ['true'], { stdin: big() })).exitCode).toBe(0);
+    const pre = new AbortController();
+    pre.abort();
+    expect((await runner.run(fs, ['cat'], { stdin: big(), signal: pre.signal })).exitCode).toBe(128 + 9);
   });
 
   it('an abort kills the whole process group, children included', async () => {

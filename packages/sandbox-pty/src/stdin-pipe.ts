@@ -1,0 +1,66 @@
+// Piped input for a run: the command reads a byte stream (then end of file) on its stdin instead of
+// the terminal, as `cmd < file` or `producer | cmd` would give it. A terminal is the wrong carrier for
+// that: its line discipline caps lines at 4 KiB, eats control bytes and has no end but ^D.
+//
+// The stream goes through a FIFO in a private 0700 directory outside any mount: the command line
+// becomes `sh -c 'exec "$@" <"$0"' FIFO argv…` (the same process, its stdin redirected), and this
+// side writes the FIFO. Commands run in another process (the spawner), so only a file path crosses.
+
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, createWriteStream, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+
+export interface StdinPipe {
+  /** argv that runs the given argv with its stdin from the FIFO. */
+  wrap(argv: string[]): string[];
+  /** Starts copying the source into the FIFO (the command's sh opens the other end). */
+  start(): void;
+  /** After the run: stops copying, unblocks a writer whose reader never came, removes the FIFO. */
+  close(): void;
+}
+
+export function stdinPipe(source: Readable): StdinPipe {
+  const dir = mkdtempSync(join(tmpdir(), 'vws-stdin-'));
+  const fifo = join(dir, 'stdin');
+  // Node has no mkfifo; the helper runs with cwd '/', never inside a mount this process serves.
+  const made = spawnSync('mkfifo', ['-m', '600', fifo], { cwd: '/', stdio: 'ignore' });
+  if (made.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`cannot make a FIFO for stdin (mkfifo ${made.error?.message ?? `exited ${made.status}`})`);
+  }
+  let opened = false;
+  let out: ReturnType<typeof createWriteStream> | undefined;
+  const onData = (chunk: Buffer) => {
+    if (out && !out.write(chunk)) source.pause();
+  };
+  const onEnd = () => out?.end();
+  return {
+    wrap: (argv) => ['/bin/sh', '-c', 'exec "$@" <"$0"', fifo, ...argv],
+    start() {
+      // The open waits (in libuv's thread pool) until the command's sh opens the read end.
+      out = createWriteStream(fifo);
+      out.on('open', () => (opened = true));
+      out.on('drain', () => source.resume());
+      // The command exited or closed its stdin before reading everything: what is left is not wanted.
+      out.on('error', () => source.off('data', onData).pause());
+      source.on('data', onData);
+      source.once('end', onEnd);
+    },
+    close() {
+      source.off('data', onData).off('end', onEnd).pause();
+      if (out && !opened) {
+        // A reader that never came (the command died first): opening the read end without
+        // blocking completes the writer's pending open, so no thread waits forever.
+        try {
+          closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK));
+        } catch {
+          // already gone
+        }
+      }
+      out?.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
