@@ -211,9 +211,11 @@ program
       // The spawner starts while the vault loads (it must exist before the mount).
       const started = runner.start();
       started.catch(() => {}); // awaited by run()
+      const stdin = process.stdin.isTTY ? undefined : process.stdin; // piped input goes to the command, then its end
       try {
-        process.exitCode = await withTree('if-changed', async (fs) => report(await runner.run(fs, argv, output)));
+        process.exitCode = await withTree('if-changed', async (fs) => report(await runner.run(fs, argv, { ...output, stdin })));
       } finally {
+        stdin?.destroy(); // what the command did not read is not wanted
         runner.stop();
       }
       return;

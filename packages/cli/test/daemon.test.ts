@@ -107,6 +107,27 @@ describe('exec daemon', () => {
     expect((await ok(cmd, { VWS_DAEMON: '0' })).stdout === expected).toBe(true);
   });
 
+  it('pipes stdin to the command (bytes, then end of file), as in-process; stops reading when the command is done', async () => {
+    const input = `${'line\n'.repeat(1000)}\u0000\u0003\u0004${'x'.repeat(100_000)}\nend`;
+    const cmd = ['--vault', 'd', 'exec', '--', 'sh', '-c', 'cat > in.txt; wc -c < in.txt'];
+    for (const env of [{}, { VWS_DAEMON: '0' }] as Array<Record<string, string>>) {
+      const r = await run(home, cmd, { input, env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe(String(Buffer.byteLength(input)));
+      expect(await cat('/in.txt')).toBe(input);
+    }
+    expect((await run(home, ['--vault', 'd', 'exec', '--', 'cat'])).stdout).toBe(''); // empty input: EOF at once
+    // An endless input and a command that reads three bytes of it: the client ends with the command.
+    for (const env of [{}, { VWS_DAEMON: '0' }] as Array<Record<string, string>>) {
+      const child = start(home, ['--vault', 'd', 'exec', '--', 'head', '-c', '3'], { env, endless: true });
+      let out = '';
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+      const code = await new Promise((r) => child.on('close', r));
+      expect(code).toBe(0);
+      expect(out).toBe('yyy');
+    }
+  });
+
   it('drops a connection that sends no frame or a bad request, and keeps serving', async () => {
     await ok(['daemon', 'start']);
     const [socket] = readdirSync(join(home, 'run')).filter((f) => f.endsWith('.sock'));

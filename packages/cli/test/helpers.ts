@@ -13,12 +13,20 @@ export interface Run {
   stderr: string;
 }
 
-export function start(home: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): ChildProcess {
+/** `endless`: stdin never ends (a megabyte of 'y' after another, as long as the child reads). */
+export function start(home: string, args: string[], opts: { input?: string; env?: Record<string, string>; endless?: boolean } = {}): ChildProcess {
   // cwd outside any mount: vws serves FUSE mounts itself.
   const child = spawn(process.execPath, [bin, ...args], { cwd: home, env: { ...process.env, VWS_HOME: home, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
   // A child killed on purpose (the crash tests) may not have read all its input: that is no error here.
   child.stdin!.on('error', () => {});
-  child.stdin!.end(opts.input ?? '');
+  if (opts.endless) {
+    const chunk = Buffer.alloc(1 << 20, 'y');
+    const pump = () => {
+      while (child.stdin!.writable && child.stdin!.write(chunk));
+    };
+    child.stdin!.on('drain', pump);
+    pump();
+  } else child.stdin!.end(opts.input ?? '');
   return child;
 }
 

@@ -34,7 +34,10 @@ export async function execThroughDaemon(route: ExecRoute): Promise<number | null
     const read = frameReader<Reply>((m) => {
       if (m.type === 'stdout') process.stdout.write(m.data);
       else if (m.type === 'stderr') process.stderr.write(m.data);
-      else if (m.type === 'exit') code = m.code;
+      else if (m.type === 'exit') {
+        code = m.code;
+        socket.destroy(); // all said; stdin not yet sent is not wanted (it may not even drain)
+      }
     });
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -53,7 +56,18 @@ export async function execThroughDaemon(route: ExecRoute): Promise<number | null
       resolve(code);
     });
     const lockWait = process.env.VWS_LOCK_WAIT_MS;
-    socket.write(frame({ type: 'exec', vault: route.vault, json: route.json, color: pc.isColorSupported, argv: route.argv, lockWaitMs: lockWait ? Number(lockWait) : undefined }));
+    // Piped input (not a terminal) goes to the command, then its end; a terminal's does not.
+    const stdin = !process.stdin.isTTY;
+    socket.write(frame({ type: 'exec', vault: route.vault, json: route.json, color: pc.isColorSupported, argv: route.argv, lockWaitMs: lockWait ? Number(lockWait) : undefined, stdin }));
+    if (stdin) {
+      process.stdin.on('data', (data: Buffer) => {
+        if (!socket.write(frame({ type: 'stdin', data }))) process.stdin.pause();
+      });
+      socket.on('drain', () => process.stdin.resume());
+      process.stdin.once('end', () => socket.write(frame({ type: 'stdin', data: new Uint8Array(0) })));
+      process.stdin.on('error', () => {}); // a stdin that cannot be read is an empty one
+      socket.once('close', () => process.stdin.destroy()); // the command is done with it
+    }
   });
 }
 

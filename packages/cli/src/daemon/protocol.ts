@@ -1,6 +1,7 @@
 // The wire between the `vws` client and the exec daemon, over a Unix socket in $VWS_HOME/run/:
 // frames of [kind: u8][length: u32 BE][payload], kind 0 a JSON message, 1 and 2 a command's stdout
-// and stderr as raw bytes (a flood of output is copied, never escaped and parsed). The socket is named for the code that serves it (codeStamp), so a client never
+// and stderr, 3 its stdin, as raw bytes (a flood is copied, never escaped and parsed); an empty
+// stdin frame is the end of the input. The socket is named for the code that serves it (codeStamp), so a client never
 // talks to a daemon of another build: after a rebuild or an edit, the next exec starts a new daemon
 // and the old one idles out. Only Node's built-ins here: the client loads this on every exec.
 
@@ -20,7 +21,10 @@ export type Request =
       color: boolean;
       argv: string[];
       lockWaitMs?: number;
+      /** The client's stdin is piped (not a terminal): stdin frames follow, then an empty one. */
+      stdin?: boolean;
     }
+  | { type: 'stdin'; data: Uint8Array }
   | { type: 'status' }
   | { type: 'stop' };
 
@@ -77,19 +81,20 @@ export function codeStamp(): string {
 }
 
 const JSON_FRAME = 0;
-const OUTPUT_FRAME = { stdout: 1, stderr: 2 } as const;
+const BYTES_FRAME = { stdout: 1, stderr: 2, stdin: 3 } as const;
+const BYTES_TYPE = ['', 'stdout', 'stderr', 'stdin'] as const;
 /** A frame larger than this is no frame of ours. */
 const MAX_FRAME = 256 << 20;
 
 export function frame(m: Request | Reply): Buffer {
-  const [kind, payload] = m.type === 'stdout' || m.type === 'stderr' ? [OUTPUT_FRAME[m.type], Buffer.from(m.data)] : [JSON_FRAME, Buffer.from(JSON.stringify(m))];
+  const [kind, payload] = m.type === 'stdout' || m.type === 'stderr' || m.type === 'stdin' ? [BYTES_FRAME[m.type], Buffer.from(m.data)] : [JSON_FRAME, Buffer.from(JSON.stringify(m))];
   const head = Buffer.allocUnsafe(5);
   head[0] = kind;
   head.writeUInt32BE(payload.length, 1);
   return Buffer.concat([head, payload]);
 }
 
-/** Splits a byte stream into messages (output as Buffers); a malformed stream throws. */
+/** Splits a byte stream into messages (stdout, stderr and stdin as Buffers); a malformed stream throws. */
 export function frameReader<T>(onMessage: (m: T) => void): (chunk: Buffer) => void {
   let chunks: Buffer[] = [];
   let size = 0;
@@ -100,14 +105,14 @@ export function frameReader<T>(onMessage: (m: T) => void): (chunk: Buffer) => vo
       if (chunks[0].length < 5) chunks = [Buffer.concat(chunks)];
       const kind = chunks[0][0];
       const length = chunks[0].readUInt32BE(1);
-      if (kind > 2 || length > MAX_FRAME) throw new Error(`not a vws daemon frame (kind ${kind}, ${length} bytes)`);
+      if (kind > 3 || length > MAX_FRAME) throw new Error(`not a vws daemon frame (kind ${kind}, ${length} bytes)`);
       if (size < 5 + length) return;
       const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
       const payload = all.subarray(5, 5 + length);
       const rest = all.subarray(5 + length);
       chunks = rest.length ? [rest] : [];
       size = rest.length;
-      onMessage((kind === JSON_FRAME ? JSON.parse(payload.toString('utf8')) : { type: kind === OUTPUT_FRAME.stdout ? 'stdout' : 'stderr', data: payload }) as T);
+      onMessage((kind === JSON_FRAME ? JSON.parse(payload.toString('utf8')) : { type: BYTES_TYPE[kind], data: payload }) as T);
     }
   };
 }

@@ -15,6 +15,7 @@
 
 import { chmodSync, existsSync, statSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { dirname } from 'node:path';
 import pc from 'picocolors';
 import { Runner, runnerProblem } from '@vws/sandbox-pty/runner';
@@ -43,6 +44,7 @@ export function requestProblems(m: unknown): string[] {
   for (const k of ['json', 'color']) if (typeof r[k] !== 'boolean') problems.push(`${k}: not a boolean`);
   if (!Array.isArray(r.argv) || !r.argv.length || !r.argv.every((a) => typeof a === 'string')) problems.push('argv: not a non-empty list of strings');
   if (r.lockWaitMs !== undefined && !(typeof r.lockWaitMs === 'number' && r.lockWaitMs >= 0)) problems.push('lockWaitMs: not a number >= 0');
+  if (r.stdin !== undefined && typeof r.stdin !== 'boolean') problems.push('stdin: not a boolean');
   return problems;
 }
 
@@ -106,13 +108,26 @@ export async function serve(options: ServeOptions): Promise<void> {
       if (!socket.destroyed) socket.write(frame(m));
     };
     let taken = false;
+    // The client's piped stdin, when it has one: its frames follow the request (backpressure: the
+    // socket pauses while the command is not reading).
+    let input: PassThrough | undefined;
     const read = frameReader<unknown>((message) => {
-      if (taken) return; // one request a connection
+      if (taken) {
+        const m = message as Request;
+        if (m.type !== 'stdin') throw new Error('one request a connection, then only its stdin');
+        if (!input) return; // the run is over: its input is not wanted any more
+        if (!m.data.length) input.end();
+        else if (!input.write(m.data)) {
+          socket.pause();
+          input.once('drain', () => socket.resume());
+        }
+        return;
+      }
       taken = true;
       lastRequest = Date.now();
       const problems = requestProblems(message);
       if (problems.length) throw new Error(`not a vws exec request (${problems.join('; ')})`);
-      const req = message as Request;
+      const req = message as Exclude<Request, { type: 'stdin' }>;
       if (req.type === 'status') {
         send({ type: 'status', pid: process.pid, stamp: codeStamp(), startedAt, served, running: running.size, vaults: cache.names() });
         socket.end();
@@ -122,9 +137,12 @@ export async function serve(options: ServeOptions): Promise<void> {
         const abort = new AbortController();
         socket.on('close', () => abort.abort());
         running.add(abort);
-        void exec(req, send, abort.signal)
+        if (req.stdin) input = new PassThrough();
+        void exec(req, send, abort.signal, input)
           .catch((e: unknown) => errorOutcome(e, req.json))
           .then((out) => {
+            input = undefined;
+            socket.resume(); // if paused for stdin the command no longer reads
             running.delete(abort);
             served++;
             lastRequest = Date.now();
@@ -146,7 +164,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   }
 
   /** One `vws exec`, as the CLI runs it in-process, on the cached tree. */
-  async function exec(req: Extract<Request, { type: 'exec' }>, send: (m: Reply) => void, signal: AbortSignal): Promise<Outcome> {
+  async function exec(req: Extract<Request, { type: 'exec' }>, send: (m: Reply) => void, signal: AbortSignal, stdin?: PassThrough): Promise<Outcome> {
     const vault = Vault.open(currentVaultName(req.vault));
     const stream = !req.json;
     // Its client went away, or `vws daemon stop`: the command is killed, the vault left as it was
@@ -164,6 +182,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       try {
         result = await runner.run(fs, req.argv, {
           signal,
+          stdin,
           onStdout: stream ? (data) => send({ type: 'stdout', data }) : undefined,
           onStderr: stream ? (data) => send({ type: 'stderr', data }) : undefined,
         });
