@@ -220,14 +220,18 @@ program
       }
       return;
     }
-    const [{ PtySandbox }, { InodeFilesystem }] = await Promise.all([import('@vws/sandbox-pty'), import('@vws/filesystem-inode')]);
+    const [{ PtySandbox }, { InodeFilesystem }, { stdinPipe }] = await Promise.all([import('@vws/sandbox-pty'), import('@vws/filesystem-inode'), import('@vws/sandbox-pty/runner')]);
     process.exitCode = await withTree('if-changed', async (fs) => {
       const sandbox = new PtySandbox();
+      const input = process.stdin.isTTY ? undefined : stdinPipe(process.stdin); // as the runner does
       try {
         await sandbox.mount(new InodeFilesystem({ fs }), '/');
-        const [cmd, ...args] = argv;
+        input?.start();
+        const [cmd, ...args] = input ? input.wrap(argv) : argv;
         return report(await sandbox.executeCommand(cmd, args, output));
       } finally {
+        input?.close();
+        process.stdin.destroy();
         await sandbox.destroy();
       }
     });

@@ -20,9 +20,10 @@ afterAll(async () => {
 });
 
 /** vws in a mount namespace whose /dev lacks fuse (bwrap must be installed: scripts/setup.sh does). */
-function noFuse(args: string[]): Promise<Run> {
+function noFuse(args: string[], input = ''): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bwrap', ['--bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--', process.execPath, bin, ...args], { cwd: home, env: { ...process.env, VWS_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bwrap', ['--bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--', process.execPath, bin, ...args], { cwd: home, env: { ...process.env, VWS_HOME: home }, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end(input);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -41,6 +42,10 @@ describe('vws without FUSE', () => {
     expect(doc.changes.created).toEqual(['/made.txt']);
     const stat = JSON.parse((await run(home, ['--json', '--vault', 'n', 'stat', '/made.txt'])).stdout);
     expect(stat).toMatchObject({ kind: 'file', size: 5, mode: '0755' });
+    // Piped stdin reaches the command here too.
+    const piped = await noFuse(['--vault', 'n', 'exec', '--', 'sh', '-c', 'cat > piped.txt; wc -c < piped.txt'], 'x'.repeat(10_000));
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout.trim()).toBe('10000');
     // No daemon was started for it.
     expect(JSON.parse((await run(home, ['--json', 'daemon', 'status'])).stdout).daemons).toEqual([]);
   });

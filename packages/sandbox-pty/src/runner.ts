@@ -15,6 +15,7 @@ import { stdinPipe } from './stdin-pipe.js';
 export { engineChanges, noChanges, type Changes } from './changes.js';
 export { buildEnv, type EnvOptions } from './env.js';
 export type { Launched, LaunchSpec } from './launcher.js';
+export { stdinPipe, type StdinPipe } from './stdin-pipe.js';
 
 /** A run's exit status as a shell reports it: the command's code, or 128 + the signal that killed it. */
 export function exitCodeOf(exit: { exitCode: number; signal?: number }): number {
