@@ -176,11 +176,12 @@ checkpoint.command('delete <name>').action((name: string) =>
 );
 
 program
-  .command('diff <from> [to]')
-  .description('changed files between two checkpoints, or from a checkpoint to now')
+  .command('diff [from] [to]')
+  .description('changed files between two checkpoints, or from a checkpoint (default: the newest) to now')
   .option('--patch', 'a unified diff of the contents (as `vws patch`)')
-  .action((from: string, to: string | undefined, o: { patch?: boolean }) =>
-    o.patch ? patchAction({ json, print, withTree, vaultName })(from, to) : withTree(false, (fs, v) => {
+  .action((fromArg: string | undefined, to: string | undefined, o: { patch?: boolean }) =>
+    o.patch ? patchAction({ json, print, withTree, vaultName })(fromArg, to) : withTree(false, (fs, v) => {
+      const from = fromArg ?? v.newestCheckpoint();
       const d = v.loadCheckpoint(from).diff(to ? v.loadCheckpoint(to) : fs);
       const doc = { from, to: to ?? 'current', added: d.added.map((c) => c.path), modified: d.modified.map((c) => c.path), deleted: d.deleted.map((c) => c.path), renamed: d.renamed.map((c) => ({ from: c.oldPath, to: c.path })) };
       print(doc, () => [...doc.added.map((p) => pc.green(`A ${p}`)), ...doc.modified.map((p) => pc.yellow(`M ${p}`)), ...doc.deleted.map((p) => pc.red(`D ${p}`)), ...doc.renamed.map((r) => `R ${r.from} -> ${r.to}`)].join('\n'));

@@ -134,6 +134,13 @@ export class Vault {
     this.writeMeta(m);
   }
 
+  /** The checkpoint a bare `diff` or `patch` compares with: the newest; a clear error if none. */
+  newestCheckpoint(): string {
+    const newest = Object.entries(this.meta().checkpoints).sort((a, b) => a[1].createdAt.localeCompare(b[1].createdAt)).at(-1)?.[0];
+    if (!newest) throw new VaultError(`vault '${this.name}' has no checkpoint to compare with (save one: vws checkpoint save NAME)`, 3);
+    return newest;
+  }
+
   loadCheckpoint(name: string): InodeFs {
     Vault.checkName(name);
     const path = join(this.dir, 'checkpoints', `${name}.snap`);

@@ -81,11 +81,19 @@ describe('vws', () => {
     await ok(['--vault', 'alpha', 'write', '/a.txt', 'changed']);
     await ok(['--vault', 'alpha', 'write', '/b.txt', 'new']);
     expect(await j(['--vault', 'alpha', 'diff', 'c1'])).toEqual({ from: 'c1', to: 'current', added: ['/b.txt'], modified: ['/a.txt'], deleted: [], renamed: [] });
+    // No checkpoint named: the newest (c2, saved after those changes).
+    await ok(['--vault', 'alpha', 'checkpoint', 'save', 'c2']);
+    await ok(['--vault', 'alpha', 'rm', '/b.txt']);
+    expect(await j(['--vault', 'alpha', 'diff'])).toEqual({ from: 'c2', to: 'current', added: [], modified: [], deleted: ['/b.txt'], renamed: [] });
+    await ok(['--vault', 'alpha', 'checkpoint', 'delete', 'c2']);
     expect((await j(['--vault', 'alpha', 'checkpoint', 'list'])).checkpoints.map((c: { name: string }) => c.name)).toEqual(['c1']);
     await ok(['--vault', 'alpha', 'checkpoint', 'restore', 'c1']);
     expect((await j(['--vault', 'alpha', 'cat', '/a.txt'])).content).toBe('A');
     await ok(['--vault', 'alpha', 'checkpoint', 'delete', 'c1']);
     expect((await j(['--vault', 'alpha', 'checkpoint', 'list'])).checkpoints).toEqual([]);
+    const none = await vws(['--vault', 'alpha', 'diff']);
+    expect(none.code).toBe(3);
+    expect(none.stderr).toMatch(/has no checkpoint to compare with/);
   });
 
   it('exec runs a real command in the vault, persists, reports changes and returns its exit code', async () => {

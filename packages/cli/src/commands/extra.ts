@@ -328,9 +328,7 @@ export function patchAction(ctx: Ctx): (from?: string, to?: string) => Promise<v
   return (from?: string, to?: string) =>
     withTree(false, async (fs, v) => {
       const { createTwoFilesPatch } = await import('diff'); // loaded here only: start-up is most of a command's time
-      const cps = Object.entries(v.meta().checkpoints).sort((a, b) => a[1].createdAt.localeCompare(b[1].createdAt));
-      const fromName = from ?? cps.at(-1)?.[0];
-      if (!fromName) throw new VaultError(`vault '${v.name}' has no checkpoint to compare with`, 3);
+      const fromName = from ?? v.newestCheckpoint();
       const a = v.loadCheckpoint(fromName);
       const b = to ? v.loadCheckpoint(to) : fs;
       const d = a.diff(b);
