@@ -69,7 +69,7 @@ vault
   .action(async (from: string, to: string) => {
     const src = Vault.open(from);
     const fs = await src.locked(() => src.load());
-    Vault.create(to, fs);
+    Vault.create(to, fs, src.meta().quota);
     print({ forked: from, to }, () => `forked ${from} -> ${pc.bold(to)}`);
   });
 vault

@@ -6,7 +6,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { InodeFs } from '@vws/inode-fs';
+import { InodeFs, type Quota } from '@vws/inode-fs';
 import lockfile from 'proper-lockfile';
 
 export class VaultError extends Error {
@@ -51,6 +51,8 @@ export interface VaultMeta {
   createdAt: string;
   updatedAt: string;
   checkpoints: Record<string, { createdAt: string; bytes: number }>;
+  /** Limits the tree is loaded with (the engine's defaults where absent): writes past them fail with ENOSPC. */
+  quota?: Partial<Quota>;
 }
 
 export class Vault {
@@ -79,7 +81,7 @@ export class Vault {
     return new Vault(name, dir);
   }
 
-  static create(name: string, fs = new InodeFs()): Vault {
+  static create(name: string, fs = new InodeFs(), quota?: Partial<Quota>): Vault {
     Vault.checkName(name);
     const dir = join(Vault.root(), name);
     if (existsSync(join(dir, 'meta.json'))) throw new VaultError(`a vault named '${name}' exists already`);
@@ -88,7 +90,7 @@ export class Vault {
     const now = new Date().toISOString();
     atomicWrite(join(dir, 'state.snap'), fs.snapshot());
     // meta.json last: a vault without it does not exist (a crash mid-create leaves nothing visible).
-    atomicWrite(join(dir, 'meta.json'), JSON.stringify({ name, createdAt: now, updatedAt: now, checkpoints: {} } satisfies VaultMeta, null, 2));
+    atomicWrite(join(dir, 'meta.json'), JSON.stringify({ name, createdAt: now, updatedAt: now, checkpoints: {}, ...(quota ? { quota } : {}) } satisfies VaultMeta, null, 2));
     return v;
   }
 
@@ -102,7 +104,7 @@ export class Vault {
 
   load(): InodeFs {
     try {
-      return InodeFs.restore(readFileSync(join(this.dir, 'state.snap')));
+      return InodeFs.restore(readFileSync(join(this.dir, 'state.snap')), { quota: this.meta().quota });
     } catch (e) {
       throw new VaultError(`vault '${this.name}' cannot be read: ${(e as Error).message}`, 4);
     }
@@ -111,11 +113,11 @@ export class Vault {
   /**
    * Names the tree file's current version: every save writes a new file (a new inode, created while
    * the old one still exists) and renames it over, so a tree saved by anyone else changes this.
-   * The exec daemon keeps a loaded tree only while it matches.
+   * With the quota it is loaded with. The exec daemon keeps a loaded tree only while it matches.
    */
   stateId(): string {
     const st = statSync(join(this.dir, 'state.snap'), { bigint: true });
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${JSON.stringify(this.meta().quota ?? {})}`;
   }
 
   save(fs: InodeFs): void {
@@ -145,7 +147,14 @@ export class Vault {
     Vault.checkName(name);
     const path = join(this.dir, 'checkpoints', `${name}.snap`);
     if (!this.meta().checkpoints[name] || !existsSync(path)) throw new VaultError(`vault '${this.name}' has no checkpoint '${name}' (have: ${Object.keys(this.meta().checkpoints).join(', ') || 'none'})`, 3);
-    return InodeFs.restore(readFileSync(path));
+    return InodeFs.restore(readFileSync(path), { quota: this.meta().quota });
+  }
+
+  /** Sets the limits later loads use (under the vault's lock, like every write). */
+  setQuota(quota: Partial<Quota>): void {
+    const m = this.meta();
+    m.quota = { ...m.quota, ...quota };
+    this.writeMeta(m);
   }
 
   deleteCheckpoint(name: string): void {

@@ -102,6 +102,36 @@ describe('vws files', () => {
   });
 });
 
+describe('vws quota', () => {
+  it('sets limits that writes, commands in exec and forks obey; never below what the vault holds', async () => {
+    const q = async (args: string[], code = 0) => {
+      const r = await run(home, ['--json', '--vault', 'qv', ...args]);
+      expect(r.code, r.stdout + r.stderr).toBe(code);
+      return JSON.parse(r.stdout);
+    };
+    expect((await run(home, ['vault', 'create', 'qv'])).code).toBe(0);
+    await q(['exec', '--', 'true']); // an exec daemon holds the tree from now on: it must see the new limits
+    expect(await q(['quota', '--bytes', '64K', '--inodes', '50'])).toEqual({ vault: 'qv', bytes: { used: 0, limit: 65536 }, inodes: { used: 1, limit: 50 } });
+    // Through FUSE, a command gets ENOSPC as from a full disk; what fitted is kept.
+    const e = await q(['exec', '--', 'sh', '-c', 'head -c 200000 /dev/zero > big'], 1);
+    expect(e.exitCode).toBe(1);
+    expect(e.stderr).toMatch(/No space left on device/);
+    expect((await q(['quota'])).bytes.used).toBeLessThanOrEqual(65536);
+    const inodes = await q(['exec', '--', 'sh', '-c', 'rm big; for i in $(seq 1 80); do touch f$i || exit 9; done'], 9);
+    expect(inodes.exitCode).toBe(9);
+    expect((await q(['quota'])).inodes.used).toBe(50);
+    // Through the API: the typed error, the vault unchanged.
+    const w = await q(['write', '/w', 'x'], 6);
+    expect(w.error).toMatchObject({ code: 'ENOSPC', exitCode: 6 });
+    // A fork keeps the limits; a limit below the usage is refused; a bad size is a usage error.
+    expect((await run(home, ['vault', 'fork', 'qv', 'qv2'])).code).toBe(0);
+    expect(JSON.parse((await run(home, ['--json', '--vault', 'qv2', 'quota'])).stdout).inodes.limit).toBe(50);
+    expect((await q(['quota', '--inodes', '10'], 2)).error.message).toMatch(/holds 50 inodes, more than the limit 10/);
+    expect((await run(home, ['--vault', 'qv', 'quota', '--bytes', '12Q'])).code).toBe(2);
+    expect(await q(['quota', '--bytes', '1.5M'])).toMatchObject({ bytes: { limit: 1572864 }, inodes: { limit: 50 } });
+  });
+});
+
 describe('vws history and maintenance', () => {
   it('patch, log, quota, gc', async () => {
     await ok(['checkpoint', 'save', 'before']);

@@ -28,6 +28,20 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
+const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+/** `--bytes` values: 1048576, 512K, 1.5G (powers of 1024; a trailing B or iB is allowed). */
+function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(text.trim());
+  const n = m ? Math.floor(Number(m[1]) * UNITS[m[2]!.toUpperCase()]!) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw usage(`'${text}' is not a size (a positive number of bytes, or with K, M, G, T)`);
+  return n;
+}
+function parseCount(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n <= 0) throw usage(`'${text}' is not a positive whole number`);
+  return n;
+}
+
 /** A small sample decides text or binary, as grep and diff do. */
 const isBinary = (b: Uint8Array) => b.subarray(0, 8000).includes(0);
 
@@ -209,13 +223,22 @@ export function registerExtra(program: Command, ctx: Ctx): void {
 
   program
     .command('quota')
-    .description('usage against the vault quota (bytes and inodes)')
-    .action(() =>
+    .description('usage against the vault quota (bytes and inodes); --bytes/--inodes set it')
+    .option('--bytes <size>', 'the byte limit (a number, or with K, M, G, T: powers of 1024)', parseSize)
+    .option('--inodes <count>', 'the limit on files, directories and links', parseCount)
+    .action((o: { bytes?: number; inodes?: number }) =>
       withTree(false, (fs, v) => {
         const u = fs.usage();
-        const doc = { vault: v.name, bytes: { used: u.bytes, limit: fs.quota.bytes }, inodes: { used: u.inodes, limit: fs.quota.inodes } };
+        if (o.bytes !== undefined || o.inodes !== undefined) {
+          // Never below what the vault holds: it could then not even be saved as it is.
+          if (o.bytes !== undefined && o.bytes < u.bytes) throw usage(`vault '${v.name}' holds ${u.bytes} bytes, more than the limit ${o.bytes}`);
+          if (o.inodes !== undefined && o.inodes < u.inodes) throw usage(`vault '${v.name}' holds ${u.inodes} inodes, more than the limit ${o.inodes}`);
+          v.setQuota({ ...(o.bytes !== undefined ? { bytes: o.bytes } : {}), ...(o.inodes !== undefined ? { inodes: o.inodes } : {}) });
+        }
+        const limit = { ...fs.quota, ...v.meta().quota };
+        const doc = { vault: v.name, bytes: { used: u.bytes, limit: limit.bytes }, inodes: { used: u.inodes, limit: limit.inodes } };
         const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(2)}%`;
-        print(doc, () => `bytes:  ${u.bytes} / ${fs.quota.bytes} (${pct(u.bytes, fs.quota.bytes)})\ninodes: ${u.inodes} / ${fs.quota.inodes} (${pct(u.inodes, fs.quota.inodes)})`);
+        print(doc, () => `bytes:  ${u.bytes} / ${limit.bytes} (${pct(u.bytes, limit.bytes)})\ninodes: ${u.inodes} / ${limit.inodes} (${pct(u.inodes, limit.inodes)})`);
       }),
     );
 
