@@ -177,6 +177,30 @@ describe('exec daemon', () => {
     expect((await ok(['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo fine'])).stdout).toBe('fine\n');
   });
 
+  it('Ctrl-C (SIGINT) of a client ends its command: exit 130, nothing saved', async () => {
+    await ok(['--vault', 'd', 'exec', '--', 'true']);
+    const pidFile = join(outside, 'interrupted.pid');
+    const client = start(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', `echo x > interrupted.txt; echo $$ > ${pidFile}; sleep 30`]);
+    const closed = new Promise<number | null>((r) => client.on('close', r));
+    await until('the command has started', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
+    process.kill(client.pid!, 'SIGINT'); // bin/vws.js passes it on when it runs the sources
+    expect(await closed).toBe(130);
+    await until('the command is killed', () => !processAlive(Number(readFileSync(pidFile, 'utf8'))));
+    expect(await cat('/interrupted.txt')).toBeNull();
+  });
+
+  it('serves execs on two vaults at once', async () => {
+    expect((await run(home, ['vault', 'create', 'd2'])).code).toBe(0);
+    const stamp = (v: string, at: string) => `date +%s%N > ${join(outside, `${v}.${at}`)}`;
+    const [a, b] = await Promise.all(['d', 'd2'].map((v) => run(home, ['--json', '--vault', v, 'exec', '--', 'sh', '-c', `${stamp(v, 'start')}; sleep 1; echo ${v} > which; ${stamp(v, 'end')}`])));
+    // Side by side, not one after the other: each started before the other ended.
+    const at = (v: string, w: string) => BigInt(readFileSync(join(outside, `${v}.${w}`), 'utf8').trim());
+    expect(at('d', 'start') < at('d2', 'end') && at('d2', 'start') < at('d', 'end')).toBe(true);
+    expect([JSON.parse(a.stdout).changes, JSON.parse(b.stdout).changes].map((c) => [...c.created, ...c.modified])).toEqual([['/which'], ['/which']]);
+    expect((await run(home, ['--json', '--vault', 'd2', 'cat', '/which'])).stdout).toMatch(/"content":"d2\\n"/);
+    expect((await daemons())[0].vaults.sort()).toEqual(['d', 'd2']);
+  });
+
   it('the daemon killed mid-command: the client says so, the vault is as before, no mount is left, the next exec starts a new daemon', async () => {
     await ok(['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo before > state']);
     const [d] = await daemons();
