@@ -42,6 +42,7 @@ const ok = async (args: string[], env?: Record<string, string>) => {
 };
 interface Status {
   pid: number;
+  rssBytes: number;
   served: number;
   running: number;
   vaults: string[];
@@ -64,6 +65,7 @@ describe('exec daemon', () => {
     expect(first.pid).toBe(started.pid);
     expect(first.served).toBe(1);
     expect(first.vaults).toEqual(['d']);
+    expect(first.rssBytes).toBeGreaterThan(10 * 2 ** 20); // a Node process holding a tree
     const inProcess = await run(home, cmd, { env: { VWS_DAEMON: '0' } });
     expect(inProcess.code).toBe(4);
     // The same document either way (count was created by the first run, modified by the second).

@@ -62,12 +62,12 @@ export function registerDaemon(program: Command, ctx: Ctx): void {
     .description('the running exec daemons of this $VWS_HOME')
     .action(async () => {
       const current = socketPath();
-      const daemons: Array<{ pid: number; socket: string; current: boolean; startedAt: string; served: number; running: number; vaults: string[] }> = [];
+      const daemons: Array<{ pid: number; socket: string; current: boolean; startedAt: string; served: number; running: number; vaults: string[]; rssBytes: number }> = [];
       for (const path of allSockets()) {
         const s = await statusAt(path);
-        if (s) daemons.push({ pid: s.pid, socket: path, current: path === current, startedAt: s.startedAt, served: s.served, running: s.running, vaults: s.vaults });
+        if (s) daemons.push({ pid: s.pid, socket: path, current: path === current, startedAt: s.startedAt, served: s.served, running: s.running, vaults: s.vaults, rssBytes: s.rssBytes });
       }
-      print({ daemons }, () => (daemons.length ? daemons.map((d) => `pid ${d.pid}${d.current ? '' : ' (older build)'}: ${d.served} execs served, ${d.running} running, vaults loaded: ${d.vaults.join(', ') || 'none'}`).join('\n') : 'no exec daemon running'));
+      print({ daemons }, () => (daemons.length ? daemons.map((d) => `pid ${d.pid}${d.current ? '' : ' (older build)'}: ${d.served} execs served, ${d.running} running, vaults loaded: ${d.vaults.join(', ') || 'none'}, ${Math.round(d.rssBytes / 2 ** 20)} MiB resident`).join('\n') : 'no exec daemon running'));
     });
   daemon
     .command('start')
