@@ -3,7 +3,7 @@
 // kills the command and saves nothing; a daemon killed mid-command leaves the vault as it was and no
 // mount behind; stop, idle and a removed $VWS_HOME end it.
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -48,7 +48,12 @@ interface Status {
   vaults: string[];
 }
 const daemons = async (h = home): Promise<Status[]> => JSON.parse((await run(h, ['--json', 'daemon', 'status'])).stdout).daemons;
-const mounted = (pid: number) => readFileSync('/proc/self/mountinfo', 'utf8').includes(`vws:${pid} `);
+/** Where the vws process pid has a FUSE mount (mountinfo: field 5 the mount point, fsname vws:PID). */
+const mountOf = (pid: number) =>
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .find((l) => l.includes(` vws:${pid} `))
+    ?.split(' ')[4];
 const cat = async (path: string) => {
   const r = await run(home, ['--json', '--vault', 'd', 'cat', path]);
   return r.code === 0 ? (JSON.parse(r.stdout).content as string) : null;
@@ -209,12 +214,14 @@ describe('exec daemon', () => {
     const pidFile = join(outside, 'killed-daemon.pid');
     const client = run(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', `echo during > state; echo $$ > ${pidFile}; sleep 30`]);
     await until('the command has started', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
-    expect(mounted(d.pid)).toBe(true);
+    const mountPoint = mountOf(d.pid)!;
+    expect(mountPoint).toMatch(/vws-mnt-/);
     process.kill(d.pid, 'SIGKILL');
     const r = await client;
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/exec daemon ended before the command did/);
-    await until('the dead daemon is unmounted', () => !mounted(d.pid));
+    await until('the dead daemon is unmounted', () => !mountOf(d.pid));
+    rmdirSync(mountPoint); // its empty mount point: a process killed with -9 cleans nothing up
     await until('the command is gone', () => !processAlive(Number(readFileSync(pidFile, 'utf8'))));
     expect(await cat('/state')).toBe('before\n');
     await ok(['--vault', 'd', 'exec', '--', 'true']);

@@ -41,7 +41,12 @@ export function stdinPipe(source: Readable): StdinPipe {
     start() {
       // The open waits (in libuv's thread pool) until the command's sh opens the read end.
       out = createWriteStream(fifo);
-      out.on('open', () => (opened = true));
+      out.on('open', () => {
+        opened = true;
+        // Both ends are open (a FIFO's open waits for the other side): the name is not needed any
+        // more, and a crash from here on leaves nothing in the temp directory.
+        rmSync(dir, { recursive: true, force: true });
+      });
       out.on('drain', () => source.resume());
       // The command exited or closed its stdin before reading everything: what is left is not wanted.
       out.on('error', () => source.off('data', onData).pause());
