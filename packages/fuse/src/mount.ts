@@ -174,18 +174,20 @@ export async function mount(fs: InodeFs, dir?: string, options: MountOptions = {
     settle,
     unmount() {
       unmounting ??= (async () => {
-        if (!mounted) return;
-        // Invalidations in flight may wait in the kernel for one of our replies: let them finish
-        // while we still serve, then stop.
-        await settle();
-        stopWatching();
+        // Already gone (unmounted from outside, connection aborted): only our directory is left.
         if (mounted) {
-          try {
-            session!.unmount();
-          } catch {
-            if (isMountPoint(path)) await detach(path);
+          // Invalidations in flight may wait in the kernel for one of our replies: let them finish
+          // while we still serve, then stop.
+          await settle();
+          stopWatching();
+          if (mounted) {
+            try {
+              session!.unmount();
+            } catch {
+              if (isMountPoint(path)) await detach(path);
+            }
+            forgetMount();
           }
-          forgetMount();
         }
         if (ownDir) {
           try {

@@ -1,7 +1,7 @@
 // Mount lifecycle: unmount, double unmount, exit and signals, SIGKILL then remount, stale cleanup.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -169,5 +169,6 @@ describe('lifecycle', () => {
     await until(() => !m.mounted);
     await m.unmount();
     expect(mounted(m.path)).toBe(false);
+    expect(existsSync(m.path)).toBe(false); // the directory it made is gone too
   });
 });
