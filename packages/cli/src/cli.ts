@@ -1,5 +1,6 @@
-// vws: the command line (loaded by main.ts for everything the exec daemon does not serve). Every command takes --json (one JSON document on stdout, stable fields);
-// errors go to stderr (or as {"error": ...} with --json) with a documented exit code.
+// vws: the command line (main.ts loads it for everything the exec daemon does not serve). Every
+// command takes --json (one JSON document on stdout, stable fields); errors go to stderr (or as
+// {"error": ...} with --json) with a documented exit code.
 
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -231,8 +232,7 @@ program
         const [cmd, ...args] = input ? input.wrap(argv) : argv;
         return report(await sandbox.executeCommand(cmd, args, output));
       } finally {
-        input?.close();
-        process.stdin.destroy();
+        if (input) (input.close(), process.stdin.destroy()); // what the command did not read is not wanted
         await sandbox.destroy();
       }
     });
@@ -251,7 +251,7 @@ program
 
 // tree, cp, mv, grep, find, import, export, patch, log, quota, gc, shell, mount, unmount.
 registerExtra(program, { json, print, withTree, vaultName });
-// daemon status | stop, and the daemon itself (daemon run).
+// daemon start | status | stop.
 registerDaemon(program, { json, print });
 
 program

@@ -5,7 +5,7 @@
 
 import type { Readable } from 'node:stream';
 import type { InodeFs } from '@vws/inode-fs';
-import { fuseProblem, mount } from '@vws/fuse';
+import { fuseProblem, mount, type Mount } from '@vws/fuse';
 import { engineChanges, type Changes } from './changes.js';
 import { buildEnv, type EnvOptions } from './env.js';
 import { launch, type Launched, type LaunchSpec } from './launcher.js';
@@ -79,8 +79,15 @@ export class Runner {
    */
   async run(engine: InodeFs, argv: string[], options: RunOptions = {}): Promise<RunResult> {
     await this.start();
-    const m = await mount(engine);
+    // Before the mount: making the FIFO blocks this process a moment, and nothing may wait on us yet.
     const input = options.stdin ? stdinPipe(options.stdin) : undefined;
+    let m: Mount;
+    try {
+      m = await mount(engine);
+    } catch (e) {
+      input?.close();
+      throw e;
+    }
     try {
       const before = engine.fork();
       let stdout = '';

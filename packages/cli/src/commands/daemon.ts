@@ -42,14 +42,19 @@ async function stopAt(path: string): Promise<void> {
   });
 }
 
-
-/** One line for `vws doctor`: the exec daemons that answer (sockets of dead ones are removed). */
-export async function daemonSummary(): Promise<string> {
-  const live: Status[] = [];
-  for (const path of allSockets()) {
-    const s = await statusAt(path);
-    if (s) live.push(s);
+/** The daemons that answer in this $VWS_HOME, with their sockets (those of dead ones are removed). */
+async function liveDaemons(): Promise<Array<Status & { socket: string }>> {
+  const live = [];
+  for (const socket of allSockets()) {
+    const s = await statusAt(socket);
+    if (s) live.push({ ...s, socket });
   }
+  return live;
+}
+
+/** One line for `vws doctor`. */
+export async function daemonSummary(): Promise<string> {
+  const live = await liveDaemons();
   if (!live.length) return 'no exec daemon running (the next vws exec starts one; VWS_DAEMON=0: none)';
   return `${live.length} exec daemon(s): ${live.map((s) => `pid ${s.pid}, ${s.served} execs, vaults loaded: ${s.vaults.join(', ') || 'none'}`).join('; ')} (vws daemon stop ends them)`;
 }
@@ -62,11 +67,7 @@ export function registerDaemon(program: Command, ctx: Ctx): void {
     .description('the running exec daemons of this $VWS_HOME')
     .action(async () => {
       const current = socketPath();
-      const daemons: Array<{ pid: number; socket: string; current: boolean; startedAt: string; served: number; running: number; vaults: string[]; rssBytes: number }> = [];
-      for (const path of allSockets()) {
-        const s = await statusAt(path);
-        if (s) daemons.push({ pid: s.pid, socket: path, current: path === current, startedAt: s.startedAt, served: s.served, running: s.running, vaults: s.vaults, rssBytes: s.rssBytes });
-      }
+      const daemons = (await liveDaemons()).map((s) => ({ pid: s.pid, socket: s.socket, current: s.socket === current, startedAt: s.startedAt, served: s.served, running: s.running, vaults: s.vaults, rssBytes: s.rssBytes }));
       print({ daemons }, () => (daemons.length ? daemons.map((d) => `pid ${d.pid}${d.current ? '' : ' (older build)'}: ${d.served} execs served, ${d.running} running, vaults loaded: ${d.vaults.join(', ') || 'none'}, ${Math.round(d.rssBytes / 2 ** 20)} MiB resident`).join('\n') : 'no exec daemon running'));
     });
   daemon
@@ -87,10 +88,8 @@ export function registerDaemon(program: Command, ctx: Ctx): void {
     .description('stop the exec daemons of this $VWS_HOME (a command still running is killed, its changes not saved)')
     .action(async () => {
       const stopped: number[] = [];
-      for (const path of allSockets()) {
-        const s = await statusAt(path);
-        if (!s) continue;
-        await stopAt(path);
+      for (const s of await liveDaemons()) {
+        await stopAt(s.socket);
         // Wait for the process itself: it may still be unmounting.
         const deadline = Date.now() + 10_000;
         while (processAlive(s.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

@@ -1,5 +1,5 @@
-// The exec daemon's own entry (what the exec client starts): `daemon/main --socket PATH`. Not the
-// CLI's `daemon run`, so that it loads only what it serves with (~60 ms less at every start).
+// The exec daemon's own entry (what the exec client starts): `daemon/main --socket PATH`. An entry of
+// its own, not a CLI command, so that it loads only what it serves with (~60 ms less at every start).
 import { parseArgs } from 'node:util';
 import { serve } from './server.js';
 

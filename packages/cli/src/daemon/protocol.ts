@@ -1,9 +1,10 @@
 // The wire between the `vws` client and the exec daemon, over a Unix socket in $VWS_HOME/run/:
 // frames of [kind: u8][length: u32 BE][payload], kind 0 a JSON message, 1 and 2 a command's stdout
 // and stderr, 3 its stdin, as raw bytes (a flood is copied, never escaped and parsed); an empty
-// stdin frame is the end of the input. The socket is named for the code that serves it (codeStamp), so a client never
-// talks to a daemon of another build: after a rebuild or an edit, the next exec starts a new daemon
-// and the old one idles out. Only Node's built-ins here: the client loads this on every exec.
+// stdin frame is the end of the input. The socket is named for the code that serves it
+// (codeStamp), so a client never talks to a daemon of another build: after a rebuild or an edit, the
+// next exec starts a new daemon and the old one idles out. Only Node's built-ins here: the client
+// loads this on every exec.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
