@@ -5,6 +5,8 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rm -rf "$root/.vws-tmp/reports"
 mkdir -p "$root/.vws-tmp/reports"
+# This run's id: every process it starts inherits it, and the reaper clears only mounts served by those.
+export VWS_TEST_RUN="$$-$(date +%s%N)"
 # vws mounts that exist before the run are someone else's (another run on this machine): spared.
 awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break; if ($(i+2) == "vws" || $(i+2) ~ /^vws:/) print $5 }' /proc/self/mountinfo > "$root/.vws-tmp/mounts-before"
 # A hard ceiling: a test that deadlocks on its own FUSE mount must fail the run, not hang CI.
