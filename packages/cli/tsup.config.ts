@@ -9,7 +9,8 @@
 //   sandbox-pty, fuse-native in fuse). Bundled, that module's import.meta.url would be a chunk in
 //   dist/, where those packages are not resolvable, so it is rewritten to the original source file.
 // - The spawner's entry is built next to the chunks, where Spawner (bundled) looks for spawner-main.js;
-//   so is the exec daemon's (daemon.js), where the exec client looks for it.
+//   so are the exec daemon's (daemon.js), where the exec client looks for it, and the FUSE serving
+//   thread's (serve-worker.js), where @vws/fuse (bundled) looks for it.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,7 @@ const out = join(here, 'dist');
 const startedAt = Date.now();
 
 export default defineConfig({
-  entry: { main: 'src/main.ts', daemon: 'src/daemon/main.ts', 'vault-store': 'src/vault-store.ts', 'spawner-main': '../sandbox-pty/src/spawner-main.ts' },
+  entry: { main: 'src/main.ts', daemon: 'src/daemon/main.ts', 'vault-store': 'src/vault-store.ts', 'spawner-main': '../sandbox-pty/src/spawner-main.ts', 'serve-worker': '../fuse/src/serve-worker.ts' },
   format: ['esm'],
   outDir: out,
   target: 'node22',

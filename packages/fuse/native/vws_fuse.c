@@ -624,12 +624,31 @@ static void stop_polling(session_t *s) {
   s->polling = 0;
 }
 
+// The JS environment that serves this session is going away (its worker thread ended or crashed,
+// or the process exits) without an unmount: abort what the kernel waits for (closing the connection
+// frees a notification blocked in the kernel), detach the mount point, stop our thread and close our
+// handles. Nothing here touches JS. The session's small struct is left behind (the env is gone).
+static void noop_close(uv_handle_t *h) { (void)h; }
+static void env_teardown(void *arg) {
+  session_t *s = arg;
+  if (s->closed) return;
+  s->closed = 1;
+  stop_polling(s);
+  fuse_session_unmount(s->se);
+  if (s->fd >= 0) close(s->fd);
+  s->fd = -1;
+  stop_thread(s);
+  uv_close((uv_handle_t *)&s->poll, noop_close);
+  uv_close((uv_handle_t *)&s->settled_async, noop_close);
+}
+
 // Stops serving and releases the session. `unmount`: also detach the mount point (ours to remove).
 // The caller has let the notification queue drain (settle) while still serving: a notification
 // blocked in the kernel waits for one of our replies, so joining its thread earlier could deadlock.
 static void shutdown_session(session_t *s, int unmount) {
   if (s->closed) return;
   s->closed = 1;
+  napi_remove_env_cleanup_hook(s->env, env_teardown, s);
   stop_polling(s);
   stop_thread(s);
   if (unmount) fuse_session_unmount(s->se);
@@ -786,6 +805,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   uv_poll_start(&s->poll, UV_READABLE, on_readable);
   s->polling = 1;
 
+  napi_add_env_cleanup_hook(env, env_teardown, s);
   napi_value ext;
   s->owners = 2;
   NAPI_OK(napi_create_external(env, s, finalize_external, NULL, &ext));
@@ -813,6 +833,7 @@ static napi_value js_detach_now(napi_env env, napi_callback_info info) {
   session_t *s = session_args(env, info, argv, 1, &argc);
   if (!s || s->closed) return NULL;
   s->closed = 1;
+  napi_remove_env_cleanup_hook(env, env_teardown, s);
   stop_polling(s);
   fuse_session_unmount(s->se);
   return NULL;

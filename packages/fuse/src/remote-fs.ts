@@ -1,0 +1,132 @@
+// An engine that lives on the serving thread, seen from the host: the same InodeFs API, every call
+// forwarded synchronously (serve-thread.ts). An engine moves there when it is first mounted, in
+// place: the object the caller holds (the InodeFilesystem's, the CLI's, the sandbox's) becomes the
+// handle, so every holder keeps seeing one tree. Forks of it live there too (O(1) as before).
+//
+// What changes for the caller after the move: calls cost a thread round trip (see the README),
+// watch() listeners are called asynchronously (batched), handles opened with open() before the move
+// are closed, and the engine keeps time by the wall clock (a custom clock function cannot cross).
+
+import { InodeFs, type ChangeEvent } from '@vws/inode-fs';
+import type { ServingThread } from './serve-thread.js';
+import { decodeResult, type EngineRef } from './wire.js';
+
+const REMOTE = Symbol('vws.remote');
+
+interface Remote {
+  server: ServingThread;
+  id: number;
+}
+
+type Holder = InodeFs & { [REMOTE]?: Remote };
+
+/** Engines released when their host handle is collected (forks taken per command, for one). */
+const released = new FinalizationRegistry<Remote>(({ server, id }) => {
+  if (server.alive) server.call(id, '$release');
+});
+
+const remoteOf = (fs: InodeFs): Remote | undefined => (fs as Holder)[REMOTE];
+
+/** Whether `fs` lives on a serving thread. */
+export const isRemote = (fs: InodeFs): boolean => remoteOf(fs) !== undefined;
+
+/** The fields that do not change after construction, kept on the host object. */
+function fixedFields(fs: InodeFs) {
+  return { rootIno: fs.rootIno, clock: fs.clock, quota: fs.quota, uid: fs.uid, gid: fs.gid, umask: fs.umask };
+}
+
+function attach(target: object, server: ServingThread, id: number, fixed: ReturnType<typeof fixedFields>): RemoteInodeFs {
+  Object.setPrototypeOf(target, RemoteInodeFs.prototype);
+  Object.assign(target, fixed);
+  const remote = { server, id };
+  Object.defineProperty(target, REMOTE, { value: remote, enumerable: false });
+  released.register(target, remote);
+  return target as RemoteInodeFs;
+}
+
+/**
+ * The id of `fs` on `server`, moving it there first when it lives on this thread: its state is sent
+ * as a snapshot and the object becomes a handle to the engine over there.
+ */
+export function adopt(server: ServingThread, fs: InodeFs): number {
+  const remote = remoteOf(fs);
+  if (remote) {
+    if (remote.server !== server) throw new Error('vws: this engine lives on a serving thread that is gone');
+    return remote.id;
+  }
+  const fixed = fixedFields(fs);
+  const bytes = fs.snapshot();
+  const { quota, uid, gid, umask } = fixed;
+  const ref = server.call(0, '$restore', [bytes, { quota, uid, gid, umask }], [bytes.buffer as ArrayBuffer]) as EngineRef;
+  for (const key of Object.keys(fs)) delete (fs as unknown as Record<string, unknown>)[key];
+  attach(fs, server, ref.$engine, fixed);
+  return ref.$engine;
+}
+
+/** Engines among the arguments travel as ids (a local one moves over first). */
+function toWire(server: ServingThread, a: unknown): unknown {
+  if (a instanceof InodeFs) return { $engine: adopt(server, a) };
+  if (a && typeof a === 'object' && (a as { since?: unknown }).since instanceof InodeFs) {
+    return { ...a, since: { $engine: adopt(server, (a as { since: InodeFs }).since) } };
+  }
+  return a;
+}
+
+function forward(self: InodeFs, method: string, args: unknown[]): unknown {
+  const remote = remoteOf(self)!;
+  const result = remote.server.call(
+    remote.id,
+    method,
+    args.map((a) => toWire(remote.server, a)),
+  );
+  return decodeResult(result, (ref) => attach(Object.create(null), remote.server, ref.$engine, fixedFields(self)));
+}
+
+/** The host's handle to an engine on the serving thread. Never constructed: see adopt(). */
+export class RemoteInodeFs extends InodeFs {
+  override watch(listener: (ev: ChangeEvent) => void): () => void {
+    const { server, id } = remoteOf(this)!;
+    return server.watch(id, listener as (ev: never) => void);
+  }
+
+  override readInto(fh: number, target: Uint8Array, position: number): number {
+    const bytes = forward(this, 'readInto', [fh, target.length, position]) as Uint8Array;
+    target.set(bytes);
+    return bytes.length;
+  }
+
+  override readIno(ino: number, target: Uint8Array, position: number): number {
+    const bytes = forward(this, 'readIno', [ino, target.length, position]) as Uint8Array;
+    target.set(bytes);
+    return bytes.length;
+  }
+
+  override shareState(): never {
+    throw new Error('vws: an engine on the serving thread cannot share its structures with this thread (use fork())');
+  }
+}
+
+// The engine's version counter (a field on a local engine) is read over there.
+Object.defineProperty(RemoteInodeFs.prototype, 'version', {
+  get(this: InodeFs) {
+    return forward(this, 'version', []);
+  },
+  set() {
+    // Only the engine itself counts its versions.
+  },
+  configurable: true,
+});
+
+// Every other method of the engine, forwarded as it is.
+for (const name of Object.getOwnPropertyNames(InodeFs.prototype)) {
+  if (name === 'constructor' || Object.prototype.hasOwnProperty.call(RemoteInodeFs.prototype, name)) continue;
+  const d = Object.getOwnPropertyDescriptor(InodeFs.prototype, name)!;
+  if (typeof d.value !== 'function') continue;
+  Object.defineProperty(RemoteInodeFs.prototype, name, {
+    value(this: InodeFs, ...args: unknown[]) {
+      return forward(this, name, args);
+    },
+    writable: true,
+    configurable: true,
+  });
+}

@@ -1,0 +1,161 @@
+// The host's side of the serving thread (serve-worker.ts): one per process, started at the first
+// mount. Engine calls stay synchronous for the host: the call is posted to the worker and this
+// thread sleeps on a shared flag (Atomics.wait) until the worker has answered, then reads the answer
+// with receiveMessageOnPort. The worker keeps serving the kernel meanwhile, so even this thread's
+// own synchronous reads of the mount are answered. Mount lifecycle calls are asynchronous.
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { decodeError, type AsyncRequest, type Reply, type ServerEvent, type WireError } from './wire.js';
+
+const IDLE = 0;
+const REPLIED = 1;
+const DEAD = 2;
+
+/** The serving thread is gone (it failed, or the process is ending): engines on it are lost. */
+export class ServingThreadError extends Error {
+  constructor(detail: string) {
+    super(`the vws serving thread is gone (${detail}); engines that lived on it and their mounts are lost`);
+    this.name = 'ServingThreadError';
+  }
+}
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
+/** Where the worker's entry is: next to this module, built (.js) or from source (.ts, run by tsx). */
+function workerEntry(): { file: string; execArgv: string[] } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const file = fileURLToPath(new URL(fromSource ? './serve-worker.ts' : './serve-worker.js', import.meta.url));
+  if (!existsSync(file)) throw new Error(`vws: the serving thread's entry is missing (${file}); rebuild @vws/fuse`);
+  return { file, execArgv: fromSource ? ['--import', 'tsx', '--conditions=@vws/source'] : [] };
+}
+
+export class ServingThread {
+  readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private gone: ServingThreadError | undefined;
+  private nextRequest = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly watchers = new Map<number, Set<(ev: never) => void>>();
+  private readonly onClosed = new Map<number, () => void>();
+  private holds = 0;
+
+  constructor() {
+    const { file, execArgv } = workerEntry();
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.worker = new Worker(file, { workerData: { sync: port2, flag: this.flag }, transferList: [port2], execArgv, name: 'vws-serving' });
+    this.worker.unref(); // only live mounts keep the process up (hold/release)
+    this.worker.on('message', (m: ServerEvent | ({ id: number } & Reply)) => this.onMessage(m));
+    this.worker.on('error', (e) => this.die(e.message));
+    this.worker.on('exit', (code) => this.die(`exited with code ${code}`));
+  }
+
+  get alive(): boolean {
+    return !this.gone;
+  }
+
+  /** A synchronous call into the worker: engine method `m` of engine `t` (or one of its own `$` calls). */
+  call(t: number, m: string, a: unknown[] = [], transfer: ArrayBuffer[] = []): unknown {
+    if (this.gone) throw this.gone;
+    Atomics.store(this.flag, 0, IDLE);
+    this.port.postMessage({ t, m, a }, transfer);
+    while (Atomics.load(this.flag, 0) === IDLE) Atomics.wait(this.flag, 0, IDLE);
+    if (Atomics.load(this.flag, 0) === DEAD) {
+      this.die('it failed during a call');
+      throw this.gone!;
+    }
+    const reply = receiveMessageOnPort(this.port)?.message as Reply | undefined;
+    if (!reply) throw new ServingThreadError('no answer to a call');
+    if ('err' in reply) throw decodeError(reply.err);
+    return reply.ok;
+  }
+
+  /** An asynchronous request (mount, settle, unmount). */
+  request(req: DistributiveOmit<AsyncRequest, 'id'>): Promise<unknown> {
+    if (this.gone) return Promise.reject(this.gone);
+    const id = this.nextRequest++;
+    // An answer still to come keeps the process up, like any pending I/O.
+    this.hold();
+    return new Promise<unknown>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...req, id });
+    }).finally(() => this.release());
+  }
+
+  /** Engine changes, delivered asynchronously (in batches) to the host's listeners. */
+  watch(engine: number, listener: (ev: never) => void): () => void {
+    let set = this.watchers.get(engine);
+    if (!set) {
+      set = new Set();
+      this.watchers.set(engine, set);
+      this.call(engine, '$watch');
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.watchers.get(engine) === set) {
+        this.watchers.delete(engine);
+        if (!this.gone) this.call(engine, '$unwatch');
+      }
+    };
+  }
+
+  /** Called when a mount of this thread goes away by itself (outside unmount, thread death). */
+  whenClosed(mount: number, fn: () => void): void {
+    this.onClosed.set(mount, fn);
+  }
+
+  /** Live mounts keep the process running, as a mount served on the main thread did. */
+  hold(): void {
+    if (this.holds++ === 0) this.worker.ref();
+  }
+
+  release(): void {
+    if (--this.holds === 0 && !this.gone) this.worker.unref();
+  }
+
+  private onMessage(m: ServerEvent | ({ id: number } & Reply)): void {
+    if ('event' in m) {
+      if (m.event === 'changes') for (const l of this.watchers.get(m.engine) ?? []) for (const ev of m.changes) (l as (e: unknown) => void)(ev);
+      else if (m.event === 'closed') {
+        const fn = this.onClosed.get(m.mount);
+        this.onClosed.delete(m.mount);
+        fn?.();
+      }
+      return;
+    }
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    if ('err' in m) p.reject(decodeError(m.err as WireError));
+    else p.resolve(m.ok);
+  }
+
+  private die(detail: string): void {
+    if (this.gone) return;
+    this.gone = new ServingThreadError(detail);
+    if (current === this) current = undefined;
+    for (const p of this.pending.values()) p.reject(this.gone);
+    this.pending.clear();
+    const closed = [...this.onClosed.values()];
+    this.onClosed.clear();
+    for (const fn of closed) fn();
+  }
+}
+
+let current: ServingThread | undefined;
+
+/** This process's serving thread, started on first use (and again after one died). */
+export function servingThread(): ServingThread {
+  current ??= new ServingThread();
+  return current;
+}
+
+/** The serving thread if one runs (for exit paths, which must not start one). */
+export function runningServingThread(): ServingThread | undefined {
+  return current?.alive ? current : undefined;
+}

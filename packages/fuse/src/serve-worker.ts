@@ -1,0 +1,164 @@
+// The serving thread: engines that are (or may be) mounted live here, with the FUSE sessions that
+// serve them, so that nothing the host program's thread does (a readFileSync of the mount, an
+// execSync with cwd on it) can block the replies the kernel waits for.
+//
+// Two channels from the host (serve-thread.ts):
+// - synchronous engine calls on `sync`: the host posts a call and sleeps on a shared flag; we answer
+//   on the port, then raise the flag and wake it (it reads the answer with receiveMessageOnPort);
+// - asynchronous mount lifecycle on parentPort, answered by id, plus events we send on our own.
+
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { InodeFs } from '@vws/inode-fs';
+import { detachAllNow, serveMount, type Mount } from './serve.js';
+import { encodeError, encodeResult, isEngineRef, type AsyncRequest, type CallRequest, type Reply, type ServerEvent } from './wire.js';
+
+const { sync, flag } = workerData as { sync: MessagePort; flag: Int32Array };
+const host = parentPort!;
+
+/** Flag values shared with serve-thread.ts. */
+const REPLIED = 1;
+const DEAD = 2;
+
+const engines = new Map<number, InodeFs>();
+const ids = new WeakMap<InodeFs, number>();
+let nextEngine = 1;
+const mounts = new Map<number, Mount>();
+let nextMount = 1;
+const watching = new Map<number, () => void>();
+
+function register(fs: InodeFs): number {
+  let id = ids.get(fs);
+  if (id === undefined) {
+    id = nextEngine++;
+    ids.set(fs, id);
+    engines.set(id, fs);
+  }
+  return id;
+}
+
+function engine(id: number): InodeFs {
+  const fs = engines.get(id);
+  if (!fs) throw new Error(`vws serving thread: no engine ${id} (released)`);
+  return fs;
+}
+
+const post = (ev: ServerEvent) => host.postMessage(ev);
+
+/** Engine changes, batched per turn of the loop, for hosts that watch an engine. */
+function watch(id: number): void {
+  if (watching.has(id)) return;
+  let batch: unknown[] | null = null;
+  watching.set(
+    id,
+    engine(id).watch((ev) => {
+      if (!batch) {
+        batch = [];
+        setImmediate(() => {
+          post({ event: 'changes', engine: id, changes: batch! });
+          batch = null;
+        });
+      }
+      batch.push(ev);
+    }),
+  );
+}
+
+/** Calls the serving side itself handles (not engine methods). */
+const special: Record<string, (id: number, args: unknown[]) => unknown> = {
+  // Bytes from the host become an engine here (the host's own engine moving, or a restore).
+  $restore: (_id, [bytes, options]) => ({ $engine: register(InodeFs.restore(bytes as Uint8Array, options as object)) }),
+  $new: (_id, [options]) => ({ $engine: register(new InodeFs(options as object)) }),
+  $release: (id) => {
+    watching.get(id)?.();
+    watching.delete(id);
+    engines.delete(id);
+  },
+  $watch: (id) => watch(id),
+  $unwatch: (id) => {
+    watching.get(id)?.();
+    watching.delete(id);
+  },
+  $mounted: (id) => mounts.get(id)?.mounted ?? false,
+  $ops: (id) => (mounts.get(id)?.ops ? new Map(mounts.get(id)!.ops) : undefined),
+  // The host process is exiting or was signalled: detach everything now, synchronously.
+  $detachAll: () => detachAllNow(),
+  // Reads into a caller's buffer: the bytes travel back and the host copies them.
+  readInto: (id, [fh, length, position]) => {
+    const out = new Uint8Array(length as number);
+    const n = engine(id).readInto(fh as number, out, position as number);
+    return out.subarray(0, n);
+  },
+  readIno: (id, [ino, length, position]) => {
+    const out = new Uint8Array(length as number);
+    const n = engine(id).readIno(ino as number, out, position as number);
+    return out.subarray(0, n);
+  },
+  version: (id) => engine(id).version,
+  options: (id) => {
+    const { quota, uid, gid, umask } = engine(id).options;
+    return { quota, uid, gid, umask };
+  },
+};
+
+/** Engine arguments arrive as ids; options objects may carry one (`snapshot({ since })`). */
+function decodeArg(a: unknown): unknown {
+  if (isEngineRef(a)) return engine(a.$engine);
+  if (a && typeof a === 'object' && !ArrayBuffer.isView(a) && isEngineRef((a as { since?: unknown }).since)) {
+    return { ...a, since: engine((a as { since: { $engine: number } }).since.$engine) };
+  }
+  return a;
+}
+
+function call(req: CallRequest): unknown {
+  const own = special[req.m];
+  if (own) return own(req.t, req.a);
+  const fs = engine(req.t);
+  const method = (fs as unknown as Record<string, unknown>)[req.m];
+  if (typeof method !== 'function') throw new TypeError(`InodeFs has no method ${req.m}`);
+  return encodeResult((method as (...a: unknown[]) => unknown).apply(fs, req.a.map(decodeArg)), register);
+}
+
+sync.on('message', (req: CallRequest) => {
+  let reply: Reply;
+  try {
+    reply = { ok: call(req) };
+  } catch (e) {
+    reply = { err: encodeError(e) };
+  }
+  sync.postMessage(reply);
+  Atomics.store(flag, 0, REPLIED);
+  Atomics.notify(flag, 0);
+});
+
+host.on('message', async (req: AsyncRequest) => {
+  try {
+    let ok: unknown;
+    if (req.op === 'mount') {
+      const id = nextMount++;
+      // Gone by unmount or from outside (fusermount -u, an aborted connection): tell the host.
+      // Kept until the host unmounts (which also removes a directory the mount made).
+      const m = await serveMount(engine(req.engine), req.dir, req.options, () => post({ event: 'closed', mount: id }));
+      mounts.set(id, m);
+      ok = { mount: id, path: m.path };
+    } else if (req.op === 'settle') {
+      await mounts.get(req.mount)?.settle();
+    } else if (req.op === 'unmount') {
+      const m = mounts.get(req.mount);
+      mounts.delete(req.mount);
+      await m?.unmount();
+    }
+    host.postMessage({ id: req.id, ok });
+  } catch (e) {
+    host.postMessage({ id: req.id, err: encodeError(e) });
+  }
+});
+
+// A failure nobody caught ends this thread: say so first, so a host sleeping on a call wakes with
+// an error instead of waiting forever. (serve.ts's exit handler and the addon's teardown hook take
+// the mounts down.)
+process.on('uncaughtException', (e) => {
+  Atomics.store(flag, 0, DEAD);
+  Atomics.notify(flag, 0);
+  console.error('vws serving thread failed:', e);
+  process.exit(1);
+});

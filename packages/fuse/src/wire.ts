@@ -1,0 +1,102 @@
+// What crosses between the host thread and the serving thread (serve-thread.ts <-> serve-worker.ts).
+// Messages are structured clones, which keep plain data, bigints and byte arrays but not classes:
+// engines travel as ids, Stats and our typed errors are rebuilt on the other side.
+
+import { FsError, InodeFs, SnapshotError, Stats, type ErrorCode } from '@vws/inode-fs';
+import { FuseUnavailableError, MountError } from './errors.js';
+
+/** An engine that lives on the serving thread, by id. */
+export interface EngineRef {
+  $engine: number;
+}
+
+/** A synchronous call: method `m` of engine `t` with arguments `a`. */
+export interface CallRequest {
+  t: number;
+  m: string;
+  a: unknown[];
+}
+
+export type Reply = { ok: unknown } | { err: WireError };
+
+export interface WireError {
+  name: string;
+  message: string;
+  code?: string;
+  syscall?: string;
+  path?: string;
+  /** FuseUnavailableError's parts. */
+  missing?: string;
+  install?: string;
+  stack?: string;
+}
+
+/** Asynchronous requests (mount lifecycle), answered by id. */
+export type AsyncRequest =
+  | { id: number; op: 'mount'; engine: number; dir?: string; options: WireMountOptions }
+  | { id: number; op: 'settle'; mount: number }
+  | { id: number; op: 'unmount'; mount: number };
+
+export interface WireMountOptions {
+  countOps?: boolean;
+  allowOther?: boolean;
+  cache?: { entry?: number; attr?: number; negative?: number };
+  spinUs?: number;
+}
+
+/** Messages the serving thread sends on its own. */
+export type ServerEvent =
+  | { event: 'changes'; engine: number; changes: unknown[] }
+  | { event: 'closed'; mount: number };
+
+export const isEngineRef = (v: unknown): v is EngineRef => typeof v === 'object' && v !== null && typeof (v as EngineRef).$engine === 'number';
+
+const isStatsLike = (v: unknown): v is { $stats: object } => typeof v === 'object' && v !== null && '$stats' in v;
+
+/** Serving side: a result as a message (engines by id, Stats marked for rebuilding). */
+export function encodeResult(value: unknown, engineId: (fs: InodeFs) => number): unknown {
+  if (value instanceof InodeFs) return { $engine: engineId(value) };
+  if (value instanceof Stats) return { $stats: { ...value } };
+  if (Array.isArray(value) && value.length > 0 && value[0] instanceof Stats) return value.map((s) => ({ $stats: { ...s } }));
+  return value;
+}
+
+/** Host side: a result rebuilt (Stats get their methods back; engines become handles via `adopt`). */
+export function decodeResult(value: unknown, adopt: (ref: EngineRef) => InodeFs): unknown {
+  if (isEngineRef(value)) return adopt(value);
+  if (isStatsLike(value)) return Object.setPrototypeOf(value.$stats, Stats.prototype);
+  if (Array.isArray(value) && value.length > 0 && isStatsLike(value[0])) return value.map((s) => Object.setPrototypeOf(s.$stats, Stats.prototype));
+  return value;
+}
+
+export function encodeError(e: unknown): WireError {
+  if (e instanceof FsError) return { name: 'FsError', message: e.message, code: e.code, syscall: e.syscall, path: e.path, stack: e.stack };
+  if (e instanceof MountError) return { name: 'MountError', message: e.message, path: e.path, stack: e.stack };
+  if (e instanceof FuseUnavailableError) return { name: 'FuseUnavailableError', message: e.message, missing: e.missing, install: e.install, stack: e.stack };
+  if (e instanceof Error) return { name: e.name, message: e.message, code: (e as { code?: string }).code, stack: e.stack };
+  return { name: 'Error', message: String(e) };
+}
+
+/** Rebuilds the error as the class the caller would have got from a local engine. */
+export function decodeError(w: WireError): Error {
+  let e: Error;
+  if (w.name === 'FsError') {
+    e = new FsError(w.code as ErrorCode, w.syscall ?? '', w.path);
+    e.message = w.message; // with the detail the engine gave
+  }
+  else if (w.name === 'MountError') {
+    e = new MountError('', w.path ?? '');
+    e.message = w.message;
+  } else if (w.name === 'FuseUnavailableError') e = new FuseUnavailableError(w.missing ?? '', w.install ?? '');
+  else if (w.name === 'SnapshotError') e = new SnapshotError(w.message);
+  else if (w.name === 'TypeError') e = new TypeError(w.message);
+  else if (w.name === 'RangeError') e = new RangeError(w.message);
+  else {
+    e = new Error(w.message);
+    if (w.name !== 'Error') e.name = w.name;
+    if (w.code) (e as { code?: string }).code = w.code;
+  }
+  // The serving thread's stack says where it failed; the caller's own frames follow.
+  if (w.stack) e.stack = `${w.stack}\n    --- on the serving thread, called from:\n${(new Error().stack ?? '').split('\n').slice(2).join('\n')}`;
+  return e;
+}
