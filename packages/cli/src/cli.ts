@@ -303,6 +303,6 @@ try {
 } catch (e) {
   const c = (e as { code?: string; exitCode?: number }).code;
   if (c === 'commander.helpDisplayed' || c === 'commander.version' || c === 'commander.help') process.exit(0);
-  if (c?.startsWith('commander.')) process.exit(2); // usage errors (commander printed what was wrong)
+  if (typeof c === 'string' && c.startsWith('commander.')) process.exit(2); // usage errors (commander printed what was wrong)
   fail(e);
 }

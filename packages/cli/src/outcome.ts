@@ -34,7 +34,7 @@ export function execOutcome(r: ExecResult, json: boolean, colors: Pick<typeof pc
  * 7 FUSE unavailable on this host (by name: @vws/fuse loads only in the commands that mount).
  */
 export function errorOutcome(e: unknown, json: boolean): Outcome {
-  const exitCode = e instanceof VaultError ? e.exitCode : e instanceof FsError ? 6 : (e as Error)?.name === 'FuseUnavailableError' ? 7 : (e as { code?: string }).code?.startsWith('commander.') ? 2 : 1;
+  const exitCode = e instanceof VaultError ? e.exitCode : e instanceof FsError ? 6 : (e as Error)?.name === 'FuseUnavailableError' ? 7 : String((e as { code?: unknown })?.code).startsWith('commander.') ? 2 : 1;
   const message = e instanceof Error ? e.message : String(e);
   if (json) return { stdout: `${JSON.stringify({ error: { message, code: e instanceof FsError ? e.code : undefined, exitCode } })}\n`, stderr: '', exitCode };
   return { stdout: '', stderr: `vws: ${message}\n`, exitCode };

@@ -824,18 +824,16 @@ static napi_value js_unmount(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// detachNow(session): the process is exiting. Stop serving, close the connection (the kernel fails
-// whatever is pending, which also frees a blocked notification) and detach the mount point. No
-// join, no free: the process is going away.
+// detachNow(session): the process or thread is exiting. Stop serving, close the connection (the
+// kernel fails whatever is pending, which also frees a blocked notification) and detach the mount
+// point; our handles are closed so that a worker thread's loop can end. No free: we are going away.
 static napi_value js_detach_now(napi_env env, napi_callback_info info) {
   size_t argc;
   napi_value argv[1];
   session_t *s = session_args(env, info, argv, 1, &argc);
   if (!s || s->closed) return NULL;
-  s->closed = 1;
   napi_remove_env_cleanup_hook(env, env_teardown, s);
-  stop_polling(s);
-  fuse_session_unmount(s->se);
+  env_teardown(s);
   return NULL;
 }
 

@@ -57,7 +57,9 @@ export function adopt(server: ServingThread, fs: InodeFs): number {
   const fixed = fixedFields(fs);
   const bytes = fs.snapshot();
   const { quota, uid, gid, umask } = fixed;
-  const ref = server.call(0, '$restore', [bytes, { quota, uid, gid, umask }], [bytes.buffer as ArrayBuffer]) as EngineRef;
+  // The snapshot is ours alone: hand its memory over rather than copy it, when it fills its buffer.
+  const whole = bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  const ref = server.call(0, '$restore', [bytes, { quota, uid, gid, umask }], whole ? [bytes.buffer as ArrayBuffer] : []) as EngineRef;
   for (const key of Object.keys(fs)) delete (fs as unknown as Record<string, unknown>)[key];
   attach(fs, server, ref.$engine, fixed);
   return ref.$engine;
