@@ -627,8 +627,9 @@ static void stop_polling(session_t *s) {
 // The JS environment that serves this session is going away (its worker thread ended or crashed,
 // or the process exits) without an unmount: abort what the kernel waits for (closing the connection
 // frees a notification blocked in the kernel), detach the mount point, stop our thread and close our
-// handles. Nothing here touches JS. The session's small struct is left behind (the env is gone).
-static void noop_close(uv_handle_t *h) { (void)h; }
+// handles. Nothing here touches JS. The session's small struct is left behind (the env is gone),
+// and the handles close without a callback: a worker's loop finishes closing them after this addon
+// may already have been unloaded.
 static void env_teardown(void *arg) {
   session_t *s = arg;
   if (s->closed) return;
@@ -638,8 +639,8 @@ static void env_teardown(void *arg) {
   if (s->fd >= 0) close(s->fd);
   s->fd = -1;
   stop_thread(s);
-  uv_close((uv_handle_t *)&s->poll, noop_close);
-  uv_close((uv_handle_t *)&s->settled_async, noop_close);
+  uv_close((uv_handle_t *)&s->poll, NULL);
+  uv_close((uv_handle_t *)&s->settled_async, NULL);
 }
 
 // Stops serving and releases the session. `unmount`: also detach the mount point (ours to remove).

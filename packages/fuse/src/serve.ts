@@ -84,17 +84,25 @@ const DEFAULT_CACHE: CacheTimeouts = { entry: 60, attr: 60, negative: 60 };
 /** Largest request payload (libfuse's receive buffer holds 1 MiB of data). */
 const BUFFER_SIZE = 1 << 20;
 
-const live = new Map<string, KernelSession>();
+/** What this thread serves, by host path; `ownDir`: the directory is ours to remove. */
+const live = new Map<string, { session: KernelSession; ownDir: boolean }>();
 let handlersInstalled = false;
 
 /** Synchronous last-chance detach of everything this thread serves (exit and signal paths). */
 export function detachAllNow(): void {
-  for (const [path, session] of live) {
+  for (const [path, { session, ownDir }] of live) {
     live.delete(path);
     try {
       session.detachNow();
     } catch {
       // Already gone.
+    }
+    if (ownDir) {
+      try {
+        rmdirSync(path);
+      } catch {
+        // Not empty or busy: leave it.
+      }
     }
   }
 }
@@ -165,7 +173,7 @@ export async function serveMount(fs: InodeFs, dir?: string, options: MountOption
     throw new MountError(`mount failed: ${(e as Error).message}`, path);
   }
   installExitHandlers();
-  live.set(path, session);
+  live.set(path, { session, ownDir });
   await widenReadahead(path);
 
   const settle = (): Promise<void> => {
