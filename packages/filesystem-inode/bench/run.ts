@@ -1,8 +1,11 @@
-// InodeFilesystem against Mastra's LocalFilesystem on tmpfs, same operation mix, same run.
-// One JSON line: medians of 7 runs and the speedup. Run: pnpm --filter @vws/filesystem-inode bench
+// InodeFilesystem against Mastra's LocalFilesystem on tmpfs, same operation mix, same run; and an
+// InodeFilesystem whose engine is mounted (it then lives on the FUSE serving thread: every engine
+// call crosses threads) against one whose engine is local. One JSON line each: medians of 7 runs.
+// Run: pnpm --filter @vws/filesystem-inode bench
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { LocalFilesystem, type WorkspaceFilesystem } from '@mastra/core/workspace';
+import { mount } from '@vws/fuse';
 import { InodeFilesystem } from '../src/index.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -53,3 +56,11 @@ const local = await time(async () => {
 });
 const speedup = local / vws;
 console.log(JSON.stringify({ bench: 'filesystem-mix-500-files', vws_ms: Number(vws.toFixed(2)), local_tmpfs_ms: Number(local.toFixed(2)), speedup_vs_local: Number(speedup.toFixed(2)), goal: '>= 3x faster than LocalFilesystem on tmpfs', pass: speedup >= 3 }));
+
+const onThread = await time(async () => {
+  const fs = new InodeFilesystem();
+  await fs.init();
+  const m = await mount(fs.engine);
+  return { fs, done: () => void m.unmount() };
+});
+console.log(JSON.stringify({ bench: 'filesystem-mix-500-files-engine-on-serving-thread', thread_ms: Number(onThread.toFixed(2)), local_engine_ms: Number(vws.toFixed(2)), local_tmpfs_ms: Number(local.toFixed(2)), ratio_thread_vs_local_engine: Number((onThread / vws).toFixed(2)), speedup_vs_local_fs: Number((local / onThread).toFixed(2)) }));

@@ -65,8 +65,16 @@ export function adopt(server: ServingThread, fs: InodeFs): number {
   return ref.$engine;
 }
 
-/** Engines among the arguments travel as ids (a local one moves over first). */
-function toWire(server: ServingThread, a: unknown): unknown {
+/**
+ * Engines among the arguments travel as ids (a local one moves over first); bytes as a copy that is
+ * handed over by transfer (cloning an ArrayBuffer costs more than the call itself).
+ */
+function toWire(server: ServingThread, a: unknown, transfer: ArrayBuffer[]): unknown {
+  if (a instanceof Uint8Array) {
+    const copy = new Uint8Array(a);
+    transfer.push(copy.buffer);
+    return copy;
+  }
   if (a instanceof InodeFs) return { $engine: adopt(server, a) };
   if (a && typeof a === 'object' && (a as { since?: unknown }).since instanceof InodeFs) {
     return { ...a, since: { $engine: adopt(server, (a as { since: InodeFs }).since) } };
@@ -76,11 +84,9 @@ function toWire(server: ServingThread, a: unknown): unknown {
 
 function forward(self: InodeFs, method: string, args: unknown[]): unknown {
   const remote = remoteOf(self)!;
-  const result = remote.server.call(
-    remote.id,
-    method,
-    args.map((a) => toWire(remote.server, a)),
-  );
+  const transfer: ArrayBuffer[] = [];
+  const wire = args.map((a) => toWire(remote.server, a, transfer));
+  const result = remote.server.call(remote.id, method, wire, transfer);
   return decodeResult(result, (ref) => attach(Object.create(null), remote.server, ref.$engine, fixedFields(self)));
 }
 

@@ -51,10 +51,14 @@ export type ServerEvent =
 
 export const isEngineRef = (v: unknown): v is EngineRef => typeof v === 'object' && v !== null && typeof (v as EngineRef).$engine === 'number';
 
+/** Serving side: bytes to hand over by transfer, in a buffer of their own. */
+const ownCopy = (bytes: Uint8Array): Uint8Array => new Uint8Array(bytes); // (Buffer#slice would not copy)
+
 const isStatsLike = (v: unknown): v is { $stats: object } => typeof v === 'object' && v !== null && '$stats' in v;
 
 /** Serving side: a result as a message (engines by id, Stats marked for rebuilding). */
 export function encodeResult(value: unknown, engineId: (fs: InodeFs) => number): unknown {
+  if (value instanceof Uint8Array) return ownCopy(value);
   if (value instanceof InodeFs) return { $engine: engineId(value) };
   if (value instanceof Stats) return { $stats: { ...value } };
   if (Array.isArray(value) && value.length > 0 && value[0] instanceof Stats) return value.map((s) => ({ $stats: { ...s } }));

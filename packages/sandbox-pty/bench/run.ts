@@ -51,6 +51,11 @@ await local._start();
 const bare = new PtySandbox();
 const mounted = new PtySandbox();
 await mounted.mount(new InodeFilesystem(), '/');
+// The same, served inline on this thread (the way before 0.2), for the before/after line.
+process.env.VWS_SERVE_INLINE = '1';
+const inline = new PtySandbox();
+await inline.mount(new InodeFilesystem(), '/');
+delete process.env.VWS_SERVE_INLINE;
 try {
   const report = (bench: string, [v, l]: [number, number], extra: Record<string, unknown> = {}) =>
     console.log(JSON.stringify({ bench, vws_ms: Number(v.toFixed(2)), local_sandbox_ms: Number(l.toFixed(2)), ratio_vs_local: Number((v / l).toFixed(2)), goal: 'no slower than LocalSandbox', pass: v <= l * 1.05, ...extra }));
@@ -59,6 +64,8 @@ try {
   report('execute-ls-latency', await pairs(() => bare.executeCommand('ls'), () => local.executeCommand!('ls')));
   // Calls with nothing in between: the shell started ahead may not be ready yet.
   report('execute-true-back-to-back', await blocks(() => bare.executeCommand('true'), () => local.executeCommand!('true')));
+  const [thread, old] = await pairs(() => mounted.executeCommand('true'), () => inline.executeCommand('true'));
+  console.log(JSON.stringify({ bench: 'execute-true-fuse-cwd-serving-thread-vs-inline', thread_ms: Number(thread.toFixed(2)), inline_ms: Number(old.toFixed(2)), ratio_thread_vs_inline: Number((thread / old).toFixed(2)), goal: 'within 10% of inline', pass: thread <= old * 1.1 }));
   const small = await pairs(() => mounted.executeCommand('true'), () => local.executeCommand!('true'));
   report('execute-true-latency-fuse-cwd', small);
   // Grow this process by ~1 GiB of workspace content, then measure again.
@@ -71,6 +78,7 @@ try {
 } finally {
   await bare.destroy();
   await mounted.destroy();
+  await inline.destroy();
   await local._destroy();
   rmSync(localDir, { recursive: true, force: true });
 }
