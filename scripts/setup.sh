@@ -14,7 +14,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 #    mount), a C/C++ toolchain for the native addons, bubblewrap for containment, and the real tools
 #    the tests drive.
 need_pkgs=()
-for pkg in fuse3 libfuse3-dev pkg-config make g++ bubblewrap git sqlite3 python3 tar; do
+for pkg in fuse3 libfuse3-dev pkg-config make gcc g++ bubblewrap git sqlite3 python3 tar; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

@@ -34,7 +34,7 @@ enum {
   OP_LOOKUP = 1, OP_FORGET, OP_GETATTR, OP_SETATTR, OP_READLINK, OP_MKNOD, OP_MKDIR, OP_UNLINK,
   OP_RMDIR, OP_SYMLINK, OP_RENAME, OP_LINK, OP_OPEN, OP_READ, OP_WRITE, OP_RELEASE, OP_OPENDIR,
   OP_READDIR, OP_READDIRPLUS, OP_RELEASEDIR, OP_STATFS, OP_SETXATTR, OP_GETXATTR, OP_LISTXATTR,
-  OP_REMOVEXATTR, OP_CREATE, OP_INIT, OP_ACCESS
+  OP_REMOVEXATTR, OP_CREATE, OP_INIT, OP_ACCESS, OP_FALLOCATE
 };
 
 // io[] layout (doubles), shared with src/native.ts.
@@ -443,6 +443,12 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
   reply_err(req, call_js(s, req, OP_REMOVEXATTR, ino, 0, 0, 0, name, strlen(name), NULL, NULL));
 }
 
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
+  (void)fi;
+  session_t *s = fuse_req_userdata(req);
+  reply_err(req, call_js(s, req, OP_FALLOCATE, ino, mode, (double)offset, (double)length, NULL, 0, NULL, NULL));
+}
+
 static void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
   session_t *s = SESSION(req);
   reply_err(req, call_js(s, req, OP_ACCESS, ino, mask, 0, 0, NULL, 0, NULL, NULL));
@@ -480,6 +486,7 @@ static const struct fuse_lowlevel_ops ll_ops = {
   .removexattr = op_removexattr,
   .create = op_create,
   .access = op_access,
+  .fallocate = op_fallocate,
 };
 
 // ------------------------------------------------------------------ serving on the event loop

@@ -13,7 +13,7 @@ export const OP = {
   LOOKUP: 1, FORGET: 2, GETATTR: 3, SETATTR: 4, READLINK: 5, MKNOD: 6, MKDIR: 7, UNLINK: 8, RMDIR: 9,
   SYMLINK: 10, RENAME: 11, LINK: 12, OPEN: 13, READ: 14, WRITE: 15, RELEASE: 16, OPENDIR: 17,
   READDIR: 18, READDIRPLUS: 19, RELEASEDIR: 20, STATFS: 21, SETXATTR: 22, GETXATTR: 23, LISTXATTR: 24,
-  REMOVEXATTR: 25, CREATE: 26, INIT: 27, ACCESS: 28,
+  REMOVEXATTR: 25, CREATE: 26, INIT: 27, ACCESS: 28, FALLOCATE: 29,
 } as const;
 const OP_NAMES = Object.fromEntries(Object.entries(OP).map(([k, v]) => [v, k.toLowerCase()])) as Record<number, string>;
 
@@ -162,6 +162,9 @@ export class RequestHandler {
         return 0;
       case OP.ACCESS:
         return this.access(ino, a);
+      case OP.FALLOCATE:
+        fs.fallocate(ino, a, b, c);
+        return 0;
       case OP.OPENDIR: {
         if (!fs.getattr(ino).isDirectory()) return -ENOTDIR;
         const fh = this.nextDir++;

@@ -94,6 +94,39 @@ export class Content {
     return grown;
   }
 
+  /**
+   * Zeroes [from, to) (the caller has made this content editable): chunks wholly inside become holes,
+   * the edges are cleared in place (copied first when shared). Size is unchanged. Returns the
+   * allocation change (negative: bytes freed).
+   */
+  zero(owner: number, from: number, to: number): number {
+    let delta = 0;
+    const end = Math.min(to, this.chunks.length * CHUNK);
+    for (let i = Math.floor(from / CHUNK); i * CHUNK < end; i++) {
+      const chunk = this.chunks[i];
+      if (!chunk) continue;
+      const base = i * CHUNK;
+      const a = Math.max(from, base) - base;
+      const b = Math.min(to, base + CHUNK) - base;
+      if (a === 0 && b >= chunk.length) {
+        delta -= chunk.length;
+        this.chunks[i] = null;
+        this.owners[i] = 0;
+      } else if (a < chunk.length) {
+        const target = this.owners[i] === owner ? chunk : Buffer.from(chunk);
+        target.fill(0, a, Math.min(b, chunk.length));
+        this.chunks[i] = target;
+        this.owners[i] = owner;
+      }
+    }
+    while (this.chunks.length && this.chunks[this.chunks.length - 1] === null) {
+      this.chunks.pop();
+      this.owners.pop();
+    }
+    this.allocated += delta;
+    return delta;
+  }
+
   /** Sets the size; shrinking drops whole chunks and zeroes the cut tail. Returns the allocation change. */
   truncate(owner: number, size: number): number {
     if (size >= this.size) {

@@ -24,6 +24,9 @@ export const O_CREAT = 0o100;
 export const O_EXCL = 0o200;
 export const O_TRUNC = 0o1000;
 export const O_APPEND = 0o2000;
+export const FALLOC_FL_KEEP_SIZE = 0x01;
+export const FALLOC_FL_PUNCH_HOLE = 0x02;
+export const FALLOC_FL_ZERO_RANGE = 0x10;
 export const RENAME_NOREPLACE = 1;
 export const RENAME_EXCHANGE = 2;
 export const XATTR_CREATE = 1;
@@ -501,6 +504,38 @@ export class InodeFs {
     inode.ctime = now;
     this.touchedInode(ino);
     return new Stats(inode);
+  }
+
+  /**
+   * fallocate(2) for the modes real tools use: 0 (the size grows to cover the range), KEEP_SIZE
+   * (nothing to do: memory goes to data only when written; the byte quota counts sizes), PUNCH_HOLE
+   * with KEEP_SIZE (the range reads zeros and its whole chunks are freed) and ZERO_RANGE (zeros;
+   * the size grows unless KEEP_SIZE). Other modes (collapse, insert, unshare) are ENOTSUP.
+   */
+  fallocate(ino: number, mode: number, offset: number, length: number): void {
+    const cur = this.node(ino, 'fallocate');
+    if (cur.isDir) fail('EISDIR', 'fallocate');
+    if (!cur.content) fail('ENODEV', 'fallocate', undefined, 'not a regular file');
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0) fail('EINVAL', 'fallocate', undefined, `bad range ${offset}+${length}`);
+    const known = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE;
+    if (mode & ~known) fail('ENOTSUP', 'fallocate', undefined, `mode 0x${mode.toString(16)}`);
+    const punch = (mode & FALLOC_FL_PUNCH_HOLE) !== 0;
+    const zero = (mode & FALLOC_FL_ZERO_RANGE) !== 0;
+    if (punch && (zero || !(mode & FALLOC_FL_KEEP_SIZE))) fail('ENOTSUP', 'fallocate', undefined, 'PUNCH_HOLE goes with KEEP_SIZE alone');
+    const end = offset + length;
+    if (end > FILE_MAX) fail('EFBIG', 'fallocate');
+    const grow = mode & FALLOC_FL_KEEP_SIZE ? 0 : Math.max(0, end - cur.content!.size);
+    this.reserve('fallocate', undefined, grow, 0);
+    if (!grow && !punch && !zero) return;
+    const inode = this.mut(ino);
+    const content = this.mutContent(inode);
+    if (punch || zero) content.zero(this.epoch, offset, end);
+    if (grow) {
+      content.truncate(this.epoch, end);
+      this.usedBytes += grow;
+    }
+    inode.mtime = inode.ctime = this.clock();
+    this.touchedInode(ino);
   }
 
   /** Creates a node of any kind in a directory. */
