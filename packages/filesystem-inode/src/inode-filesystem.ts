@@ -66,6 +66,8 @@ export class InodeFilesystem extends MastraFilesystem {
   readonly engine: InodeFs;
   private readonly instructions?: string;
   private readonly checkpoints = new Map<string, { state: InodeFs; createdAt: Date }>();
+  /** Where this tree is visible on the host (the sandbox that mounts it says so), if anywhere. */
+  private host: string | undefined;
 
   constructor(options: InodeFilesystemOptions = {}) {
     const o = parseOptions(options);
@@ -81,10 +83,40 @@ export class InodeFilesystem extends MastraFilesystem {
 
   private seed(files: Record<string, string | Uint8Array>): void {
     for (const [path, content] of Object.entries(files)) {
-      const p = normalize(path);
+      const p = this.enginePath(path);
       this.engine.mkdir(dirname(p), { recursive: true });
       this.engine.writeFile(p, content);
     }
+  }
+
+  // ------------------------------------------------------------------ host path
+
+  /**
+   * @internal Set by the sandbox that mounts this filesystem (its root's host path), cleared on
+   * unmount. While set, host paths under it name the same files as workspace paths (as for
+   * Mastra's LocalFilesystem), so the paths a command sees and the paths the API takes agree.
+   */
+  attachHost(hostPath: string | undefined): void {
+    this.host = hostPath;
+  }
+
+  /** The host directory where commands see this tree, while a sandbox has it mounted. */
+  get basePath(): string | undefined {
+    return this.host;
+  }
+
+  /** The host path of a workspace path, while mounted (Mastra's LSP tools read files there). */
+  resolveAbsolutePath(path: string): string | undefined {
+    if (!this.host) return undefined;
+    const p = this.enginePath(path);
+    return p === '/' ? this.host : `${this.host}${p}`;
+  }
+
+  /** A workspace path in the engine's terms: host paths under the mount lose their prefix. */
+  private enginePath(path: string): string {
+    const host = this.host;
+    if (host && path.startsWith(host) && (path.length === host.length || path[host.length] === '/')) return normalize(path.slice(host.length));
+    return normalize(path);
   }
 
   // ------------------------------------------------------------------ lifecycle and info
@@ -125,7 +157,7 @@ export class InodeFilesystem extends MastraFilesystem {
 
   async readFile(path: string, options?: ReadOptions): Promise<string | Buffer> {
     await this.ensureReady();
-    const p = normalize(path);
+    const p = this.enginePath(path);
     const st = mapped(path, () => this.engine.stat(p));
     if (st.isDirectory()) throw new IsDirectoryError(path);
     const bytes = mapped(path, () => this.engine.readFile(p));
@@ -136,7 +168,7 @@ export class InodeFilesystem extends MastraFilesystem {
   async writeFile(path: string, content: FileContent, options?: WriteOptions): Promise<void> {
     await this.ensureReady();
     this.assertWritable(path, 'writeFile');
-    const p = normalize(path);
+    const p = this.enginePath(path);
     if (options?.recursive === false) {
       const parent = dirname(p);
       const st = this.statOrUndefined(parent);
@@ -158,7 +190,7 @@ export class InodeFilesystem extends MastraFilesystem {
   async appendFile(path: string, content: FileContent): Promise<void> {
     await this.ensureReady();
     this.assertWritable(path, 'appendFile');
-    const p = normalize(path);
+    const p = this.enginePath(path);
     mapped(path, () => {
       this.engine.mkdir(dirname(p), { recursive: true });
       this.engine.appendFile(p, typeof content === 'string' ? content : new Uint8Array(content.buffer, content.byteOffset, content.byteLength));
@@ -168,7 +200,7 @@ export class InodeFilesystem extends MastraFilesystem {
   async deleteFile(path: string, options?: RemoveOptions): Promise<void> {
     await this.ensureReady();
     this.assertWritable(path, 'deleteFile');
-    const p = normalize(path);
+    const p = this.enginePath(path);
     const st = this.lstatOrUndefined(p);
     if (!st) {
       if (options?.force) return;
@@ -181,8 +213,8 @@ export class InodeFilesystem extends MastraFilesystem {
   async copyFile(src: string, dest: string, options?: CopyOptions): Promise<void> {
     await this.ensureReady();
     this.assertWritable(dest, 'copyFile');
-    const s = normalize(src);
-    const d = normalize(dest);
+    const s = this.enginePath(src);
+    const d = this.enginePath(dest);
     const st = this.statOrUndefined(s);
     if (!st) throw new FileNotFoundError(src);
     if (st.isDirectory()) {
@@ -219,8 +251,8 @@ export class InodeFilesystem extends MastraFilesystem {
   async moveFile(src: string, dest: string, options?: CopyOptions): Promise<void> {
     await this.ensureReady();
     this.assertWritable(dest, 'moveFile');
-    const s = normalize(src);
-    const d = normalize(dest);
+    const s = this.enginePath(src);
+    const d = this.enginePath(dest);
     if (!this.lstatOrUndefined(s)) throw new FileNotFoundError(src);
     if (options?.overwrite === false && this.lstatOrUndefined(d)) throw new FileExistsError(dest);
     mapped(dest, () => {
@@ -234,7 +266,7 @@ export class InodeFilesystem extends MastraFilesystem {
   async mkdir(path: string, options?: { recursive?: boolean }): Promise<void> {
     await this.ensureReady();
     this.assertWritable(path, 'mkdir');
-    const p = normalize(path);
+    const p = this.enginePath(path);
     const st = this.statOrUndefined(p);
     if (st) {
       if (!st.isDirectory()) throw new FileExistsError(path);
@@ -247,7 +279,7 @@ export class InodeFilesystem extends MastraFilesystem {
   async rmdir(path: string, options?: RemoveOptions): Promise<void> {
     await this.ensureReady();
     this.assertWritable(path, 'rmdir');
-    const p = normalize(path);
+    const p = this.enginePath(path);
     if (p === '/') throw new PermissionError(path, 'rmdir (the workspace root cannot be removed)');
     const st = this.lstatOrUndefined(p);
     if (!st) {
@@ -260,7 +292,7 @@ export class InodeFilesystem extends MastraFilesystem {
 
   async readdir(path: string, options?: ListOptions): Promise<FileEntry[]> {
     await this.ensureReady();
-    const p = normalize(path);
+    const p = this.enginePath(path);
     const st = this.statOrUndefined(p);
     if (!st) throw new DirectoryNotFoundError(path);
     if (!st.isDirectory()) throw new NotDirectoryError(path);
@@ -292,7 +324,7 @@ export class InodeFilesystem extends MastraFilesystem {
 
   async walk(path: string, options?: WalkOptions): Promise<WalkEntry[]> {
     await this.ensureReady();
-    const p = normalize(path);
+    const p = this.enginePath(path);
     const st = this.statOrUndefined(p);
     if (!st) throw new DirectoryNotFoundError(path);
     if (!st.isDirectory()) throw new NotDirectoryError(path);
@@ -314,7 +346,7 @@ export class InodeFilesystem extends MastraFilesystem {
 
   async grep(options: FilesystemGrepOptions): Promise<FilesystemGrepResult[]> {
     await this.ensureReady();
-    return grepEngine(this.engine, { ...options, path: normalize(options.path || '/') }, (name) => this.isTextFile(name));
+    return grepEngine(this.engine, { ...options, path: this.enginePath(options.path || '/') }, (name) => this.isTextFile(name));
   }
 
   // ------------------------------------------------------------------ paths
@@ -322,7 +354,7 @@ export class InodeFilesystem extends MastraFilesystem {
   async exists(path: string): Promise<boolean> {
     await this.ensureReady();
     try {
-      return this.engine.exists(normalize(path));
+      return this.engine.exists(this.enginePath(path));
     } catch {
       return false;
     }
@@ -330,7 +362,7 @@ export class InodeFilesystem extends MastraFilesystem {
 
   async stat(path: string): Promise<FileStat> {
     await this.ensureReady();
-    const p = normalize(path);
+    const p = this.enginePath(path);
     const st = mapped(path, () => this.engine.stat(p));
     return {
       name: basename(p),
@@ -344,7 +376,7 @@ export class InodeFilesystem extends MastraFilesystem {
 
   async realpath(path: string): Promise<string> {
     await this.ensureReady();
-    return mapped(path, () => this.engine.realpath(normalize(path)));
+    return mapped(path, () => this.engine.realpath(this.enginePath(path)));
   }
 
   private statOrUndefined(p: string) {

@@ -16,6 +16,7 @@ export async function fuseMountOf(filesystem: WorkspaceFilesystem, mountPath: st
   if (!(filesystem instanceof InodeFilesystem) || fuseProblem()) return null;
   await mkdir(hostPath, { recursive: true, mode: 0o700 });
   const handle = await fuseMount(filesystem.engine, hostPath);
+  filesystem.attachHost(hostPath);
   return new FuseMount(mountPath, hostPath, filesystem, handle);
 }
 
@@ -40,6 +41,7 @@ class FuseMount implements ActiveMount {
   }
 
   async unmount(): Promise<void> {
+    this.filesystem.attachHost(undefined);
     await this.handle.unmount();
   }
 }

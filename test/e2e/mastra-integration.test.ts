@@ -1,0 +1,29 @@
+// Mastra's own workspace integration scenarios (its workspaces/_test-utils, run unmodified from
+// ../shared) against a Workspace with our providers: InodeFilesystem mounted by PtySandbox, LSP on.
+import { Workspace } from '@mastra/core/workspace';
+import { InodeFilesystem } from '@vws/filesystem-inode';
+import { PtySandbox } from '@vws/sandbox-pty';
+import { createWorkspaceIntegrationTests } from '../../../shared/mastra-test-utils/src/integration/index.ts';
+
+createWorkspaceIntegrationTests({
+  suiteName: 'vws: InodeFilesystem + PtySandbox (Mastra integration scenarios)',
+  createWorkspace: async () => {
+    const filesystem = new InodeFilesystem();
+    const sandbox = new PtySandbox();
+    await sandbox.start();
+    const mounted = await sandbox.mount(filesystem, '/');
+    if (!mounted.success) throw new Error(`mount failed: ${mounted.error}`);
+    return new Workspace({ filesystem, sandbox, lsp: { searchPaths: [import.meta.dirname] } });
+  },
+  testScenarios: {
+    fileSync: true,
+    concurrentOperations: true,
+    largeFileHandling: true,
+    writeReadConsistency: true,
+    lspDiagnostics: true,
+    lspPerFileRoot: true,
+    lspLargeFile: true,
+    lspCrossFile: true,
+    lspExternalProject: true,
+  },
+});
