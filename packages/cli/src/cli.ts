@@ -35,10 +35,10 @@ const vaultName = () => currentVaultName(program.opts().vault);
  * Loads the vault, runs fn on its tree under the lock, and saves it when write is true, or with
  * 'if-changed' only when the tree was mutated at all (the engine's version moved).
  */
-async function withTree<T>(write: boolean | 'if-changed', fn: (fs: InodeFs, vault: Vault) => Promise<T> | T): Promise<T> {
+async function withTree<T>(write: boolean | 'if-changed', fn: (fs: InodeFs, vault: Vault) => Promise<T> | T, restore?: Parameters<Vault['load']>[0]): Promise<T> {
   const vault = Vault.open(vaultName());
   return vault.locked(async () => {
-    const fs = vault.load();
+    const fs = vault.load(restore);
     const loaded = fs.version;
     const result = await fn(fs, vault);
     if (write === true || (write === 'if-changed' && fs.version !== loaded)) vault.save(fs);
@@ -215,7 +215,9 @@ program
       started.catch(() => {}); // awaited by run()
       const stdin = process.stdin.isTTY ? undefined : process.stdin; // piped input goes to the command, then its end
       try {
-        process.exitCode = await withTree('if-changed', async (fs) => report(await runner.run(fs, argv, { ...output, stdin })));
+        // The tree is decoded where it will be served (the FUSE serving thread), not here.
+        const { restoreForMount } = await import('@vws/fuse');
+        process.exitCode = await withTree('if-changed', async (fs) => report(await runner.run(fs, argv, { ...output, stdin })), restoreForMount);
       } finally {
         stdin?.destroy(); // what the command did not read is not wanted
         runner.stop();

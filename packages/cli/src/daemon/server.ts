@@ -18,6 +18,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { PassThrough } from 'node:stream';
 import { dirname } from 'node:path';
 import pc from 'picocolors';
+import { restoreForMount } from '@vws/fuse';
 import { Runner, runnerProblem } from '@vws/sandbox-pty/runner';
 import { currentVaultName, Vault } from '../vault-store.js';
 import { errorOutcome, execOutcome, type Outcome } from '../outcome.js';
@@ -176,7 +177,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     };
     return vault.locked(async () => {
       if (signal.aborted) return killed(); // while it waited for the lock: never started
-      const fs = cache.get(vault);
+      const fs = cache.get(vault, restoreForMount); // decoded on the FUSE serving thread, where it is served
       const loaded = fs.version;
       let result;
       try {

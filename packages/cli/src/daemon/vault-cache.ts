@@ -16,7 +16,7 @@ export class VaultCache {
   private readonly entries = new Map<string, Entry>();
 
   /** The vault's tree: the cached engine if the file has not changed since, else a fresh load. */
-  get(vault: Vault): InodeFs {
+  get(vault: Vault, restore?: Parameters<Vault['load']>[0]): InodeFs {
     const id = vault.stateId();
     const hit = this.entries.get(vault.dir);
     if (hit && hit.id === id) {
@@ -24,7 +24,7 @@ export class VaultCache {
       return hit.fs;
     }
     this.entries.delete(vault.dir);
-    const fs = vault.load();
+    const fs = vault.load(restore);
     this.entries.set(vault.dir, { fs, id, usedAt: Date.now() });
     return fs;
   }
