@@ -21,9 +21,7 @@ interface Remote {
 type Holder = InodeFs & { [REMOTE]?: Remote };
 
 /** Engines released when their host handle is collected (forks taken per command, for one). */
-const released = new FinalizationRegistry<Remote>(({ server, id }) => {
-  if (server.alive) server.call(id, '$release');
-});
+const released = new FinalizationRegistry<Remote>(({ server, id }) => server.untrack(id));
 
 const remoteOf = (fs: InodeFs): Remote | undefined => (fs as Holder)[REMOTE];
 
@@ -40,6 +38,7 @@ function attach(target: object, server: ServingThread, id: number, fixed: Return
   Object.assign(target, fixed);
   const remote = { server, id };
   Object.defineProperty(target, REMOTE, { value: remote, enumerable: false });
+  server.track();
   released.register(target, remote);
   return target as RemoteInodeFs;
 }

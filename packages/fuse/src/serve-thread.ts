@@ -9,9 +9,14 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { decodeError, type AsyncRequest, type Reply, type ServerEvent, type WireError } from './wire.js';
 
+// flag[0]: the call in flight (IDLE until answered); flag[1]: the thread's start (READY once its
+// handlers are in place). Shared with serve-worker.ts.
 const IDLE = 0;
 const REPLIED = 1;
 const DEAD = 2;
+const READY = 1;
+/** A thread that has not started by then (its module failed to load) is given up on. */
+const startTimeoutMs = () => Number(process.env.VWS_SERVE_START_TIMEOUT_MS ?? 60_000);
 
 /** The serving thread is gone (it failed, or the process is ending): engines on it are lost. */
 export class ServingThreadError extends Error {
@@ -35,16 +40,20 @@ function workerEntry(): { file: string; execArgv: string[] } {
 export class ServingThread {
   readonly worker: Worker;
   private readonly port: MessagePort;
-  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private readonly flag = new Int32Array(new SharedArrayBuffer(8));
+  private started = false;
   private gone: ServingThreadError | undefined;
   private nextRequest = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly watchers = new Map<number, Set<(ev: never) => void>>();
   private readonly onClosed = new Map<number, () => void>();
   private holds = 0;
+  /** Host handles of engines that live here (remote-fs.ts counts them). */
+  private handles = 0;
 
-  constructor() {
-    const { file, execArgv } = workerEntry();
+  /** `entry`: another worker file (tests); by default serve-worker next to this module. */
+  constructor(entry: { file: string; execArgv: string[] } = workerEntry()) {
+    const { file, execArgv } = entry;
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.worker = new Worker(file, { workerData: { sync: port2, flag: this.flag }, transferList: [port2], execArgv, name: 'vws-serving' });
@@ -61,6 +70,7 @@ export class ServingThread {
   /** A synchronous call into the worker: engine method `m` of engine `t` (or one of its own `$` calls). */
   call(t: number, m: string, a: unknown[] = [], transfer: ArrayBuffer[] = []): unknown {
     if (this.gone) throw this.gone;
+    if (!this.started) this.awaitStart();
     Atomics.store(this.flag, 0, IDLE);
     this.port.postMessage({ t, m, a }, transfer);
     while (Atomics.load(this.flag, 0) === IDLE) Atomics.wait(this.flag, 0, IDLE);
@@ -72,6 +82,24 @@ export class ServingThread {
     if (!reply) throw new ServingThreadError('no answer to a call');
     if ('err' in reply) throw decodeError(reply.err);
     return reply.ok;
+  }
+
+  /**
+   * Before the first synchronous call: the thread must be up. A thread whose module failed to load
+   * never says so while this thread sleeps (its error event needs our event loop), hence the limit.
+   */
+  private awaitStart(): void {
+    const limit = startTimeoutMs();
+    const deadline = Date.now() + limit;
+    while (Atomics.load(this.flag, 1) !== READY) {
+      if (Atomics.load(this.flag, 1) === DEAD || Date.now() > deadline) {
+        this.die(Atomics.load(this.flag, 1) === DEAD ? 'it failed while starting' : `it did not start within ${limit / 1000} s`);
+        void this.worker.terminate();
+        throw this.gone!;
+      }
+      Atomics.wait(this.flag, 1, Atomics.load(this.flag, 1), 1000);
+    }
+    this.started = true;
   }
 
   /** An asynchronous request (mount, settle, unmount). */
@@ -115,7 +143,32 @@ export class ServingThread {
   }
 
   release(): void {
-    if (--this.holds === 0 && !this.gone) this.worker.unref();
+    if (--this.holds === 0 && !this.gone) {
+      this.worker.unref();
+      this.retireIfUnused();
+    }
+  }
+
+  /** A host handle to an engine here was made, or collected (then its engine is released). */
+  track(): void {
+    this.handles++;
+  }
+
+  untrack(engine: number): void {
+    this.handles--;
+    if (this.gone) return;
+    this.call(engine, '$release');
+    this.retireIfUnused();
+  }
+
+  /**
+   * With no mount, no request under way and no engine left, the thread ends (a new one starts when
+   * needed): a process that is done with its workspaces keeps no thread.
+   */
+  private retireIfUnused(): void {
+    if (this.holds > 0 || this.handles > 0 || this.gone) return;
+    this.die('retired: nothing lived on it any more');
+    void this.worker.terminate();
   }
 
   private onMessage(m: ServerEvent | ({ id: number } & Reply)): void {

@@ -16,9 +16,10 @@ import { encodeError, encodeResult, isEngineRef, type AsyncRequest, type CallReq
 const { sync, flag } = workerData as { sync: MessagePort; flag: Int32Array };
 const host = parentPort!;
 
-/** Flag values shared with serve-thread.ts. */
+/** Flag values shared with serve-thread.ts: flag[0] a call's state, flag[1] this thread's start. */
 const REPLIED = 1;
 const DEAD = 2;
+const READY = 1;
 
 const engines = new Map<number, InodeFs>();
 const ids = new WeakMap<InodeFs, number>();
@@ -186,7 +187,15 @@ host.on('message', async (req: AsyncRequest) => {
 process.on('uncaughtException', (e) => {
   Atomics.store(flag, 0, DEAD);
   Atomics.notify(flag, 0);
+  if (Atomics.load(flag, 1) !== READY) {
+    Atomics.store(flag, 1, DEAD);
+    Atomics.notify(flag, 1);
+  }
   // Written at once: the host may be on its way out and would never print a worker's console.
   writeSync(2, `vws serving thread failed: ${(e as Error)?.stack ?? e}\n`);
   process.exit(1);
 });
+
+// Handlers in place: calls may come.
+Atomics.store(flag, 1, READY);
+Atomics.notify(flag, 1);

@@ -12,7 +12,7 @@ import { FsError, InodeFs, Stats } from '@vws/inode-fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { detach, fuseMounts, liveMounts, mount, type Mount } from '../src/index.js';
 import { RemoteInodeFs, isRemote } from '../src/remote-fs.js';
-import { ServingThreadError, runningServingThread } from '../src/serve-thread.js';
+import { ServingThread, ServingThreadError, runningServingThread } from '../src/serve-thread.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const mounts: Mount[] = [];
@@ -82,6 +82,19 @@ describe('a program on its own mount', () => {
     const path = /mounted (\S+)/.exec(r.out)![1];
     expect(mounted(path)).toBe(false);
     expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe('the serving thread ends', () => {
+  it('once no mount and no engine is left on it (engines released as their handles are collected)', async () => {
+    const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--conditions=@vws/source', join(here, 'fixtures/thread-retires.ts')], { cwd: join(here, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('error', reject);
+      child.on('close', () => resolve({ stdout: out }));
+    });
+    expect(JSON.parse(stdout)).toEqual({ during: true, after: false });
   });
 });
 
@@ -170,6 +183,19 @@ describe('the host handle of an engine on the serving thread', () => {
 });
 
 describe('when the serving thread dies', () => {
+  it('a thread that fails while starting: the first call is a typed error after the start limit, not a hang', () => {
+    process.env.VWS_SERVE_START_TIMEOUT_MS = '1500';
+    try {
+      const server = new ServingThread({ file: join(here, 'fixtures/broken-worker.ts'), execArgv: ['--import', 'tsx'] });
+      const started = Date.now();
+      expect(() => server.call(0, '$mounted')).toThrow(/did not start within 1.5 s/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(server.alive).toBe(false);
+    } finally {
+      delete process.env.VWS_SERVE_START_TIMEOUT_MS;
+    }
+  });
+
   it('its mounts go away, the next engine call is a typed error (no hang), and a new mount starts a new thread', async () => {
     const fs = new InodeFs();
     fs.writeFile('/a.txt', 'a');
