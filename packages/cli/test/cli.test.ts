@@ -66,6 +66,16 @@ describe('vws', () => {
     expect((await j(['vault', 'list'])).vaults.map((v: { name: string }) => v.name)).toEqual(['alpha']);
   });
 
+  it('takes --json and --vault after the command as well as before it', async () => {
+    expect(JSON.parse((await ok(['vault', 'list', '--json'])).stdout).vaults.map((v: { name: string }) => v.name)).toEqual(['alpha']);
+    await ok(['write', '/after.txt', 'after', '--vault', 'alpha']);
+    const ran = JSON.parse((await ok(['exec', '--vault', 'alpha', '--json', '--', 'cat', 'after.txt'])).stdout);
+    expect(ran.stdout).toBe('after');
+    // What follows exec's command is the command's: --json goes to echo.
+    expect((await ok(['--vault', 'alpha', 'exec', 'echo', '--json'])).stdout).toBe('--json\n');
+    await ok(['rm', '/after.txt', '--vault=alpha']);
+  });
+
   it('files: write (argument and stdin), cat, ls, mkdir, stat, rm', async () => {
     await ok(['--vault', 'alpha', 'mkdir', '-p', '/src/lib']);
     await ok(['--vault', 'alpha', 'write', '/src/lib/x.ts'], { input: 'export const x = 1;\n' });
