@@ -1,5 +1,5 @@
 import { vwsVitest } from '../vitest.shared.ts';
 
 const config = vwsVitest(import.meta.dirname, { fuseTeardown: true });
-config.test!.include = ['e2e/**/*.test.ts'];
+config.test!.include = ['e2e/**/*.test.ts', 'install/**/*.test.ts'];
 export default config;
