@@ -12,7 +12,9 @@
 //   under node_modules when installed).
 // - The library entry (vault-store) is built as CommonJS too, into dist/cjs/.
 // - The spawner's entry is built next to the chunks, where Spawner (bundled) looks for spawner-main.js;
-//   so is the exec daemon's (daemon.js), where the exec client looks for it.
+//   so is the exec daemon's (daemon.js), where the exec client looks for it. Any other entry a bundled
+//   package starts (a worker thread's, a child process's) must be listed here too, under the name that
+//   package's tsup.config.ts gives it.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -7,7 +7,7 @@
 // everything runs in sync mode.
 
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,7 +83,7 @@ function expectExamples(r: Run, mode: 'fuse' | 'sync'): void {
 }
 
 /** A child's status and output, awaited (a synchronous wait would starve vitest's worker for minutes). */
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeout: number }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeout: number; cwd?: string }): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     execFile(cmd, args, { ...opts, encoding: 'utf8', maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       done({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
@@ -119,6 +119,26 @@ describe('installed as a user installs it', () => {
     expect(check.output).toMatch(/prebuilds\/linux-x64\/vws_fuse\.node/);
     expect(check.output).toMatch(/prebuilds\/linux-x64\/pty\.node/);
   });
+
+  it('pnpm changeset version turns the changesets into versions and a CHANGELOG.md per package', async () => {
+    // A copy of what changesets reads (the manifests and .changeset/), in a git repository of its own.
+    const copy = mkdtempSync(join(tmpdir(), 'vws-changeset-'));
+    apps.push(copy);
+    const manifests = ['package.json', 'pnpm-workspace.yaml', 'test/package.json', ...['packages', 'explorations'].flatMap((d) => readdirSync(join(root, d)).map((p) => `${d}/${p}/package.json`))];
+    for (const f of manifests.filter((m) => existsSync(join(root, m)))) cpSync(join(root, f), join(copy, f));
+    cpSync(join(root, '.changeset'), join(copy, '.changeset'), { recursive: true });
+    symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
+    const git = ['-c', 'user.name=t', '-c', 'user.email=t@t'];
+    expect((await run('sh', ['-c', `cd ${copy} && git init -q && git ${git.join(' ')} add -A && git ${git.join(' ')} commit -qm changes`], { timeout: 60_000 })).status).toBe(0);
+    const r = await run(join(root, 'node_modules/.bin/changeset'), ['version'], { env: { ...process.env, PWD: copy }, timeout: 120_000, cwd: copy });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    for (const pkg of published) {
+      const before = JSON.parse(readFileSync(join(root, 'packages', pkg, 'package.json'), 'utf8')).version;
+      const after = JSON.parse(readFileSync(join(copy, 'packages', pkg, 'package.json'), 'utf8')).version;
+      expect(after, pkg).not.toBe(before);
+      expect(readFileSync(join(copy, 'packages', pkg, 'CHANGELOG.md'), 'utf8'), pkg).toContain(`## ${after}`);
+    }
+  }, 180_000);
 
   it('npm install in a fresh app, then each README example (ESM and CommonJS) and the vws binary, on FUSE', async () => {
     expect(check.status, check.output).toBe(0);

@@ -20,8 +20,8 @@ function loads(file) {
 }
 
 try {
-  const prebuilt = require('./addon-path.cjs').addonCandidates(root)[0];
-  if (prebuilt.includes('prebuilds') && loads(prebuilt)) process.exit(0);
+  const prebuilt = require('./addon-path.cjs').prebuiltPath(root);
+  if (prebuilt && loads(prebuilt)) process.exit(0);
   if (process.platform !== 'linux') {
     say(`no FUSE on ${process.platform}: the sandbox will run in sync mode`);
     process.exit(0);
