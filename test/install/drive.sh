@@ -9,6 +9,10 @@ echo '{"name":"vws-install-app","private":true}' > package.json
 npm install --no-audit --no-fund --cache "$CACHE" --prefer-offline "$PACKS"/*.tgz "@mastra/core@$MASTRA" "zod@$ZOD" > out/npm-install.txt 2>&1
 echo $? > out/npm-install.code
 export VWS_HOME="$APP/vws-home"
+# Every entry point, from both module systems.
+entries='["@vws/inode-fs","@vws/fuse","@vws/filesystem-inode","@vws/sandbox-pty","@vws/sandbox-pty/runner","@vws/workspace","@vws/cli"]'
+node -e "for (const e of $entries) console.log(e, Object.keys(require(e)).length > 0)" > out/require.txt 2>&1; echo $? > out/require.code
+node --input-type=module -e "for (const e of $entries) console.log(e, Object.keys(await import(e)).length > 0)" > out/import.txt 2>&1; echo $? > out/import.code
 for f in examples/*; do
   name="$(basename "$f")"
   case "$f" in *.sh) cmd=(bash -e "$f");; *) cmd=(node "$f");; esac

@@ -53,6 +53,10 @@ const env = () => ({ ...process.env, CACHE: cache, PACKS: packs, MASTRA: devDeps
 
 /** What each README example must print, on FUSE or in sync mode. */
 function expectExamples(r: Run, mode: 'fuse' | 'sync'): void {
+  for (const how of ['require', 'import']) {
+    expect(r.code(how), r.out(how)).toBe(0);
+    expect(r.out(how).trim().split('\n').every((l) => l.endsWith(' true')), r.out(how)).toBe(true);
+  }
   for (const name of Object.keys(examples)) expect(r.code(name), `${name}:\n${r.out(name)}`).toBe(0);
   expect(r.out('inode-fs-example.mjs')).toBe("[ '/hello.txt' ]\nhello\n\n");
   expect(r.out('fuse-example.mjs')).toMatch(mode === 'fuse' ? /^from the API\n/ : /^no FUSE here: FUSE is not available: \/dev\/fuse does not exist/);
