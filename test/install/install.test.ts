@@ -49,7 +49,15 @@ function prepare(label: string): Run {
   };
 }
 
-const env = () => ({ ...process.env, CACHE: cache, PACKS: packs, MASTRA: devDeps['@mastra/core'], ZOD: devDeps.zod, VWS_DAEMON: undefined, VWS_HOME: undefined, VWS_VAULT: undefined });
+/**
+ * A user's environment: this one without what pnpm and turbo hand their scripts (npm_config_*,
+ * npm_package_*, pnpm's own: npm warns about those it does not know) and without vws settings; only
+ * npm_config_nodedir stays (the toolchain's Node headers, where node-gyp would otherwise download them).
+ */
+function env(): NodeJS.ProcessEnv {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm_|pnpm_|PNPM_|VWS_DAEMON$|VWS_HOME$|VWS_VAULT$|INIT_CWD$)/i.test(k) || k === 'npm_config_nodedir'));
+  return { ...clean, CACHE: cache, PACKS: packs, MASTRA: devDeps['@mastra/core'], ZOD: devDeps.zod };
+}
 
 /** What each README example must print, on FUSE or in sync mode. */
 function expectExamples(r: Run, mode: 'fuse' | 'sync'): void {
