@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execRoute } from '../src/daemon/route.js';
+import { hoistGlobalOptions } from '../src/global-options.js';
 import { requestProblems } from '../src/daemon/server.js';
 import { killCli, run, start, stopDaemons } from './helpers.js';
 import { processAlive } from '../src/process-alive.js';
@@ -279,6 +280,21 @@ describe('exec route', () => {
     expect(execRoute(['exec', 'true'], { VWS_VAULT: 'e' })).toEqual({ vault: 'e', json: false, argv: ['true'] });
     for (const args of [['exec'], ['exec', '--'], ['exec', '--help'], ['exec', '--no-daemon', 'true'], ['--bogus', 'exec', 'true'], ['ls', '/'], ['cat', 'exec']]) expect(execRoute(args, env), args.join(' ')).toBeNull();
     expect(execRoute(['exec', 'true'], { VWS_DAEMON: '0' })).toBeNull();
+  });
+
+  it('takes the global options after exec too, and leaves the command line alone', () => {
+    expect(execRoute(['exec', '--vault', 'v', '--json', '--', 'ls', '--json'], env)).toEqual({ vault: 'v', json: true, argv: ['ls', '--json'] });
+    expect(execRoute(['exec', '--vault=v', 'echo', '--vault', 'x'], env)).toEqual({ vault: 'v', json: false, argv: ['echo', '--vault', 'x'] });
+  });
+});
+
+describe('global options after the command', () => {
+  it('moves --json and --vault before the command, never past -- or into exec\'s command line', () => {
+    expect(hoistGlobalOptions(['vault', 'list', '--json'])).toEqual(['--json', 'vault', 'list']);
+    expect(hoistGlobalOptions(['cat', '/a', '--vault', 'v'])).toEqual(['--vault', 'v', 'cat', '/a']);
+    expect(hoistGlobalOptions(['exec', '--vault=v', '--no-daemon', '--', 'cmd', '--json'])).toEqual(['--vault=v', 'exec', '--no-daemon', '--', 'cmd', '--json']);
+    expect(hoistGlobalOptions(['exec', 'grep', '--json', 'f'])).toEqual(['exec', 'grep', '--json', 'f']);
+    expect(hoistGlobalOptions(['write', '/f', '--', '--json'])).toEqual(['write', '/f', '--', '--json']);
   });
 });
 

@@ -4,6 +4,7 @@
 
 import { accessSync, constants, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { FuseUnavailableError } from './errors.js';
 
 export interface ServeBuffers {
@@ -30,7 +31,8 @@ export interface KernelDriver {
 }
 
 const require = createRequire(import.meta.url);
-const INSTALL = "Install Debian's fuse3 and libfuse3-dev packages (apt-get install fuse3 libfuse3-dev pkg-config), then rebuild the addon (pnpm install, or pnpm --filter @vws/fuse run build:native).";
+const INSTALL =
+  "Install Debian's fuse3 package (apt-get install fuse3). Where no prebuilt addon fits (they ship for linux-x64 glibc), also build it: apt-get install libfuse3-dev pkg-config make g++ python3, then npm rebuild @vws/fuse.";
 
 /** Why FUSE cannot work here, or undefined when it can. Cheap: checks files, loads nothing. */
 export function fuseProblem(): FuseUnavailableError | undefined {
@@ -59,12 +61,22 @@ let addon: Addon | undefined;
 
 function loadAddon(): Addon {
   if (addon) return addon;
-  try {
-    addon = require('../build/Release/vws_fuse.node') as Addon;
-    return addon;
-  } catch (e) {
-    throw new FuseUnavailableError(`the vws FUSE addon did not load (${(e as Error).message.split('\n')[0]})`, INSTALL);
+  // The prebuilt addon first, then one built from source (scripts/addon-path.cjs, shared with the install step).
+  // Located through `require` (not import.meta.url): the CLI bundle points that at this package.
+  const helper = require.resolve('../scripts/addon-path.cjs');
+  const { addonCandidates } = require(helper) as { addonCandidates(root: string): string[] };
+  const root = dirname(dirname(helper));
+  const found = addonCandidates(root).filter((f) => existsSync(f));
+  let why = 'it is neither prebuilt for this platform nor built from source';
+  for (const file of found) {
+    try {
+      addon = require(file) as Addon;
+      return addon;
+    } catch (e) {
+      why = (e as Error).message.split('\n')[0];
+    }
   }
+  throw new FuseUnavailableError(`the vws FUSE addon did not load (${why})`, INSTALL);
 }
 
 /** Our libfuse3 low-level binding, loaded only when a mount is asked for. */

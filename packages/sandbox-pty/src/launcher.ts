@@ -54,7 +54,15 @@ function loadPty(): { native: NativePty; helperPath: string } {
     nativePty = { native: loaded.module, helperPath: resolve(libDir, `${loaded.dir}/spawn-helper`) };
     return nativePty;
   } catch (e) {
-    throw new Error(`node-pty did not load (${(e as Error).message.split('\n')[0]}): reinstall dependencies with a C++ toolchain (python3, make, g++) present`);
+    // node-pty compiles at install; where that failed (no C++ toolchain), its binding as built for
+    // this platform ships in this package (scripts/prebuild.cjs: linux-x64, glibc).
+    try {
+      const dir = `../prebuilds/${process.platform}-${process.arch}`;
+      nativePty = { native: require(`${dir}/pty.node`) as NativePty, helperPath: resolve(dirname(require.resolve(`${dir}/pty.node`)), 'spawn-helper') };
+      return nativePty;
+    } catch {
+      throw new Error(`node-pty did not load (${(e as Error).message.split('\n')[0]}): reinstall dependencies with a C++ toolchain (python3, make, g++) present`);
+    }
   }
 }
 

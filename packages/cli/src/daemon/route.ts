@@ -1,9 +1,10 @@
-// Which command lines the exec daemon serves: `vws [--json] [--vault NAME] exec [--] CMD ARGS...`,
+// Which command lines the exec daemon serves: `vws [--json] [--vault NAME] exec [--json] [--vault NAME] [--] CMD ARGS...`,
 // nothing else (every other form, help and errors included, goes to the full CLI in this process).
 // Decided before the CLI loads, with Node's own option parser: start-up is most of a short exec's time.
 
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { hoistGlobalOptions } from '../global-options.js';
 
 export interface ExecRoute {
   vault?: string;
@@ -14,6 +15,7 @@ export interface ExecRoute {
 /** The exec to hand to the daemon, or null (the daemon is off, FUSE is missing, or another command). */
 export function execRoute(args: string[], env: NodeJS.ProcessEnv = process.env): ExecRoute | null {
   if (env.VWS_DAEMON === '0' || process.platform !== 'linux' || !existsSync('/dev/fuse')) return null;
+  args = hoistGlobalOptions(args);
   const at = args.indexOf('exec');
   if (at < 0) return null;
   let globals;
