@@ -60,7 +60,7 @@ export class Recorded {
     this.entries.set(p, r);
     if (p !== '') this.kids.get(parentOf(p))?.add(baseOf(p));
     if (r.kind === 'dir' && !this.kids.has(p)) this.kids.set(p, new Set());
-    if (r.kind !== 'dir' && r.nlink > 1) {
+    if (r.kind !== 'dir') {
       let s = this.links.get(r.ino);
       if (!s) this.links.set(r.ino, (s = new Set()));
       s.add(p);
