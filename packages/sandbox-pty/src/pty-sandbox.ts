@@ -55,6 +55,9 @@ export class PtySandbox extends MastraSandbox {
   private readonly ownDir: boolean;
   private readonly active = new Map<string, ActiveMount>();
   private readonly running = new Set<PtyProcessHandle>();
+  /** Processes of executeCommand (synced by it, not on exit). */
+  private readonly foreground = new Set<string>();
+  private backgroundSyncError?: Error;
   private readonly createdAt = new Date();
   private checkpointCounter = 0;
   /** Forks commands from a small helper process (see spawner-main.ts), or in-process when spawner is off. */
@@ -110,6 +113,13 @@ export class PtySandbox extends MastraSandbox {
    * when it exits; call it to see a still-running background process's changes through the API.
    */
   async sync(): Promise<void> {
+    const failed = this.backgroundSyncError;
+    this.backgroundSyncError = undefined;
+    if (failed) throw failed;
+    await this.syncShadows();
+  }
+
+  private async syncShadows(): Promise<void> {
     for (const m of this.active.values()) await m.sync?.();
   }
 
@@ -122,9 +132,10 @@ export class PtySandbox extends MastraSandbox {
     this.running.add(handle);
     void handle.wait().finally(() => {
       this.running.delete(handle);
-      // What it changed in a shadow directory reaches the engine now (a failed sync has already
-      // put both back to the engine's state before it; there is no caller to tell).
-      if (this.status !== 'destroying' && this.status !== 'destroyed') this.sync().catch(() => {});
+      // A background process's changes in a shadow directory reach the engine when it exits (a
+      // command's, when executeCommand returns). A failure is kept for the next sync() call.
+      if (this.foreground.has(handle.pid) || this.status === 'destroying' || this.status === 'destroyed') return;
+      this.syncShadows().catch((e: unknown) => (this.backgroundSyncError ??= e as Error));
     });
   }
 
@@ -169,6 +180,7 @@ export class PtySandbox extends MastraSandbox {
       stdinMode: 'ignore',
       maxRetainedBytes: options.maxRetainedBytes ?? this.opts.maxRetainedBytes ?? Infinity,
     });
+    this.foreground.add(handle.pid);
     try {
       const result = await handle.wait({ onStdout: options.onStdout, onStderr: options.onStderr, abortSignal: options.abortSignal });
       const changes = noChanges();
@@ -180,6 +192,7 @@ export class PtySandbox extends MastraSandbox {
       }
       return { ...result, command: [command, ...args].join(' '), args, changes, ...(checkpoint ? { checkpoint } : {}) };
     } finally {
+      this.foreground.delete(handle.pid);
       this.processes.release(handle.pid);
     }
   }
