@@ -32,6 +32,14 @@ export type ScanStrategy = 'watch' | 'walk';
 const depth = (p: string) => (p === '' ? 0 : p.split('/').length);
 const rel = (enginePath: string) => enginePath.slice(1);
 const toSec = (ns: bigint) => Number(ns) / 1e9;
+/** Bits open() may take away from a new file's mode (unknown: assume all, and always chmod). */
+const umask = (() => {
+  try {
+    return process.umask();
+  } catch {
+    return 0o7777;
+  }
+})();
 
 export class ShadowMount implements ActiveMount {
   readonly mode = 'sync' as const;
@@ -198,7 +206,8 @@ export class ShadowMount implements ActiveMount {
     const fd = openSync(this.abs(p), create ? 'wx' : 'w', mode & 0o7777);
     try {
       for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
-      fchmodSync(fd, mode & 0o7777);
+      // A new file has its mode already unless the umask took bits away.
+      if (!create || (mode & umask) !== 0) fchmodSync(fd, mode & 0o7777);
       futimesSync(fd, toSec(atimeNs), toSec(mtimeNs));
     } finally {
       closeSync(fd);
