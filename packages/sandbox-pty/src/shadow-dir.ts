@@ -34,14 +34,26 @@ export function makeShadowDir(): string {
   return dir;
 }
 
-/** Removes `dir` when the process exits (a last chance: destroy() normally does it first). */
+/** Removes `dir` when the process exits or is ended by SIGINT, SIGTERM or SIGHUP (destroy() normally does it first). */
 export function removeAtExit(dir: string): void {
   owned.add(dir);
   if (hooked) return;
   hooked = true;
-  process.on('exit', () => {
+  const removeAll = () => {
     for (const d of owned) rmSync(d, { recursive: true, force: true });
-  });
+    owned.clear();
+  };
+  process.on('exit', removeAll);
+  // A shadow is in memory (/dev/shm): a Ctrl-C must not leave it until the next run clears it.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      removeAll();
+      // Keep the default behaviour (die by this signal) unless someone else handles it.
+      process.off(signal, onSignal);
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
 }
 
 export function forget(dir: string): void {

@@ -1,7 +1,7 @@
 // Sync mode's own promises: where the shadow lives and that it goes away (destroy, exit, after a
 // crash), background processes, checkpoint restore and reset, and quotas (all or nothing).
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InodeFilesystem } from '@vws/filesystem-inode';
@@ -62,6 +62,24 @@ describe('the shadow directory', () => {
     expect(dir).toMatch(/^\/dev\/shm\/vws-sync-\d+-/);
     expect(existsSync(dir)).toBe(false);
     expect(existsSync(stale)).toBe(false);
+  });
+
+  it('goes when the process is ended by SIGTERM, which still ends it', async () => {
+    const script = `
+      import { InodeFilesystem } from '@vws/filesystem-inode';
+      import { PtySandbox } from './src/index.ts';
+      const sb = new PtySandbox({ syncMode: true });
+      await sb.mount(new InodeFilesystem({ files: { '/x': 'x' } }), '/');
+      console.log(sb.workingDirectory);
+      setInterval(() => {}, 1000);
+    `;
+    const child = spawn(process.execPath, ['--conditions=@vws/source', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+    const dir = await new Promise<string>((resolve) => child.stdout.on('data', (d) => resolve(String(d).trim())));
+    expect(existsSync(join(dir, 'x'))).toBe(true);
+    child.kill('SIGTERM');
+    const [, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    expect(signal).toBe('SIGTERM');
+    expect(existsSync(dir)).toBe(false);
   });
 });
 
