@@ -7,7 +7,6 @@
 
 import { closeSync, futimesSync, fchmodSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeSync, chmodSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import type { InodeFilesystem } from '@vws/filesystem-inode';
 import { FsError, type InodeFs, type DiffResult } from '@vws/inode-fs';
 import { engineChanges, type Changes } from './changes.js';
 import { canWatch, DirWatch } from './host-watch.js';
@@ -29,6 +28,11 @@ export class SyncError extends Error {
 
 export type ScanStrategy = 'watch' | 'walk';
 
+/** An InodeFilesystem, or anything else that holds an engine (the Mastra-free runner). */
+export interface EngineHolder {
+  readonly engine: InodeFs;
+}
+
 const depth = (p: string) => (p === '' ? 0 : p.split('/').length);
 const rel = (enginePath: string) => enginePath.slice(1);
 const toSec = (ns: bigint) => Number(ns) / 1e9;
@@ -41,7 +45,7 @@ const umask = (() => {
   }
 })();
 
-export class ShadowMount implements ActiveMount {
+export class ShadowMount<F extends EngineHolder = EngineHolder> implements Omit<ActiveMount, 'filesystem'> {
   readonly mode = 'sync' as const;
   private readonly rec = new Recorded();
   private readonly watch: DirWatch | null;
@@ -52,14 +56,14 @@ export class ShadowMount implements ActiveMount {
   private constructor(
     readonly mountPath: string,
     readonly hostPath: string,
-    readonly filesystem: InodeFilesystem,
+    readonly filesystem: F,
     readonly strategy: ScanStrategy,
   ) {
     this.watch = strategy === 'watch' ? new DirWatch(hostPath) : null;
   }
 
   /** Makes hostPath (emptied first) a shadow of the filesystem. */
-  static create(filesystem: InodeFilesystem, mountPath: string, hostPath: string, strategy?: ScanStrategy): ShadowMount {
+  static create<F extends EngineHolder>(filesystem: F, mountPath: string, hostPath: string, strategy?: ScanStrategy): ShadowMount<F> {
     const env = process.env.VWS_SYNC_SCAN;
     const s = strategy ?? (env === 'walk' || env === 'watch' ? env : canWatch ? 'watch' : 'walk');
     const m = new ShadowMount(mountPath, hostPath, filesystem, s === 'watch' && canWatch ? 'watch' : 'walk');

@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { InodeFilesystem } from '@vws/filesystem-inode';
 import { InodeFs } from '@vws/inode-fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PtySandbox } from '../src/index.js';
-import { SyncError } from '../src/shadow-mount.js';
+import { PtySandbox, SyncError } from '../src/index.js';
 
 const sandboxes: PtySandbox[] = [];
 afterEach(async () => {
