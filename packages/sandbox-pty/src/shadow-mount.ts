@@ -6,7 +6,6 @@
 // report is the engine's own diff, as on the FUSE path.
 
 import { closeSync, futimesSync, fchmodSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeSync, chmodSync, type BigIntStats } from 'node:fs';
-import { join } from 'node:path';
 import { FsError, type InodeFs, type DiffResult } from '@vws/inode-fs';
 import { engineChanges, type Changes } from './changes.js';
 import { canWatch, DirWatch } from './host-watch.js';
@@ -76,8 +75,9 @@ export class ShadowMount<F extends EngineHolder = EngineHolder> implements Omit<
     return this.filesystem.engine;
   }
 
+  /** Relative paths here are normalized already ('a/b', no '.' or '..'): plain concatenation (path.join showed in profiles). */
   private abs(p: string): string {
-    return p === '' ? this.hostPath : join(this.hostPath, p);
+    return p === '' ? this.hostPath : `${this.hostPath}/${p}`;
   }
 
   // ------------------------------------------------------------------ the ActiveMount contract
