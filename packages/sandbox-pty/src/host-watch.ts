@@ -56,7 +56,8 @@ export interface Look {
 export class DirWatch {
   private readonly watchers = new Map<string, { ino: bigint; w: FSWatcher }>();
   private dirty = new Set<string>();
-  private lost = false;
+  /** Directories that should be watched but are not (the watch failed). */
+  private readonly missing = new Map<string, bigint>();
   private since = delivered;
 
   constructor(private readonly root: string) {}
@@ -66,25 +67,34 @@ export class DirWatch {
     const had = this.watchers.get(rel);
     if (had?.ino === ino) return;
     had?.w.close();
+    this.watchers.delete(rel);
     try {
       const w = watch(rel === '' ? this.root : join(this.root, rel), { persistent: false }, () => {
         delivered++;
         this.dirty.add(rel);
       });
-      w.on('error', () => (this.lost = true));
+      w.on('error', () => {
+        this.watchers.delete(rel);
+        this.missing.set(rel, ino);
+      });
       this.watchers.set(rel, { ino, w });
+      this.missing.delete(rel);
     } catch {
-      this.watchers.delete(rel);
-      this.lost = true;
+      // Out of watches (max_user_watches), or gone: looks are inexact until it is watched or gone.
+      this.missing.set(rel, ino);
     }
   }
 
-  /** Stops watching directories that are no longer there (keep(rel) false). */
+  /** Stops watching directories that are no longer there (keep(rel) false); retries failed watches. */
   prune(keep: (rel: string, ino: bigint) => boolean): void {
     for (const [rel, { ino, w }] of this.watchers) {
       if (keep(rel, ino)) continue;
       w.close();
       this.watchers.delete(rel);
+    }
+    for (const [rel, ino] of this.missing) {
+      if (keep(rel, ino)) this.ensure(rel, ino);
+      else this.missing.delete(rel);
     }
   }
 
@@ -105,9 +115,8 @@ export class DirWatch {
     writeFileSync(join(c.dir, name), '');
     const inTime = await arrived;
     unlinkSync(join(c.dir, name));
-    const out: Look = { dirs: this.dirty, exact: inTime && !this.lost && delivered - this.since < LIMIT };
+    const out: Look = { dirs: this.dirty, exact: inTime && this.missing.size === 0 && delivered - this.since < LIMIT };
     this.dirty = new Set();
-    this.lost = false;
     this.since = delivered;
     return out;
   }
@@ -115,6 +124,7 @@ export class DirWatch {
   close(): void {
     for (const { w } of this.watchers.values()) w.close();
     this.watchers.clear();
+    this.missing.clear();
   }
 }
 

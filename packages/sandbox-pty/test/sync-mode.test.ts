@@ -144,4 +144,17 @@ describe('quotas', () => {
     expect(r.stdout).toBe('ok.txt\nsmall.txt\n');
     expect(fs.engine.readFile('/fine.txt', 'utf8')).toBe('fine\n');
   });
+
+  it("a background process's failed sync (it exited past the quota) is thrown by the next sync()", async () => {
+    const fs = new InodeFilesystem({ quota: { bytes: 50_000 } });
+    const sb = await synced(fs);
+    const before = fs.engine.fingerprint();
+    const p = await sb.processes.spawn('head -c 100000 /dev/zero > big.bin');
+    await p.wait();
+    // The exit's sync fails, puts the engine back and rewrites the shadow from it.
+    expect(await until(() => !existsSync(join(sb.workingDirectory!, 'big.bin')))).toBe(true);
+    await expect(sb.sync()).rejects.toThrow(/wrote past the workspace quota/);
+    expect(fs.engine.fingerprint()).toBe(before);
+    await expect(sb.sync()).resolves.toBeUndefined();
+  });
 });
