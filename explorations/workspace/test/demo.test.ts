@@ -1,5 +1,7 @@
 // The demo runs end to end (a real Mastra Agent, scripted model, real FUSE and PTY) in under 30 s,
-// and its transcript shows every step with the expected results and the final state.
+// and its transcript shows every step with the expected results and the final state. It runs the
+// same in a bubblewrap namespace whose /dev has no fuse device (as a container started without
+// --device /dev/fuse): there the sandbox serves the workspace in sync mode.
 
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -8,11 +10,14 @@ import { expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-function runDemo(): Promise<{ code: number | null; out: string; ms: number }> {
+function runDemo(withoutFuse = false): Promise<{ code: number | null; out: string; ms: number }> {
   const t0 = Date.now();
+  const node = [process.execPath, '--import', 'tsx', '--conditions=@vws/source', join(here, '../src/demo.ts')];
+  // bwrap must be installed (scripts/setup.sh does): the whole machine, but a /dev without fuse.
+  const argv = withoutFuse ? ['bwrap', '--bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--', ...node] : node;
   return new Promise((resolve, reject) => {
     // Asynchronous, cwd outside any mount: the demo serves its own FUSE mount in that child.
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@vws/source', join(here, '../src/demo.ts')], {
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: join(here, '..'),
       env: { ...process.env, VWS_DEMO_JSON: '1', VWS_MODEL: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -29,9 +34,16 @@ function runDemo(): Promise<{ code: number | null; out: string; ms: number }> {
   });
 }
 
-it('the demo runs offline in under 30 s and its transcript shows each step and the final state', async () => {
-  const { code, out, ms } = await runDemo();
+it.each([
+  ['with FUSE', false],
+  ['without /dev/fuse (sync mode)', true],
+])('%s: the demo runs offline in under 30 s and its transcript shows each step and the final state', async (_name, withoutFuse) => {
+  const { code, out, ms } = await runDemo(withoutFuse);
   expect(code, out).toBe(0);
+  // Where the workspace lives says how it is served: a shadow directory in /dev/shm without FUSE.
+  const at = /workspace mounted at (\S+)/.exec(out)?.[1];
+  if (withoutFuse) expect(at).toMatch(/^\/dev\/shm\/vws-sync-/);
+  else expect(at).toMatch(/vws-sbx-/);
   expect(ms).toBeLessThan(30_000);
   const { summary, transcript } = JSON.parse(out.trim().split('\n').at(-1)!) as {
     summary: { toolCalls: number; checkpoints: string[]; files: string[]; answer: string };

@@ -7,6 +7,10 @@
 //     vault load), and the daemon exec from the sources through tsx (VWS_FROM_SOURCE=1). `built`
 //     says whether vws ran its build (dist/, made by `pnpm bench` first) or the sources.
 //   import_10k_files: `vws import` of a 10,000-file tree vs `cp -r` of it to tmpfs (/dev/shm).
+//   exec_true_10k_files_no_fuse: the same exec in a bubblewrap namespace whose /dev has no fuse (a
+//     container without --device /dev/fuse): in-process, PtySandbox's sync mode (the vault written
+//     into a shadow directory in /dev/shm, the command, its changes read back); baseline: the same
+//     in-process exec in a namespace that keeps /dev/fuse, over FUSE.
 // Run: pnpm --filter @vws/cli bench
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -75,6 +79,10 @@ try {
   const ls = bench(() => vws('--vault', 'big', 'ls', '/').ms);
   const sh = bench(() => timed('sh', ['-c', 'true']).ms);
   const fromSource = bench(() => timed(process.execPath, [bin, '--vault', 'big', 'exec', '--', 'true'], { VWS_FROM_SOURCE: '1' }).ms);
+  const ns = (dev: string[]) => (): number => timed('bwrap', ['--bind', '/', '/', ...dev, '--proc', '/proc', '--', process.execPath, bin, '--vault', 'big', 'exec', '--', 'true'], { VWS_DAEMON: '0' }).ms;
+  const noFuse = bench(ns(['--dev', '/dev']));
+  const withFuse = bench(ns(['--dev-bind', '/dev', '/dev']));
+  console.log(JSON.stringify({ bench: 'exec_true_10k_files_no_fuse', files: FILES, vws_exec_sync_mode_ms: round(noFuse), vws_exec_fuse_in_process_ms: round(withFuse), ratio_vs_fuse: Number((noFuse / withFuse).toFixed(2)), reps: REPS }));
   console.log(JSON.stringify({ bench: 'exec_true_10k_files', files: FILES, built: Boolean(builtMain()), vws_exec_ms: round(exec), vws_exec_first_ms: round(first), vws_exec_in_process_ms: round(inProcess), ratio_to_in_process: Number((exec / inProcess).toFixed(2)), vws_ls_ms: round(ls), sh_true_ms: round(sh), vws_exec_from_source_ms: round(fromSource), goal_ms: 150, met: exec < 150, reps: REPS }));
 } finally {
   // The daemons this run started (built and from the sources) end before their home goes.

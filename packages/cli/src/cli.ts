@@ -205,39 +205,22 @@ program
       process.stderr.write(out.stderr);
       return out.exitCode;
     };
-    // The Mastra-free runner where FUSE works (loading @mastra/core would be most of exec's time);
-    // PtySandbox, whose sync mode also works without FUSE, elsewhere.
-    const { Runner, runnerProblem } = await import('@vws/sandbox-pty/runner');
-    if (!runnerProblem()) {
-      const runner = new Runner({ warm: false }); // one command, then the process ends
-      // The spawner starts while the vault loads (it must exist before the mount).
-      const started = runner.start();
-      started.catch(() => {}); // awaited by run()
-      const stdin = process.stdin.isTTY ? undefined : process.stdin; // piped input goes to the command, then its end
-      try {
-        // The tree is decoded where it will be served (the FUSE serving thread), not here.
-        const { restoreForMount } = await import('@vws/fuse');
-        process.exitCode = await withTree('if-changed', async (fs) => report(await runner.run(fs, argv, { ...output, stdin })), restoreForMount);
-      } finally {
-        stdin?.destroy(); // what the command did not read is not wanted
-        runner.stop();
-      }
-      return;
+    // The Mastra-free runner (loading @mastra/core would be most of exec's time): a FUSE mount, or
+    // without FUSE a shadow directory in /dev/shm (PtySandbox's sync mode).
+    const { Runner } = await import('@vws/sandbox-pty/runner');
+    const runner = new Runner({ warm: false }); // one command, then the process ends
+    // The spawner starts while the vault loads (it must exist before the mount).
+    const started = runner.start();
+    started.catch(() => {}); // awaited by run()
+    const stdin = process.stdin.isTTY ? undefined : process.stdin; // piped input goes to the command, then its end
+    try {
+      // The tree is decoded where it will be served (the FUSE serving thread; here without FUSE).
+      const { restoreForMount } = await import('@vws/fuse');
+      process.exitCode = await withTree('if-changed', async (fs) => report(await runner.run(fs, argv, { ...output, stdin })), restoreForMount);
+    } finally {
+      stdin?.destroy(); // what the command did not read is not wanted
+      runner.stop();
     }
-    const [{ PtySandbox }, { InodeFilesystem }, { stdinPipe }] = await Promise.all([import('@vws/sandbox-pty'), import('@vws/filesystem-inode'), import('@vws/sandbox-pty/runner')]);
-    process.exitCode = await withTree('if-changed', async (fs) => {
-      const sandbox = new PtySandbox();
-      const input = process.stdin.isTTY ? undefined : stdinPipe(process.stdin); // as the runner does
-      try {
-        await sandbox.mount(new InodeFilesystem({ fs }), '/');
-        input?.start();
-        const [cmd, ...args] = input ? input.wrap(argv) : argv;
-        return report(await sandbox.executeCommand(cmd, args, output));
-      } finally {
-        if (input) (input.close(), process.stdin.destroy()); // what the command did not read is not wanted
-        await sandbox.destroy();
-      }
-    });
   });
 
 program

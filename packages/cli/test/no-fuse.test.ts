@@ -1,6 +1,6 @@
 // The real `vws` binary on a host without FUSE: bubblewrap gives it the whole machine but a /dev
 // that has no fuse device (as a container started without --device /dev/fuse). exec still works,
-// in PtySandbox's sync mode (the tree copied out and back), never through the daemon; the commands
+// in PtySandbox's sync mode (a shadow directory in /dev/shm), never through the daemon; the commands
 // that need a mount say what is missing, with exit code 7; doctor says what to do.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -46,13 +46,20 @@ function contentOrMetaChanged(a: Inode, b: Inode): boolean {
     const n = Math.max(ca.chunks.length, cb.chunks.length);
     for (let i = 0; i < n; i++) if (!sameBytes(ca.chunks[i], cb.chunks[i])) return true;
   }
-  if (a.xattrs !== b.xattrs) {
-    const xa = a.xattrs ?? new Map();
-    const xb = b.xattrs ?? new Map();
-    if (xa.size !== xb.size) return true;
-    for (const [k, v] of xa) if (!sameBytes(v, xb.get(k))) return true;
-  }
+  return xattrsChanged(a, b);
+}
+
+function xattrsChanged(a: Inode, b: Inode): boolean {
+  if (a.xattrs === b.xattrs) return false;
+  const xa = a.xattrs ?? new Map();
+  const xb = b.xattrs ?? new Map();
+  if (xa.size !== xb.size) return true;
+  for (const [k, v] of xa) if (!sameBytes(v, xb.get(k))) return true;
   return false;
+}
+
+function dirMetaChanged(a: Inode, b: Inode): boolean {
+  return a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid || xattrsChanged(a, b);
 }
 
 const byPath = (x: Change, y: Change): number => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0);
@@ -85,7 +92,8 @@ export function diffStates(before: InodeFs, after: InodeFs): DiffResult {
       for (let i = 0; i < pairs; i++) out.renamed.push({ path: fresh[i], oldPath: gone[i], ino, kind: b!.kind });
       for (const path of fresh.slice(pairs)) out.added.push({ path, ino, kind: b!.kind });
       for (const path of gone.slice(pairs)) out.deleted.push({ path, ino, kind: a!.kind });
-      if (!b!.isDir && contentOrMetaChanged(a!, b!)) {
+      // A directory's mtime follows its entries (reported on their own); its mode, owner and xattrs are its own.
+      if (b!.isDir ? dirMetaChanged(a!, b!) : contentOrMetaChanged(a!, b!)) {
         for (const path of newPaths) out.modified.push({ path, ino, kind: b!.kind });
       }
     }

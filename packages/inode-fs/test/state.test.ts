@@ -246,6 +246,19 @@ describe('diff', () => {
     expect(a.diff(b).modified).toEqual([]);
   });
 
+  it('a directory is modified when its mode changes, not when its entries (and so its mtime) do', () => {
+    const a = new InodeFs();
+    a.mkdir('/d');
+    a.mkdir('/e');
+    const b = a.fork();
+    b.chmod('/d', 0o700);
+    b.writeFile('/e/new', 'n');
+    const d = b.diff(b);
+    expect(d.modified).toEqual([]);
+    expect(a.diff(b).modified.map((c) => c.path)).toEqual(['/d']);
+    expect(a.diff(b).added.map((c) => c.path)).toEqual(['/e/new']);
+  });
+
   it('works between unrelated states too', () => {
     const a = new InodeFs();
     a.writeFile('/x', '1');

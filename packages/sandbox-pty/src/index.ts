@@ -3,3 +3,4 @@ export { PtyProcessHandle, PtyProcessManager } from './process-manager.js';
 export { IsolationUnavailableError, type Isolation } from './isolation.js';
 export type { PtySandboxOptions, Policy, PolicyDecision } from './options.js';
 export type { Changes } from './mounts.js';
+export { SyncError } from './shadow-mount.js';

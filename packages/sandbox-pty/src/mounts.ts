@@ -1,6 +1,7 @@
 // How a WorkspaceFilesystem becomes visible to commands: an InodeFilesystem is FUSE-mounted (the
-// kernel reads the engine directly); anything else, or a host without FUSE, runs in sync mode (the
-// tree is exported into a 0700 directory before a command and the changes are synced back after).
+// kernel reads the engine directly) or, without FUSE, kept in an incremental shadow directory
+// (shadow-mount.ts); any other WorkspaceFilesystem runs in copy sync mode (the tree is exported into
+// a 0700 directory before a command and the changes are synced back after).
 
 import { chmod, lstat, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import type { WorkspaceFilesystem } from '@mastra/core/workspace';
 import { InodeFilesystem } from '@vws/filesystem-inode';
 import type { InodeFs } from '@vws/inode-fs';
 import { fuseMountOf } from './fuse-mount.js';
+import { ShadowMount } from './shadow-mount.js';
 
 import { noChanges, type Changes } from './changes.js';
 
@@ -22,6 +24,8 @@ export interface ActiveMount {
   begin(): Promise<() => Promise<Changes>>;
   /** Resolves when API changes made so far are visible to a process started next (FUSE: kernel caches). */
   settle?(): Promise<void>;
+  /** Sync mode: both ways now (what background processes changed reaches the engine). */
+  sync?(): Promise<void>;
   unmount(): Promise<void>;
 }
 
@@ -35,7 +39,7 @@ interface Seen {
   mode: number;
 }
 
-/** Sync mode: export, run, sync back (modes included), delete. */
+/** Copy sync mode (any WorkspaceFilesystem): export, run, sync back (modes included), delete. */
 class SyncMount implements ActiveMount {
   readonly mode = 'sync' as const;
   constructor(
@@ -137,5 +141,7 @@ class SyncMount implements ActiveMount {
 /** Mounts `filesystem` at hostPath: the FUSE fast path where it applies (see fuse-mount.ts), else sync mode. */
 export async function mountFilesystem(filesystem: WorkspaceFilesystem, mountPath: string, hostPath: string, options: { forceSync?: boolean }): Promise<ActiveMount> {
   const fast = options.forceSync ? null : await fuseMountOf(filesystem, mountPath, hostPath);
-  return fast ?? new SyncMount(mountPath, hostPath, filesystem);
+  if (fast) return fast;
+  if (filesystem instanceof InodeFilesystem) return ShadowMount.create(filesystem, mountPath, hostPath);
+  return new SyncMount(mountPath, hostPath, filesystem);
 }

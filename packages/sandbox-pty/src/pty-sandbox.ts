@@ -14,6 +14,7 @@ import {
   type WorkspaceSandbox,
 } from '@mastra/core/workspace';
 import { InodeFilesystem } from '@vws/filesystem-inode';
+import { fuseProblem } from '@vws/fuse';
 import { buildEnv } from './env.js';
 import { bwrapPrefix } from './isolation.js';
 import { mountFilesystem, noChanges, type ActiveMount, type Changes } from './mounts.js';
@@ -21,6 +22,7 @@ import { parseSandboxOptions, type PtySandboxOptions, type PolicyDecision } from
 import { PtyProcessHandle, PtyProcessManager } from './process-manager.js';
 import type { Launched, LaunchSpec } from './launcher.js';
 import { Runner } from './runner.js';
+import { forget, makeShadowDir } from './shadow-dir.js';
 
 type ProviderStatus = 'pending' | 'initializing' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'destroying' | 'destroyed' | 'error';
 
@@ -53,6 +55,9 @@ export class PtySandbox extends MastraSandbox {
   private readonly ownDir: boolean;
   private readonly active = new Map<string, ActiveMount>();
   private readonly running = new Set<PtyProcessHandle>();
+  /** Processes of executeCommand (synced by it, not on exit). */
+  private readonly foreground = new Set<string>();
+  private backgroundSyncError?: Error;
   private readonly createdAt = new Date();
   private checkpointCounter = 0;
   /** Forks commands from a small helper process (see spawner-main.ts), or in-process when spawner is off. */
@@ -61,7 +66,9 @@ export class PtySandbox extends MastraSandbox {
 
   constructor(options: PtySandboxOptions = {}) {
     const o = parseSandboxOptions(options);
-    const workingDirectory = o.workingDirectory ? resolve(o.workingDirectory) : mkdtempSync(join(tmpdir(), 'vws-sbx-'));
+    // Without FUSE, mounts are shadow directories under the working directory: then it lives on the
+    // fastest local filesystem (/dev/shm) and is cleared after a crash (shadow-dir.ts).
+    const workingDirectory = o.workingDirectory ? resolve(o.workingDirectory) : o.syncMode || fuseProblem() ? makeShadowDir() : mkdtempSync(join(tmpdir(), 'vws-sbx-'));
     super({ name: 'PtySandbox', workingDirectory, env: o.env, processes: new PtyProcessManager() });
     this.ownDir = !o.workingDirectory;
     this.opts = o;
@@ -94,7 +101,26 @@ export class PtySandbox extends MastraSandbox {
     await this.killAll();
     this.runner.stop();
     for (const path of [...this.active.keys()]) await this.unmount(path);
-    if (this.ownDir) rmSync(this.workingDirectory!, { recursive: true, force: true });
+    if (this.ownDir) {
+      rmSync(this.workingDirectory!, { recursive: true, force: true });
+      forget(this.workingDirectory!);
+    }
+  }
+
+  /**
+   * Sync mode: brings every shadow and its engine level now, both ways. Commands do this on their
+   * own (API writes before they start, their changes before they return) and a background process
+   * when it exits; call it to see a still-running background process's changes through the API.
+   */
+  async sync(): Promise<void> {
+    const failed = this.backgroundSyncError;
+    this.backgroundSyncError = undefined;
+    if (failed) throw failed;
+    await this.syncShadows();
+  }
+
+  private async syncShadows(): Promise<void> {
+    for (const m of this.active.values()) await m.sync?.();
   }
 
   private async killAll(): Promise<void> {
@@ -104,7 +130,13 @@ export class PtySandbox extends MastraSandbox {
   /** @internal */
   track(handle: PtyProcessHandle): void {
     this.running.add(handle);
-    void handle.wait().finally(() => this.running.delete(handle));
+    void handle.wait().finally(() => {
+      this.running.delete(handle);
+      // A background process's changes in a shadow directory reach the engine when it exits (a
+      // command's, when executeCommand returns). A failure is kept for the next sync() call.
+      if (this.foreground.has(handle.pid) || this.status === 'destroying' || this.status === 'destroyed') return;
+      this.syncShadows().catch((e: unknown) => (this.backgroundSyncError ??= e as Error));
+    });
   }
 
   // ------------------------------------------------------------------ running commands
@@ -148,6 +180,7 @@ export class PtySandbox extends MastraSandbox {
       stdinMode: 'ignore',
       maxRetainedBytes: options.maxRetainedBytes ?? this.opts.maxRetainedBytes ?? Infinity,
     });
+    this.foreground.add(handle.pid);
     try {
       const result = await handle.wait({ onStdout: options.onStdout, onStderr: options.onStderr, abortSignal: options.abortSignal });
       const changes = noChanges();
@@ -159,6 +192,7 @@ export class PtySandbox extends MastraSandbox {
       }
       return { ...result, command: [command, ...args].join(' '), args, changes, ...(checkpoint ? { checkpoint } : {}) };
     } finally {
+      this.foreground.delete(handle.pid);
       this.processes.release(handle.pid);
     }
   }

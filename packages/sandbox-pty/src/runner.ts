@@ -1,7 +1,8 @@
 // The PTY runner without Mastra (`@vws/sandbox-pty/runner`): runs one command in a FUSE mount of an
-// InodeFs with the same spawner, launcher, curated environment and change report as PtySandbox, for
-// callers that have no use for a Mastra sandbox and should not pay for loading it (the vws CLI's
-// exec: loading @mastra/core alone costs ~450 ms). Nothing here imports @mastra/core.
+// InodeFs (or, without FUSE, in a shadow directory: PtySandbox's sync mode) with the same spawner,
+// launcher, curated environment and change report as PtySandbox, for callers that have no use for a
+// Mastra sandbox and should not pay for loading it (the vws CLI's exec: loading @mastra/core alone
+// costs ~450 ms). Nothing here imports @mastra/core.
 
 import type { Readable } from 'node:stream';
 import type { InodeFs } from '@vws/inode-fs';
@@ -9,6 +10,8 @@ import { fuseProblem, mount, type Mount } from '@vws/fuse';
 import { engineChanges, type Changes } from './changes.js';
 import { buildEnv, type EnvOptions } from './env.js';
 import { launch, type Launched, type LaunchSpec } from './launcher.js';
+import { ShadowMount } from './shadow-mount.js';
+import { forget, makeShadowDir } from './shadow-dir.js';
 import { Spawner } from './spawner.js';
 import { stdinPipe } from './stdin-pipe.js';
 
@@ -16,13 +19,14 @@ export { engineChanges, noChanges, type Changes } from './changes.js';
 export { buildEnv, type EnvOptions } from './env.js';
 export type { Launched, LaunchSpec } from './launcher.js';
 export { stdinPipe, type StdinPipe } from './stdin-pipe.js';
+export { SyncError } from './shadow-mount.js';
 
 /** A run's exit status as a shell reports it: the command's code, or 128 + the signal that killed it. */
 export function exitCodeOf(exit: { exitCode: number; signal?: number }): number {
   return exit.signal !== undefined && exit.signal !== 0 ? 128 + exit.signal : exit.exitCode;
 }
 
-/** Why FUSE cannot be used here (callers then need PtySandbox's sync mode), or undefined. */
+/** Why FUSE cannot be used here (run() then uses a shadow directory: sync mode), or undefined. */
 export function runnerProblem(): Error | undefined {
   return fuseProblem();
 }
@@ -73,17 +77,18 @@ export class Runner {
   }
 
   /**
-   * Mounts `engine` with FUSE at a fresh 0700 directory, runs argv there (non-interactive, under a
-   * PTY), kills whatever the command left in its process group, and unmounts. The changes come from
-   * the engine's own diff against an O(1) fork taken before the command.
+   * Mounts `engine` with FUSE at a fresh 0700 directory (without FUSE: writes it into a shadow
+   * directory in /dev/shm, and reads back what the command changed), runs argv there
+   * (non-interactive, under a PTY), kills whatever the command left in its process group, and
+   * unmounts. The changes come from the engine's own diff against an O(1) fork taken before the command.
    */
   async run(engine: InodeFs, argv: string[], options: RunOptions = {}): Promise<RunResult> {
     await this.start();
     // Before the mount: making the FIFO blocks this process a moment, and nothing may wait on us yet.
     const input = options.stdin ? stdinPipe(options.stdin) : undefined;
-    let m: Mount;
+    let m: Pick<Mount, 'path' | 'unmount'> & { sync?(): Promise<void> };
     try {
-      m = await mount(engine);
+      m = fuseProblem() ? shadowOf(engine) : await mount(engine);
     } catch (e) {
       input?.close();
       throw e;
@@ -110,6 +115,7 @@ export class Runner {
       const exit = await proc.done.finally(() => options.signal?.removeEventListener('abort', kill));
       // Nothing may outlive its command in the group (grandchildren included).
       proc.signal('SIGKILL');
+      await m.sync?.(); // sync mode: what the command changed, into the engine
       return { exitCode: exitCodeOf(exit), stdout, stderr, changes: engineChanges(before, engine) };
     } finally {
       input?.close();
@@ -121,4 +127,18 @@ export class Runner {
   stop(): void {
     this.spawner?.stop();
   }
+}
+
+/** Sync mode for one run: the engine written into a fresh shadow directory, synced back by sync(). */
+function shadowOf(engine: InodeFs): { path: string; sync(): Promise<void>; unmount(): Promise<void> } {
+  const dir = makeShadowDir();
+  const shadow = ShadowMount.create({ engine }, '/', dir);
+  return {
+    path: dir,
+    sync: () => shadow.sync(),
+    async unmount() {
+      await shadow.unmount();
+      forget(dir);
+    },
+  };
 }

@@ -24,6 +24,8 @@ const optionsSchema = z
     env: z.record(z.string(), z.string()).optional(),
     inheritEnvNames: z.array(z.string()).optional(),
     isolation: z.enum(['none', 'bwrap']).optional(),
+    /** Serve the workspace in the sandbox's sync mode (a shadow directory) even where FUSE works. */
+    syncMode: z.boolean().optional(),
     policy: z.custom<Policy>((v) => typeof v === 'function').optional(),
     allow: z.array(z.string()).optional(),
     deny: z.array(z.string()).optional(),
@@ -107,7 +109,7 @@ export async function createVwsWorkspace(options: VwsWorkspaceOptions = {}): Pro
   const o = parsed.data;
   const filesystem = new InodeFilesystem({ quota: o.quota, clock: o.clock, files: typeof o.files === 'object' ? o.files : undefined });
   if (typeof o.files === 'string') await importHostDir(filesystem, o.files);
-  const sandbox = new PtySandbox({ id: o.id, env: o.env, inheritEnvNames: o.inheritEnvNames, isolation: o.isolation, policy: o.policy, allow: o.allow, deny: o.deny });
+  const sandbox = new PtySandbox({ id: o.id, env: o.env, inheritEnvNames: o.inheritEnvNames, isolation: o.isolation, syncMode: o.syncMode, policy: o.policy, allow: o.allow, deny: o.deny });
   const workspace = new Workspace({ id: o.id, filesystem, sandbox, ...(o.toolsConfig ? { tools: o.toolsConfig as never } : {}) });
   await workspace.init();
   // The filesystem's root becomes the sandbox's working directory (FUSE; sync mode without FUSE).
@@ -141,6 +143,8 @@ export async function createVwsWorkspace(options: VwsWorkspaceOptions = {}): Pro
     async exportTo(target) {
       if (/\.tar(\.gz)?$|\.tgz$/.test(target)) {
         // tar reads the engine through the mount; it runs in its own process, so nothing here blocks.
+        // In sync mode the shadow directory is brought level with the engine first.
+        await sandbox.sync();
         await run('tar', [target.endsWith('.tar') ? '-cf' : '-czf', target, '-C', vws.path, '.'], { cwd: '/' });
       } else await exportEngine(filesystem, target);
     },
