@@ -30,6 +30,8 @@ export type ScanStrategy = 'watch' | 'walk';
 /** An InodeFilesystem, or anything else that holds an engine (the Mastra-free runner). */
 export interface EngineHolder {
   readonly engine: InodeFs;
+  /** Told where its tree is visible on the host (InodeFilesystem maps host paths under it). */
+  attachHost?(hostPath: string | undefined): void;
 }
 
 const depth = (p: string) => (p === '' ? 0 : p.split('/').length);
@@ -67,6 +69,7 @@ export class ShadowMount<F extends EngineHolder = EngineHolder> implements Omit<
     const s = strategy ?? (env === 'walk' || env === 'watch' ? env : canWatch ? 'watch' : 'walk');
     const m = new ShadowMount(mountPath, hostPath, filesystem, s === 'watch' && canWatch ? 'watch' : 'walk');
     removeAtExit(hostPath);
+    filesystem.attachHost?.(hostPath);
     m.rebuild();
     return m;
   }
@@ -107,6 +110,7 @@ export class ShadowMount<F extends EngineHolder = EngineHolder> implements Omit<
 
   async unmount(): Promise<void> {
     this.destroyed = true;
+    this.filesystem.attachHost?.(undefined);
     this.watch?.close();
     rmSync(this.hostPath, { recursive: true, force: true });
     forget(this.hostPath);
