@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { InodeFs, type InodeFsOptions } from '@vws/inode-fs';
-import { LeaseLostError, ManifestHashMismatchError, StoreConfigError } from './errors.js';
+import { LeaseLostError, ManifestHashMismatchError, MissingChunkError, StoreConfigError } from './errors.js';
 import { sha256 } from './hash.js';
 import type { CheckpointRecord, Lease, Store } from './store.js';
 
@@ -118,8 +118,8 @@ export class StoredWorkspace {
     const state = this.engine.fork();
     const base = this.saved && this.headRecord && this.headRecord.depth + 1 < this.fullEvery ? this.saved : null;
     const { manifest, chunks } = state.exportManifest(base ? { since: base } : {});
-    const put = await this.store.putChunks(chunks);
-    const record = await this.store.commit({
+    let put = await this.store.putChunks(chunks);
+    const commit = () => this.store.commit({
       workspace: this.id,
       id: randomUUID(),
       parent: base ? this.headRecord!.id : null,
@@ -130,6 +130,19 @@ export class StoredWorkspace {
       expectedHead: this.expectedHead,
       lease: this.leaseHeld ?? undefined,
     });
+    let record: CheckpointRecord;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        record = await commit();
+        break;
+      } catch (e) {
+        // GC may take a chunk the store already had (unreferenced, past retention) between our
+        // upload and our commit; the commit refuses to reference it, so we send it again.
+        if (!(e instanceof MissingChunkError) || attempt >= 3) throw e;
+        const again = await this.store.putChunks(new Map(e.hashes.map((h) => [h, chunks.get(h)!])));
+        put = { chunks: put.chunks + again.chunks, bytes: put.bytes + again.bytes };
+      }
+    }
     this.saved = state;
     this.headRecord = record;
     this.expectedHead = record.id;
