@@ -192,7 +192,11 @@ export class PostgresStore implements Store {
     const unique = [...new Set(hashes)];
     for (let i = 0; i < unique.length; i += LOOKUP) {
       const part = unique.slice(i, i + LOOKUP).map(buf);
-      const { rows } = await this.q<{ hash: Buffer; data: Buffer }>('fetching chunks', 'SELECT hash, data FROM {s}.chunks WHERE hash = ANY($1::bytea[])', [part]);
+      // base64 text (Postgres wraps it at 76 columns; Node's decoder skips the newlines): a third
+      // less to move and much faster to decode than bytea's hex text. (node-postgres cannot read
+      // binary-format bytea results: its protocol parser decodes every field as UTF-8.)
+      const { rows: text } = await this.q<{ hash: string; data: string }>('fetching chunks', "SELECT encode(hash, 'hex') AS hash, encode(data, 'base64') AS data FROM {s}.chunks WHERE hash = ANY($1::bytea[])", [part]);
+      const rows = text.map((r) => ({ hash: Buffer.from(r.hash, 'hex'), data: Buffer.from(r.data, 'base64') }));
       for (const r of rows) {
         const h = hex(r.hash);
         verifyChunk(h, r.data);
