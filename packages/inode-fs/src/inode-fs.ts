@@ -176,10 +176,12 @@ export class InodeFs {
    * inlined, plus the referenced chunks (hash hex -> bytes), for a content-addressed store. With
    * `since`, a delta manifest that references only the chunks changed since that earlier state.
    * Plain data: safe to send across a thread. Export from a fork (`fs.fork().exportManifest()`) to
-   * let unchanged chunks reuse their cached hashes.
+   * let unchanged chunks reuse their cached hashes. A delta names its parent by the parent's
+   * fingerprint (a hash of the whole parent state) unless `parentId` (64 hex digits) names it: a
+   * store that knows its parent by a hash of its manifest saves that cost on every save and restore.
    */
-  exportManifest(options: { since?: InodeFs } = {}): ManifestExport {
-    return encodeManifest(this, options.since);
+  exportManifest(options: { since?: InodeFs; parentId?: string } = {}): ManifestExport {
+    return encodeManifest(this, options.since, options.parentId);
   }
 
   /**

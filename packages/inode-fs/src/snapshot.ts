@@ -195,9 +195,15 @@ export function fingerprint(fs: InodeFs): Uint8Array {
   return value;
 }
 
-export function encodeDelta(fs: InodeFs, parent: InodeFs, out: ChunkOut = inline): Uint8Array {
+/** A caller's 32-byte name for a parent state (hex), checked instead of its fingerprint. */
+function parentIdBytes(id: string): Uint8Array {
+  if (!/^[0-9a-f]{64}$/.test(id)) throw new SnapshotError(`parentId must be 64 lowercase hex digits (32 bytes), got '${id.slice(0, 80)}'`);
+  return new Uint8Array(Buffer.from(id, 'hex'));
+}
+
+export function encodeDelta(fs: InodeFs, parent: InodeFs, out: ChunkOut = inline, parentId?: string): Uint8Array {
   const w = new Writer();
-  writeHeader(w, fs, DELTA, fingerprint(parent));
+  writeHeader(w, fs, DELTA, parentId === undefined ? fingerprint(parent) : parentIdBytes(parentId));
   const removed: number[] = [];
   const changed: Inode[] = [];
   parent.inodes.diff(fs.inodes, (ino, before, after) => {
@@ -231,7 +237,7 @@ export interface ManifestExport {
  */
 const chunkHashes = new WeakMap<Uint8Array, Uint8Array>();
 
-export function encodeManifest(fs: InodeFs, parent?: InodeFs): ManifestExport {
+export function encodeManifest(fs: InodeFs, parent?: InodeFs, parentId?: string): ManifestExport {
   const chunks = new Map<string, Uint8Array>();
   const out: ChunkOut = (w, chunk, content) => {
     let hash = chunkHashes.get(chunk);
@@ -244,7 +250,7 @@ export function encodeManifest(fs: InodeFs, parent?: InodeFs): ManifestExport {
     w.u8(2);
     w.raw(hash);
   };
-  const manifest = parent ? encodeDelta(fs, parent, out) : encodeFull(fs, out);
+  const manifest = parent ? encodeDelta(fs, parent, out, parentId) : encodeFull(fs, out);
   return { manifest, chunks };
 }
 
@@ -259,6 +265,12 @@ export interface RestoreOptions extends InodeFsOptions {
    * must not modify them afterwards.
    */
   copy?: boolean;
+  /**
+   * The name the delta was exported with (`exportManifest({ since, parentId })`): checked instead of
+   * the parent's fingerprint, which costs a hash of the whole parent state. For stores that already
+   * know which state a delta belongs to (e.g. by the parent manifest's hash).
+   */
+  parentId?: string;
 }
 
 /** Gives the bytes of a chunk a manifest references by SHA-256 (hex); throws if it has none. */
@@ -438,7 +450,7 @@ function decodeDelta(r0: Reader, options: RestoreOptions, source?: ChunkSource):
   const parent = options.parent;
   if (!parent) throw new SnapshotError('this is a delta snapshot: restore it with { parent } set to the state it was taken against');
   const expected = r0.buf.subarray(r0.pos, r0.pos + 32);
-  const actual = fingerprint(parent);
+  const actual = options.parentId === undefined ? fingerprint(parent) : parentIdBytes(options.parentId);
   if (expected.length !== 32 || !expected.every((b, i) => b === actual[i])) {
     throw new SnapshotError('delta snapshot was taken against a different parent state');
   }

@@ -87,4 +87,20 @@ describe('exportManifest / importManifest', () => {
     expect([...second.chunks.keys()]).toEqual([sha(new TextEncoder().encode('two'))]);
     expect([...first.chunks.keys()]).toEqual([sha(new TextEncoder().encode('one'))]);
   });
+
+  it('a delta can name its parent by a caller id (no full-state hash); the wrong id or a bad one is refused', () => {
+    const fs = tree();
+    const base = fs.fork();
+    const full = base.exportManifest();
+    fs.writeFile('/a/small.txt', 'v2');
+    const id = 'ab'.repeat(32);
+    const delta = fs.fork().exportManifest({ since: base, parentId: id });
+    const parent = InodeFs.importManifest(full.manifest, { chunk: sourceOf(full.chunks) });
+    const back = InodeFs.importManifest(delta.manifest, { parent, parentId: id, chunk: sourceOf(delta.chunks) });
+    expect(back.fingerprint()).toBe(fs.fingerprint());
+    expect(() => InodeFs.importManifest(delta.manifest, { parent, parentId: 'cd'.repeat(32), chunk: sourceOf(delta.chunks) })).toThrow(/different parent/);
+    // Without the id, the parent's fingerprint is what it is checked against: not this id.
+    expect(() => InodeFs.importManifest(delta.manifest, { parent, chunk: sourceOf(delta.chunks) })).toThrow(/different parent/);
+    expect(() => fs.exportManifest({ since: base, parentId: 'xyz' })).toThrow(/64 lowercase hex/);
+  });
 });

@@ -117,7 +117,8 @@ export class StoredWorkspace {
     if (this.lost) throw this.lost;
     const state = this.engine.fork();
     const base = this.saved && this.headRecord && this.headRecord.depth + 1 < this.fullEvery ? this.saved : null;
-    const { manifest, chunks } = state.exportManifest(base ? { since: base } : {});
+    // A delta names its parent by the parent manifest's hash, which the store keeps (and checks).
+    const { manifest, chunks } = state.exportManifest(base ? { since: base, parentId: this.headRecord!.manifestHash } : {});
     let put = await this.store.putChunks(chunks);
     const commit = () => this.store.commit({
       workspace: this.id,
@@ -176,7 +177,11 @@ export async function loadState(store: Store, checkpoint: string, options: Inode
   for (const c of chunks.values()) bytes += c.length;
   const chunk = (hash: string): Uint8Array => chunks.get(hash)!;
   let state: InodeFs | undefined;
-  for (const { manifest } of chain) state = InodeFs.importManifest(manifest, { ...options, parent: state, chunk });
+  let parentId: string | undefined;
+  for (const { record, manifest } of chain) {
+    state = InodeFs.importManifest(manifest, { ...options, parent: state, parentId, chunk });
+    parentId = record.manifestHash;
+  }
   return { state: state!, stats: { chunks: chunks.size, bytes, manifests: chain.length } };
 }
 
