@@ -112,10 +112,19 @@ export class StoredWorkspace {
    * the store lacks and, after the first save, a delta manifest. On any error (HeadConflictError,
    * LeaseLostError, StoreUnavailableError...) the engine is untouched and the head unmoved.
    */
-  async save(options: { name?: string } = {}): Promise<SaveResult> {
+  save(options: { name?: string } = {}): Promise<SaveResult> {
+    // The state as of this call (O(1)); saves run one at a time, each building on the one before.
+    const state = this.engine.fork();
+    const run = this.saving.then(() => this.saveNow(state, options));
+    this.saving = run.catch(() => {});
+    return run;
+  }
+
+  private saving: Promise<unknown> = Promise.resolve();
+
+  private async saveNow(state: InodeFs, options: { name?: string }): Promise<SaveResult> {
     if (this.closed) throw new StoreConfigError(`workspace '${this.id}' is closed`);
     if (this.lost) throw this.lost;
-    const state = this.engine.fork();
     const base = this.saved && this.headRecord && this.headRecord.depth + 1 < this.fullEvery ? this.saved : null;
     // A delta names its parent by the parent manifest's hash, which the store keeps (and checks).
     const { manifest, chunks } = state.exportManifest(base ? { since: base, parentId: this.headRecord!.manifestHash } : {});

@@ -75,6 +75,22 @@ export function storeContract(name: string, hooks: ContractHooks): void {
       await store.close();
     });
 
+    it('saves started together run one after the other (no conflict with itself)', async () => {
+      const store = await hooks.make();
+      const id = wsId();
+      const a = await openFromStore(store, id);
+      a.engine.writeFile('/f', '1');
+      const first = a.save();
+      a.engine.writeFile('/g', '2');
+      const second = a.save();
+      const [r1, r2] = await Promise.all([first, second]);
+      expect(r2.checkpoint.parent).toBe(r1.checkpoint.id);
+      // Each save holds the state as of its call.
+      expect((await openFromStore(store, id, { checkpoint: r1.checkpoint.id })).engine.exists('/g')).toBe(false);
+      expect((await openFromStore(store, id)).engine.readFile('/g', 'utf8')).toBe('2');
+      await store.close();
+    });
+
     it('named checkpoints open the state they name', async () => {
       const store = await hooks.make();
       const id = wsId();
