@@ -74,16 +74,18 @@ function writeMeta(w: Writer, inode: Inode): void {
 }
 
 /** Writes a present chunk: inline in a snapshot, by hash in a manifest. */
-type ChunkOut = (w: Writer, chunk: Uint8Array, content: Content) => void;
+type ChunkOut = (w: Writer, chunk: Uint8Array, owner: number) => void;
 
 const inline: ChunkOut = (w, chunk) => {
   w.u8(1);
   w.bytesRef(chunk);
 };
 
-function writeChunk(w: Writer, chunk: Uint8Array | null, content: Content, out: ChunkOut): void {
+/** Chunk i of content c. */
+function writeChunk(w: Writer, c: Content, i: number, out: ChunkOut): void {
+  const chunk = c.chunks[i];
   if (chunk === null) return w.u8(0);
-  out(w, chunk, content);
+  out(w, chunk, c.owners[i]);
 }
 
 /** A whole inode: metadata and body. */
@@ -99,7 +101,7 @@ function writeBody(w: Writer, inode: Inode, out: ChunkOut): void {
     const c = inode.content!;
     w.varint(c.size);
     w.varint(c.chunks.length);
-    for (const chunk of c.chunks) writeChunk(w, chunk, c, out);
+    for (let i = 0; i < c.chunks.length; i++) writeChunk(w, c, i, out);
   } else if (type === S_IFDIR) {
     const entries = sortedEntries(inode);
     w.varint(entries.length);
@@ -131,7 +133,7 @@ function writePatch(w: Writer, inode: Inode, before: Inode, out: ChunkOut): void
     w.varint(changed.length);
     for (const i of changed) {
       w.varint(i);
-      writeChunk(w, now.chunks[i], now, out);
+      writeChunk(w, now, i, out);
     }
     return;
   }
@@ -239,12 +241,11 @@ const chunkHashes = new WeakMap<Uint8Array, Uint8Array>();
 
 export function encodeManifest(fs: InodeFs, parent?: InodeFs, parentId?: string): ManifestExport {
   const chunks = new Map<string, Uint8Array>();
-  const out: ChunkOut = (w, chunk, content) => {
+  const out: ChunkOut = (w, chunk, owner) => {
     let hash = chunkHashes.get(chunk);
     if (!hash) {
       hash = new Uint8Array(createHash('sha256').update(chunk).digest());
-      const i = content.chunks.indexOf(chunk);
-      if (i >= 0 && content.owners[i] !== fs.epoch) chunkHashes.set(chunk, hash);
+      if (owner !== fs.epoch) chunkHashes.set(chunk, hash);
     }
     chunks.set(Buffer.from(hash.buffer, hash.byteOffset, 32).toString('hex'), chunk);
     w.u8(2);
