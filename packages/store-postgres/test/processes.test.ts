@@ -3,10 +3,21 @@
 
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { LeaseHeldError, checkStore, openFromStore } from '@vws/store';
+import pg from 'pg';
 import { PostgresStore } from '../src/index.js';
 import { cleanHomes, startWorker } from './workers.js';
 
 let n = 0;
+const raw = async (sql: string) => {
+  const client = new pg.Client(inject('pgUrl'));
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+};
+
 const fresh = async () => {
   const schema = `p_${process.pid}_${n++}`;
   const store = await PostgresStore.connect({ connectionString: inject('pgUrl'), schema });
@@ -88,10 +99,30 @@ describe('crash safety', () => {
   it('kill -9 at random points of 50 saves leaves a consistent store: every head restores, every chunk present and hashing right', async () => {
     const { store, env } = await fresh();
     const committed = async () => Number((await store.stats()).checkpoints.rows);
-    let kills = 0;
+    // First, three kills exactly between a save's upload and its commit: the head stays, the
+    // uploaded chunks are orphans (nothing references them), and the store stays consistent.
+    const orphans = async () => Number((await store.stats()).chunks.rows) - Number((await raw(`SELECT count(DISTINCT hash) AS n FROM "${store.schema}".checkpoint_chunks`))[0].n);
+    for (let k = 0; k < 3; k++) {
+      const headBefore = (await store.head('crashy'))?.id ?? null;
+      const w = startWorker('saves', env('crashy', 'K', { SAVES: '5', SEED: String(100 + k), PAUSE_BEFORE_COMMIT: '1' }));
+      let expected = headBefore;
+      if (k > 0) {
+        // Let the first save through, then kill during the second (a delta).
+        await w.next('committing');
+        expected = (await w.next('saved')).head as string;
+      }
+      const committing = await w.next('committing');
+      expect(committing.refs).toBeGreaterThan(0);
+      w.child.kill('SIGKILL');
+      await w.exited;
+      expect((await store.head('crashy'))?.id ?? null).toBe(expected);
+      expect(await orphans()).toBeGreaterThan(0);
+      await checkStore(store);
+    }
+    let kills = 3;
     let seed = 1;
     // At least 50 checkpoints committed and 10 workers killed, each at a random moment of its saves.
-    while ((await committed()) < 50 || kills < 10) {
+    while ((await committed()) < 50 || kills < 13) {
       const w = startWorker('saves', env('crashy', 'K', { SAVES: '12', SEED: String(seed++), FULL_EVERY: '6' }));
       await w.next('saved').catch(() => {});
       await new Promise((r) => setTimeout(r, Math.random() * 150));
@@ -104,7 +135,7 @@ describe('crash safety', () => {
       const report = await checkStore(store);
       expect(report.heads.get('crashy')).toMatch(/^[0-9a-f]{64}$/);
     }
-    expect(kills).toBeGreaterThanOrEqual(10);
+    expect(kills).toBeGreaterThanOrEqual(13);
     // Nothing a crash left behind trips a later save: a clean run to the end works.
     const last = startWorker('saves', env('crashy', 'K', { SAVES: '3', SEED: '999' }));
     const lines = [await last.next('saved'), await last.next('saved'), await last.next('saved')];

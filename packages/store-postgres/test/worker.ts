@@ -2,7 +2,7 @@
 // Usage: worker.ts <mode> (env PG_URL, PG_SCHEMA, WS, NAME); prints one JSON line per event.
 
 import { createInterface } from 'node:readline';
-import { HeadConflictError, openFromStore } from '@vws/store';
+import { HeadConflictError, openFromStore, type CommitInput, type Store } from '@vws/store';
 import { PostgresStore } from '../src/index.js';
 
 const mode = process.argv[2];
@@ -14,7 +14,21 @@ const env = (k: string): string => {
 const ws = env('WS');
 const name = env('NAME');
 const say = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
-const store = await PostgresStore.connect({ connectionString: env('PG_URL'), schema: env('PG_SCHEMA') });
+const pg = await PostgresStore.connect({ connectionString: env('PG_URL'), schema: env('PG_SCHEMA') });
+// PAUSE_BEFORE_COMMIT: announce each commit (its chunks are uploaded by then) and hold it a moment,
+// so the crash test can kill this process exactly between upload and commit.
+const store: Store = process.env.PAUSE_BEFORE_COMMIT
+  ? new Proxy(pg, {
+      get(target, prop, receiver) {
+        if (prop !== 'commit') return Reflect.get(target, prop, receiver);
+        return async (input: CommitInput) => {
+          say({ event: 'committing', id: input.id, refs: input.refs.length });
+          await new Promise((r) => setTimeout(r, 200));
+          return target.commit(input);
+        };
+      },
+    })
+  : pg;
 
 function pseudoRandom(seed: number, n: number): Uint8Array {
   const out = new Uint8Array(n);
