@@ -50,6 +50,18 @@ it('push from one $VWS_HOME, pull into another: the same tree; a second push sen
   expect(await ok(b, ['--vault', 'old', 'cat', '/f7.txt'])).toBe('file 7');
   const list = JSON.parse(await ok(b, ['--json', 'store', 'list']));
   expect(list.workspaces).toEqual([expect.objectContaining({ workspace: 'proj', head: second.checkpoint })]);
+  // GC keeps the head and the named checkpoint: with both, nothing is unreachable yet.
+  expect(JSON.parse(await ok(b, ['--json', 'store', 'gc', '--retain-ms', '0']))).toEqual({ checkpoints: 0, chunks: 0, bytes: 0 });
+  await ok(a, ['--vault', 'proj', 'write', '/f7.txt', 'changed again']);
+  await ok(a, ['--vault', 'proj', 'store', 'push']);
+  // The middle checkpoint is neither head nor named, but the new head is a delta on it: it stays, and
+  // the head still restores.
+  const gc = JSON.parse(await ok(b, ['--json', 'store', 'gc', '--retain-ms', '0']));
+  expect(gc.checkpoints).toBe(0);
+  await ok(b, ['store', 'pull', 'proj']);
+  expect(await ok(b, ['--vault', 'proj', 'cat', '/f7.txt'])).toBe('changed again');
+  expect((await run(b, ['store', 'gc', '--retain-ms', 'soon'], { env })).code).toBe(2);
+  expect(await ok(b, ['--vault', 'old', 'cat', '/f7.txt'])).toBe('file 7');
 }, 120_000);
 
 it('errors: no VWS_STORE (exit 2), a malformed one (exit 2), an unknown workspace (exit 3)', async () => {

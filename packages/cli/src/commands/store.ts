@@ -76,6 +76,18 @@ export function registerStore(program: Command, ctx: Pick<Ctx, 'print' | 'vaultN
       }),
     );
   store
+    .command('gc')
+    .description('delete checkpoints nothing retains (not a head, not named) and chunks nothing references, older than --retain-ms')
+    .option('--retain-ms <ms>', 'keep anything younger than this (default: 7 days)', String(7 * 24 * 3600 * 1000))
+    .action((opts: { retainMs: string }) =>
+      withStore(async (s) => {
+        const retainMs = Number(opts.retainMs);
+        if (!Number.isFinite(retainMs) || retainMs < 0) throw new VaultError(`--retain-ms must be a number of milliseconds >= 0, got '${opts.retainMs}'`, 2);
+        const r = await s.gc({ retainMs });
+        ctx.print(r, () => `deleted ${r.checkpoints} checkpoints and ${r.chunks} chunks (${r.bytes} bytes)`);
+      }),
+    );
+  store
     .command('list')
     .description('workspaces in the store, with their head checkpoint')
     .action(() =>
