@@ -11,10 +11,10 @@ source "$root/scripts/env.sh"
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 # 1. Debian packages: libfuse3 (headers and pkg-config to build our FUSE addon, fusermount3 to
-#    mount), a C/C++ toolchain for the native addons, bubblewrap for containment, and the real tools
-#    the tests drive.
+#    mount), a C/C++ toolchain for the native addons, bubblewrap for containment, the real tools
+#    the tests drive, and postgresql (the store's tests start a throwaway cluster of their own).
 need_pkgs=()
-for pkg in fuse3 libfuse3-dev pkg-config make gcc g++ bubblewrap git sqlite3 python3 tar; do
+for pkg in fuse3 libfuse3-dev pkg-config make gcc g++ bubblewrap git sqlite3 python3 tar postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

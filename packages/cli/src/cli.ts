@@ -10,6 +10,7 @@ import type { InodeFs } from '@vws/inode-fs';
 import { currentVaultName, useVault, Vault } from './vault-store.js';
 import { patchAction, registerExtra } from './commands/extra.js';
 import { daemonSummary, registerDaemon } from './commands/daemon.js';
+import { registerStore } from './commands/store.js';
 import { errorOutcome, execOutcome, type ExecResult } from './outcome.js';
 // Mastra, the PTY sandbox and FUSE load only in the commands that use them: start-up is most of a command's time.
 
@@ -238,6 +239,7 @@ program
 registerExtra(program, { json, print, withTree, vaultName });
 // daemon start | status | stop.
 registerDaemon(program, { json, print });
+registerStore(program, { print, vaultName });
 
 program
   .command('doctor')

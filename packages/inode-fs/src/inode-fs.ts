@@ -7,7 +7,7 @@ import { PMap } from './hamt.js';
 import { PVec } from './pvec.js';
 import { Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Stats, kindOf, type DirEntry, type Kind } from './inode.js';
 import { diffStates, type DiffResult } from './diff.js';
-import { decode, encodeDelta, encodeFull, fingerprint, type RestoreOptions } from './snapshot.js';
+import { decode, encodeDelta, encodeFull, encodeManifest, fingerprint, type ChunkSource, type ManifestExport, type RestoreOptions } from './snapshot.js';
 
 export const ROOT_INO = 1;
 export const NAME_MAX = 255;
@@ -172,6 +172,28 @@ export class InodeFs {
    */
   static restore(bytes: Uint8Array, options: RestoreOptions = {}): InodeFs {
     return decode(bytes, options);
+  }
+
+  /**
+   * The state as a manifest: the snapshot format with each chunk referenced by its SHA-256 instead of
+   * inlined, plus the referenced chunks (hash hex -> bytes), for a content-addressed store. With
+   * `since`, a delta manifest that references only the chunks changed since that earlier state.
+   * Plain data: safe to send across a thread. Export from a fork (`fs.fork().exportManifest()`) to
+   * let unchanged chunks reuse their cached hashes. A delta names its parent by the parent's
+   * fingerprint (a hash of the whole parent state) unless `parentId` (64 hex digits) names it: a
+   * store that knows its parent by a hash of its manifest saves that cost on every save and restore.
+   */
+  exportManifest(options: { since?: InodeFs; parentId?: string } = {}): ManifestExport {
+    return encodeManifest(this, options.since, options.parentId);
+  }
+
+  /**
+   * Rebuilds a state from a manifest; `chunk(hash)` gives each referenced chunk's bytes (synchronously:
+   * fetch them first). Damaged or mismatched manifests throw SnapshotError. The chunk bytes are adopted.
+   */
+  static importManifest(manifest: Uint8Array, options: RestoreOptions & { chunk: ChunkSource }): InodeFs {
+    const { chunk, ...rest } = options;
+    return decode(manifest, rest, chunk);
   }
 
   /** SHA-256 (hex) of this state's full snapshot: equal states have equal fingerprints. */

@@ -6,6 +6,10 @@
 //   delta: varint removed count, removed inos | varint count, inode records (full or patch)
 //   u32 CRC-32 of everything before it
 //
+// A chunk is written as u8 0 (a hole), u8 1 + length-prefixed bytes (inline), or u8 2 + the 32-byte
+// SHA-256 of its bytes (a manifest: the same format with chunks referenced by hash, for a
+// content-addressed store that keeps each chunk once).
+//
 // Records are canonical (inodes by ino, entries and xattrs by name), so the same state always gives
 // the same bytes. Owner epochs, handles and the links index are not stored: links are rebuilt from
 // the directory entries on restore.
@@ -69,26 +73,35 @@ function writeMeta(w: Writer, inode: Inode): void {
   }
 }
 
-function writeChunk(w: Writer, chunk: Uint8Array | null): void {
-  if (chunk === null) return w.u8(0);
+/** Writes a present chunk: inline in a snapshot, by hash in a manifest. */
+type ChunkOut = (w: Writer, chunk: Uint8Array, owner: number) => void;
+
+const inline: ChunkOut = (w, chunk) => {
   w.u8(1);
   w.bytesRef(chunk);
+};
+
+/** Chunk i of content c. */
+function writeChunk(w: Writer, c: Content, i: number, out: ChunkOut): void {
+  const chunk = c.chunks[i];
+  if (chunk === null) return w.u8(0);
+  out(w, chunk, c.owners[i]);
 }
 
 /** A whole inode: metadata and body. */
-function writeRecord(w: Writer, inode: Inode): void {
+function writeRecord(w: Writer, inode: Inode, out: ChunkOut = inline): void {
   writeMeta(w, inode);
   w.u8(BODY_FULL);
-  writeBody(w, inode);
+  writeBody(w, inode, out);
 }
 
-function writeBody(w: Writer, inode: Inode): void {
+function writeBody(w: Writer, inode: Inode, out: ChunkOut): void {
   const type = inode.mode & S_IFMT;
   if (type === S_IFREG) {
     const c = inode.content!;
     w.varint(c.size);
     w.varint(c.chunks.length);
-    for (const chunk of c.chunks) writeChunk(w, chunk);
+    for (let i = 0; i < c.chunks.length; i++) writeChunk(w, c, i, out);
   } else if (type === S_IFDIR) {
     const entries = sortedEntries(inode);
     w.varint(entries.length);
@@ -102,12 +115,12 @@ function writeBody(w: Writer, inode: Inode): void {
 }
 
 /** An inode that also exists in the parent: only the chunks or entries that changed. */
-function writePatch(w: Writer, inode: Inode, before: Inode): void {
+function writePatch(w: Writer, inode: Inode, before: Inode, out: ChunkOut): void {
   writeMeta(w, inode);
   const type = inode.mode & S_IFMT;
   if (type !== (before.mode & S_IFMT) || (type !== S_IFREG && type !== S_IFDIR)) {
     w.u8(BODY_FULL);
-    return writeBody(w, inode);
+    return writeBody(w, inode, out);
   }
   w.u8(BODY_PATCH);
   if (type === S_IFREG) {
@@ -120,7 +133,7 @@ function writePatch(w: Writer, inode: Inode, before: Inode): void {
     w.varint(changed.length);
     for (const i of changed) {
       w.varint(i);
-      writeChunk(w, now.chunks[i]);
+      writeChunk(w, now, i, out);
     }
     return;
   }
@@ -157,12 +170,12 @@ function liveInodes(fs: InodeFs): Inode[] {
   return out.sort((a, b) => a.ino - b.ino);
 }
 
-export function encodeFull(fs: InodeFs): Uint8Array {
+export function encodeFull(fs: InodeFs, out: ChunkOut = inline): Uint8Array {
   const w = new Writer();
   writeHeader(w, fs, FULL);
   const inodes = liveInodes(fs);
   w.varint(inodes.length);
-  for (const inode of inodes) writeRecord(w, inode);
+  for (const inode of inodes) writeRecord(w, inode, out);
   return seal(w);
 }
 
@@ -184,9 +197,15 @@ export function fingerprint(fs: InodeFs): Uint8Array {
   return value;
 }
 
-export function encodeDelta(fs: InodeFs, parent: InodeFs): Uint8Array {
+/** A caller's 32-byte name for a parent state (hex), checked instead of its fingerprint. */
+function parentIdBytes(id: string): Uint8Array {
+  if (!/^[0-9a-f]{64}$/.test(id)) throw new SnapshotError(`parentId must be 64 lowercase hex digits (32 bytes), got '${id.slice(0, 80)}'`);
+  return new Uint8Array(Buffer.from(id, 'hex'));
+}
+
+export function encodeDelta(fs: InodeFs, parent: InodeFs, out: ChunkOut = inline, parentId?: string): Uint8Array {
   const w = new Writer();
-  writeHeader(w, fs, DELTA, fingerprint(parent));
+  writeHeader(w, fs, DELTA, parentId === undefined ? fingerprint(parent) : parentIdBytes(parentId));
   const removed: number[] = [];
   const changed: Inode[] = [];
   parent.inodes.diff(fs.inodes, (ino, before, after) => {
@@ -201,10 +220,39 @@ export function encodeDelta(fs: InodeFs, parent: InodeFs): Uint8Array {
   w.varint(changed.length);
   for (const inode of changed) {
     const before = parent.inodes.get(inode.ino);
-    if (before && (before.nlink > 0 || before.ino === ROOT_INO)) writePatch(w, inode, before);
-    else writeRecord(w, inode);
+    if (before && (before.nlink > 0 || before.ino === ROOT_INO)) writePatch(w, inode, before, out);
+    else writeRecord(w, inode, out);
   }
   return seal(w);
+}
+
+/** A state as a manifest (the snapshot format, chunks by hash) plus the chunks it references. */
+export interface ManifestExport {
+  manifest: Uint8Array;
+  /** SHA-256 (hex) -> bytes of every chunk the manifest references, each once, in first-use order. */
+  chunks: Map<string, Uint8Array>;
+}
+
+/**
+ * Hashes of chunks that can no longer change: a chunk is written in place only by its owner epoch, and
+ * an epoch that is not the state's current one never writes again (epochs are never reused).
+ */
+const chunkHashes = new WeakMap<Uint8Array, Uint8Array>();
+
+export function encodeManifest(fs: InodeFs, parent?: InodeFs, parentId?: string): ManifestExport {
+  const chunks = new Map<string, Uint8Array>();
+  const out: ChunkOut = (w, chunk, owner) => {
+    let hash = chunkHashes.get(chunk);
+    if (!hash) {
+      hash = new Uint8Array(createHash('sha256').update(chunk).digest());
+      if (owner !== fs.epoch) chunkHashes.set(chunk, hash);
+    }
+    chunks.set(Buffer.from(hash.buffer, hash.byteOffset, 32).toString('hex'), chunk);
+    w.u8(2);
+    w.raw(hash);
+  };
+  const manifest = parent ? encodeDelta(fs, parent, out, parentId) : encodeFull(fs, out);
+  return { manifest, chunks };
 }
 
 // ---------------------------------------------------------------- decoding
@@ -218,7 +266,16 @@ export interface RestoreOptions extends InodeFsOptions {
    * must not modify them afterwards.
    */
   copy?: boolean;
+  /**
+   * The name the delta was exported with (`exportManifest({ since, parentId })`): checked instead of
+   * the parent's fingerprint, which costs a hash of the whole parent state. For stores that already
+   * know which state a delta belongs to (e.g. by the parent manifest's hash).
+   */
+  parentId?: string;
 }
+
+/** Gives the bytes of a chunk a manifest references by SHA-256 (hex); throws if it has none. */
+export type ChunkSource = (hash: string) => Uint8Array;
 
 function check(bytes: Uint8Array): { kind: number; r: Reader } {
   if (!(bytes instanceof Uint8Array)) throw new SnapshotError('snapshot must be a Uint8Array');
@@ -268,23 +325,33 @@ function readMeta(r: Reader): Inode {
   return new Inode(FROZEN, ino, mode, uid, gid, nlink, rdev, atime, mtime, ctime, btime, xattrs, null, null, null, []);
 }
 
-function readChunk(r: Reader): Uint8Array | null {
+function readChunk(r: Reader, source?: ChunkSource): Uint8Array | null {
   const present = r.u8();
   if (present === 0) return null;
+  if (present === 2) {
+    if (!source) throw new SnapshotError('this is a manifest (chunks by hash): restore it with InodeFs.importManifest and a chunk source');
+    r.pos += 32;
+    if (r.pos > r.end) throw new SnapshotError(`snapshot is truncated: chunk hash at offset ${r.pos - 32}`);
+    const hash = Buffer.from(r.buf.buffer, r.buf.byteOffset + r.pos - 32, 32).toString('hex');
+    const chunk = source(hash);
+    if (!(chunk instanceof Uint8Array)) throw new SnapshotError(`chunk source gave no bytes for chunk ${hash}`);
+    if (chunk.length > CHUNK) throw new SnapshotError(`chunk ${hash} has ${chunk.length} bytes, more than ${CHUNK}`);
+    return chunk;
+  }
   if (present !== 1) throw new SnapshotError(`snapshot is damaged: bad chunk marker at offset ${r.pos - 1}`);
   const chunk = r.bytes();
   if (chunk.length > CHUNK) throw new SnapshotError(`snapshot is damaged: chunk of ${chunk.length} bytes`);
   return chunk;
 }
 
-function readContentFull(r: Reader): Content {
+function readContentFull(r: Reader, source?: ChunkSource): Content {
   const size = r.varint();
   const n = r.varint();
   if (n > Math.ceil(size / CHUNK)) throw new SnapshotError(`snapshot is damaged: ${n} chunks for ${size} bytes`);
   const chunks: Array<Uint8Array | null> = new Array(n);
   let allocated = 0;
   for (let i = 0; i < n; i++) {
-    chunks[i] = readChunk(r);
+    chunks[i] = readChunk(r, source);
     allocated += chunks[i]?.length ?? 0;
   }
   return new Content(FROZEN, size, chunks, new Array(n).fill(FROZEN), allocated);
@@ -309,9 +376,9 @@ function readDirFull(r: Reader, owner: number, dirIno: number, links?: LinkIndex
   return entries;
 }
 
-function readBodyFull(r: Reader, inode: Inode, owner: number, links?: LinkIndex): void {
+function readBodyFull(r: Reader, inode: Inode, owner: number, links?: LinkIndex, source?: ChunkSource): void {
   const type = inode.mode & S_IFMT;
-  if (type === S_IFREG) inode.content = readContentFull(r);
+  if (type === S_IFREG) inode.content = readContentFull(r, source);
   else if (type === S_IFDIR) inode.entries = readDirFull(r, owner, inode.ino, links);
   else if (type === S_IFLNK) inode.target = r.str();
 }
@@ -350,9 +417,9 @@ function validateAndLink(fs: InodeFs, links: LinkIndex): void {
   root.links = [[ROOT_INO, ''], ...(links.get(ROOT_INO) ?? [])];
 }
 
-export function decode(bytes: Uint8Array, options: RestoreOptions = {}): InodeFs {
+export function decode(bytes: Uint8Array, options: RestoreOptions = {}, source?: ChunkSource): InodeFs {
   const { kind, r } = check(bytes);
-  if (kind === DELTA) return decodeDelta(r, options);
+  if (kind === DELTA) return decodeDelta(r, options, source);
   // Restored chunks are views into the bytes (adopted, or a private copy when asked): a write copies
   // the chunk it touches first, so the bytes themselves are never written.
   const own = options.copy ? Buffer.from(bytes) : bytes;
@@ -370,7 +437,7 @@ export function decode(bytes: Uint8Array, options: RestoreOptions = {}): InodeFs
     if (inode.ino <= prev) throw new SnapshotError(`snapshot is damaged: inode ${inode.ino} out of order`);
     prev = inode.ino;
     if (rr.u8() !== BODY_FULL) throw new SnapshotError(`snapshot is damaged: patch record in a full snapshot`);
-    readBodyFull(rr, inode, owner, links);
+    readBodyFull(rr, inode, owner, links, source);
     table = table.set(owner, inode.ino, inode);
   }
   if (rr.pos !== rr.end) throw new SnapshotError(`snapshot is damaged: ${rr.end - rr.pos} trailing bytes`);
@@ -380,11 +447,11 @@ export function decode(bytes: Uint8Array, options: RestoreOptions = {}): InodeFs
   return fs;
 }
 
-function decodeDelta(r0: Reader, options: RestoreOptions): InodeFs {
+function decodeDelta(r0: Reader, options: RestoreOptions, source?: ChunkSource): InodeFs {
   const parent = options.parent;
   if (!parent) throw new SnapshotError('this is a delta snapshot: restore it with { parent } set to the state it was taken against');
   const expected = r0.buf.subarray(r0.pos, r0.pos + 32);
-  const actual = fingerprint(parent);
+  const actual = options.parentId === undefined ? fingerprint(parent) : parentIdBytes(options.parentId);
   if (expected.length !== 32 || !expected.every((b, i) => b === actual[i])) {
     throw new SnapshotError('delta snapshot was taken against a different parent state');
   }
@@ -409,7 +476,7 @@ function decodeDelta(r0: Reader, options: RestoreOptions): InodeFs {
     const inode = readMeta(r);
     const form = r.u8();
     if (form === BODY_FULL) {
-      readBodyFull(r, inode, owner);
+      readBodyFull(r, inode, owner, undefined, source);
     } else if (form === BODY_PATCH) {
       const before = parent.inodes.get(inode.ino);
       if (!before || (before.mode & S_IFMT) !== (inode.mode & S_IFMT)) throw new SnapshotError(`snapshot is damaged: patch for inode ${inode.ino} has no base`);
@@ -425,7 +492,7 @@ function decodeDelta(r0: Reader, options: RestoreOptions): InodeFs {
         for (let j = 0; j < k; j++) {
           const idx = r.varint();
           if (idx >= count) throw new SnapshotError(`snapshot is damaged: chunk index ${idx} of ${count}`);
-          c.chunks[idx] = readChunk(r);
+          c.chunks[idx] = readChunk(r, source);
         }
         c.owners.fill(FROZEN);
         c.allocated = c.chunks.reduce((s, ch) => s + (ch?.length ?? 0), 0);

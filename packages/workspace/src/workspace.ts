@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Workspace } from '@mastra/core/workspace';
 import { InodeFilesystem } from '@vws/filesystem-inode';
+import { InodeFs } from '@vws/inode-fs';
 import { PtySandbox, type Policy } from '@vws/sandbox-pty';
 import { z } from 'zod';
 import { createVwsTools } from './tools.js';
@@ -17,6 +18,8 @@ const run = promisify(execFile);
 const optionsSchema = z
   .object({
     id: z.string().optional(),
+    /** An engine state to work on, e.g. `(await openFromStore(store, id)).engine` from @vws/store. */
+    engine: z.instanceof(InodeFs).optional(),
     /** Initial files: a map of path -> content, or a host directory to import. */
     files: z.union([z.record(z.string(), z.union([z.string(), z.instanceof(Uint8Array)])), z.string()]).optional(),
     quota: z.object({ bytes: z.number().int().positive().optional(), inodes: z.number().int().positive().optional() }).strict().optional(),
@@ -107,7 +110,7 @@ export async function createVwsWorkspace(options: VwsWorkspaceOptions = {}): Pro
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) throw new TypeError(`createVwsWorkspace: invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`);
   const o = parsed.data;
-  const filesystem = new InodeFilesystem({ quota: o.quota, clock: o.clock, files: typeof o.files === 'object' ? o.files : undefined });
+  const filesystem = new InodeFilesystem({ fs: o.engine, quota: o.quota, clock: o.clock, files: typeof o.files === 'object' ? o.files : undefined });
   if (typeof o.files === 'string') await importHostDir(filesystem, o.files);
   const sandbox = new PtySandbox({ id: o.id, env: o.env, inheritEnvNames: o.inheritEnvNames, isolation: o.isolation, syncMode: o.syncMode, policy: o.policy, allow: o.allow, deny: o.deny });
   const workspace = new Workspace({ id: o.id, filesystem, sandbox, ...(o.toolsConfig ? { tools: o.toolsConfig as never } : {}) });

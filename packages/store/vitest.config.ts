@@ -1,0 +1,3 @@
+import { vwsVitest } from '../../vitest.shared.ts';
+
+export default vwsVitest(import.meta.dirname);
