@@ -5,7 +5,8 @@
 // own synchronous reads of the mount are answered. Mount lifecycle calls are asynchronous.
 
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { decodeError, type AsyncRequest, type Reply, type ServerEvent, type WireError } from './wire.js';
 
@@ -34,7 +35,10 @@ function workerEntry(): { file: string; execArgv: string[] } {
   const fromSource = import.meta.url.endsWith('.ts');
   const file = fileURLToPath(new URL(fromSource ? './serve-worker.ts' : './serve-worker.js', import.meta.url));
   if (!existsSync(file)) throw new Error(`vws: the serving thread's entry is missing (${file}); rebuild @vws/fuse`);
-  return { file, execArgv: fromSource ? ['--import', 'tsx', '--conditions=@vws/source'] : [] };
+  // tsx by its absolute location: a bare '--import tsx' resolves from the process's cwd (the exec
+  // daemon runs in '/'), and a worker that cannot load its entry never gets to say so.
+  const tsx = () => pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return { file, execArgv: fromSource ? ['--import', tsx(), '--conditions=@vws/source'] : [] };
 }
 
 export class ServingThread {
