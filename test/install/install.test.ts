@@ -82,6 +82,8 @@ function expectExamples(r: Run, mode: 'fuse' | 'sync'): void {
     expect(lines[5], agent).toMatch(/^mastra_workspace_read_file ".*1→hello/);
     expect(lines[6], agent).toBe(`modes {"/":"${mode}"}`);
   }
+  expect(r.out('store-example.mjs')).toBe('delta 1\nchanged true\n');
+  expect(r.out('store-postgres-example.mjs')).toBe('true StoreUnavailableError\n');
   expect(r.out('cli-example.sh')).toContain('{"path":"/hello.txt","content":"hi\\nmore\\n"}');
   // The installed binary.
   expect(r.code('help')).toBe(0);

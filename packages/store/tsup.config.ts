@@ -1,0 +1,3 @@
+import { vwsPackage } from '../../tsup.package.ts';
+
+export default vwsPackage({ index: 'src/index.ts' });
