@@ -40,6 +40,8 @@ export interface MountOptions {
    * polling, 21-27 µs with it).
    */
   spinUs?: number;
+  /** Mount read-only: the kernel refuses every write with EROFS (the engine API is not affected). */
+  readOnly?: boolean;
 }
 
 export interface Mount {
@@ -143,7 +145,7 @@ export async function mount(fs: InodeFs, dir?: string, options: MountOptions = {
     if (!handler.serving) cache.onChange(ev);
   });
   try {
-    session = driver.mount(path, kernelOptions(options.allowOther ?? false), handler, {
+    session = driver.mount(path, [...kernelOptions(options.allowOther ?? false), ...(options.readOnly ? ['ro'] : [])], handler, {
       onSettled: wake,
       onClosed: forgetMount, // unmounted from outside (fusermount -u) or the connection was aborted
     });

@@ -175,7 +175,8 @@ describe('background processes', () => {
 
   it('resize reaches the terminal', async () => {
     const sb = make();
-    const h = await sb.processes.spawn('sleep 0.3; stty size');
+    // stdin is a pipe (as LocalSandbox's); the terminal is stdout's, and /dev/tty.
+    const h = await sb.processes.spawn('sleep 0.3; stty size </dev/tty');
     h.resize(100, 40);
     expect((await h.wait()).stdout.trim()).toBe('40 100');
   });
