@@ -53,7 +53,7 @@ async function providers(o: SideOptions): Promise<Side> {
 }
 
 async function composer(o: SideOptions): Promise<Side> {
-  const vws = await createVwsWorkspace({ env: o.env, files: o.files, ...(o.workspace as object) });
+  const vws = await createVwsWorkspace({ env: o.env, files: o.files as Record<string, string | Uint8Array<ArrayBuffer>>, ...(o.workspace as object) });
   const side = { name: 'composer', workspace: vws.workspace, dir: vws.path, close: () => vws.destroy() };
   closers.push(side.close);
   return side;
