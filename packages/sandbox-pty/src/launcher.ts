@@ -184,6 +184,8 @@ interface StderrChannel {
   send?(data: string): void;
   /** Half-closes the loopback connection (after what was sent): end of file on a piped stdin. */
   endInput?(): void;
+  /** Whether the wrapper's connection has been claimed (loopback channels). */
+  connected?(): boolean;
 }
 
 // One loopback server per process takes every run's stderr connection; the first line names the run.
@@ -258,6 +260,7 @@ async function tcpChannel(onData: (s: string) => void): Promise<StderrChannel> {
       if (connected) connected.write(bytes);
       else unsent.push(bytes);
     },
+    connected: () => connected !== undefined,
     endInput() {
       if (ended) return;
       ended = true;
@@ -345,6 +348,7 @@ function startPty(o: PtyOptions, sinks: { out: (s: string) => void; err: (s: str
   for (const k in env) envList.push(`${k}=${env[k]}`);
 
   let exit: { exitCode: number; signal?: number } | undefined;
+  let signalled = false;
   let onExit: () => void = () => {};
   const term = native.fork(file, args, envList, o.cwd, o.cols, o.rows, -1, -1, false, helperPath, (code, signal) => {
     exit = { exitCode: code, signal };
@@ -517,6 +521,12 @@ function startPty(o: PtyOptions, sinks: { out: (s: string) => void; err: (s: str
     pending = '';
     // Killed before the wrapper got going: no stderr channel will ever connect or open.
     if (!ready) stderr.abandonIfUnopened();
+    // Killed by us before its loopback connection was claimed: a connection bash made is already in
+    // the accept queue, so a moment is enough (not the full grace a natural exit gets).
+    if (signalled && stderr.connected?.() === false) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (!stderr.connected()) stderr.abandonIfUnopened();
+    }
     await Promise.race([stderr.done, new Promise((r) => setTimeout(r, 200))]);
     stderr.abandonIfUnopened();
     if (fifoOut && !fifoOpened) {
@@ -548,6 +558,7 @@ function startPty(o: PtyOptions, sinks: { out: (s: string) => void; err: (s: str
       if (ready || (o.stdin === 'pipe' && !stdinFifo)) closeInput();
     },
     signal: (sig) => {
+      if (exit === undefined) signalled = true;
       try {
         process.kill(-term.pid, sig);
       } catch {

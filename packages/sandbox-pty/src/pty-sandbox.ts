@@ -97,7 +97,15 @@ export class PtySandbox extends MastraSandbox {
     await this.runner.start();
     // Mounts made before the start are seeded now; later ones as they are mounted.
     for (const [path, m] of this.active) await this.seedMount(path, m.filesystem);
+    // What stop() unmounted comes back.
+    for (const [path, fs] of this.stopped.splice(0)) {
+      const r = await this.mount(fs, path);
+      if (!r.success) throw new Error(`PtySandbox: remounting ${path} after a stop failed: ${r.error}`);
+    }
   }
+
+  /** Mounts taken down by stop(), made again by the next start(). */
+  private readonly stopped: Array<[string, WorkspaceFilesystem]> = [];
 
   /** Makes our own working directory once (no stat: it may be a FUSE mount this process serves). */
   private ensureDir(): void {
@@ -121,14 +129,24 @@ export class PtySandbox extends MastraSandbox {
     return this.runner.launch(spec, onStdout, onStderr);
   }
 
+  /**
+   * As LocalSandbox's: kills what runs and unmounts (so `new Mastra({ workspace }).shutdown()` leaves
+   * no mount behind); the spawner ends too. start() makes the same mounts again.
+   */
   override async stop(): Promise<void> {
     await this.killAll();
+    for (const [path, m] of [...this.active]) {
+      this.stopped.push([path, m.filesystem]);
+      await this.unmount(path);
+    }
+    this.runner.stop();
   }
 
   override async destroy(): Promise<void> {
     await this.killAll();
     this.runner.stop();
     for (const path of [...this.active.keys()]) await this.unmount(path);
+    this.stopped.length = 0;
     if (this.ownDir && this.dirMade) rmSync(this.workingDirectory!, { recursive: true, force: true });
     this.dirMade = false;
     // A start after destroy (a clone's, or Mastra's restart) loads the seed again.

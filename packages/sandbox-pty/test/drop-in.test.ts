@@ -7,7 +7,10 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Mastra } from '@mastra/core';
+import { Workspace } from '@mastra/core/workspace';
 import { InodeFilesystem } from '@vws/filesystem-inode';
+import { fuseMounts } from '@vws/fuse';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PtySandbox } from '../src/index.js';
 
@@ -96,6 +99,21 @@ describe("Mastra's options and lifecycle", () => {
     expect(calls).toEqual(['start', 'stop', 'destroy']);
     expect(make({ instructions: '' }).getInstructions()).toBe('');
     expect(() => new PtySandbox({ checkpointName: '../x' })).toThrow(/checkpointName/);
+  });
+
+  it("new Mastra({ workspace }).shutdown() unmounts; a later start mounts again", async () => {
+    const filesystem = new InodeFilesystem({ files: { '/f.txt': 'F' } });
+    const sb = make();
+    const workspace = new Workspace({ filesystem, sandbox: sb });
+    const mastra = new Mastra({ workspace } as never);
+    await workspace.init();
+    await sb.mount(filesystem, '/');
+    const mine = () => fuseMounts().filter((m) => m.path === sb.workingDirectory);
+    expect(mine()).toHaveLength(1);
+    await mastra.shutdown();
+    expect(mine()).toEqual([]);
+    await sb._start();
+    expect((await sb.executeCommand('cat f.txt')).stdout).toBe('F');
   });
 
   it('a sandbox that was never started leaves no directory behind', async () => {
