@@ -210,3 +210,21 @@ describe('named checkpoints', () => {
     expect((await empty.executeCommand('ls -A')).stdout).toBe('');
   });
 });
+
+describe("LocalSandbox's isolation settings onto bubblewrap", () => {
+  it('nativeSandbox: allowNetwork keeps the host network, readOnlyPaths and readWritePaths are bound as asked; a spawned process reads its piped stdin', async () => {
+    const outside = tempDir();
+    const sb = make({ isolation: 'bwrap', nativeSandbox: { allowNetwork: true, readOnlyPaths: ['locked'], readWritePaths: [outside] } });
+    await sb.start();
+    await mkdir(join(sb.workingDirectory!, 'locked'));
+    const r = await sb.executeCommand(`cat /proc/net/dev | wc -l; touch locked/x; echo rc=$?; echo out > ${outside}/w.txt && cat ${outside}/w.txt; touch /usr/vws-nope; echo usr=$?`);
+    // The host's interfaces besides lo (under --unshare-net there are 2 header lines + lo).
+    expect(Number(r.stdout.split('\n')[0])).toBeGreaterThan(3);
+    expect(r.stdout).toContain('rc=1\nout\nusr=1\n');
+    expect((await sb.getInfo()).metadata).toMatchObject({ isolation: 'bwrap', isolationConfig: { allowNetwork: true, readOnlyPaths: ['locked'], readWritePaths: [outside] } });
+    const p = await sb.processes.spawn('wc -c');
+    await p.sendStdin('four');
+    await p.closeStdin();
+    expect((await p.wait()).stdout.trim()).toBe('4');
+  });
+});
