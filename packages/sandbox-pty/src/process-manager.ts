@@ -12,11 +12,14 @@ export class PtyProcessHandle extends ProcessHandle {
   private readonly proc: Launched;
   private readonly result: Promise<CommandResult>;
   private stdinClosed = false;
+  /** stdinMode 'ignore': stdin is /dev/null, so there is nothing to write to (as LocalSandbox says). */
+  private readonly noStdin: boolean;
 
   constructor(proc: Launched, startedAt: number, options: SpawnProcessOptions & { killGraceMs: number }) {
     super(options);
     this.proc = proc;
     this.pid = String(proc.pid);
+    this.noStdin = options.stdinMode === 'ignore';
     let timedOut = false;
     let killed = false;
     const timer = options.timeout
@@ -70,6 +73,7 @@ export class PtyProcessHandle extends ProcessHandle {
   /** Bytes arrive unchanged (stdin is a pipe, not the terminal's line discipline). */
   async sendStdin(data: string): Promise<void> {
     if (this.exitCode !== undefined) throw new Error(`Process ${this.pid} has already exited with code ${this.exitCode}`);
+    if (this.noStdin) throw new Error(`Process ${this.pid} does not have stdin available`);
     if (this.stdinClosed) throw new Error(`Process ${this.pid} stdin is closed`);
     this.proc.write(data);
   }
@@ -77,6 +81,7 @@ export class PtyProcessHandle extends ProcessHandle {
   /** End of file on stdin once what was sent has been read. */
   override async closeStdin(): Promise<void> {
     if (this.exitCode !== undefined) throw new Error(`Process ${this.pid} has already exited with code ${this.exitCode}`);
+    if (this.noStdin) throw new Error(`Process ${this.pid} does not have stdin available`);
     if (this.stdinClosed) return;
     this.stdinClosed = true;
     this.proc.closeStdin();

@@ -52,6 +52,13 @@ describe('stdin', () => {
     expect((await od.wait()).stdout.replace(/\s+/g, ' ').trim()).toBe('A \\r \\n B 004 003 303 251');
   });
 
+  it("stdinMode 'ignore' (background commands of execute_command): end of file at once, and nothing to write to", async () => {
+    const sb = make();
+    const p = await sb.processes.spawn('sleep 0.3; cat; echo eof', { stdinMode: 'ignore' });
+    await expect(p.sendStdin('x')).rejects.toThrow(/does not have stdin available/);
+    expect((await p.wait()).stdout).toBe('eof\n');
+  });
+
   it("stdin: 'terminal' keeps the terminal on stdin for programs that need one", async () => {
     const sb = make({ stdin: 'terminal' });
     const p = await sb.processes.spawn('test -t 0 && echo tty; read -r line; echo "got $line"');
