@@ -49,7 +49,12 @@ const optionsSchema = z
     searchIndexName: z.string().optional(),
     autoIndexPaths: z.array(z.string()).optional(),
     lsp: z.unknown().optional(),
-    /** More filesystems, mounted into the sandbox beside the workspace root (e.g. { '/data': new LocalFilesystem(...) }). */
+    /**
+     * Not supported here yet (refused with the reason): Mastra's Workspace takes either a filesystem
+     * or mounts, and a filesystem mounted inside the FUSE-mounted root is exported into it by sync
+     * mode. Build `new Workspace({ mounts: { '/workspace': new InodeFilesystem(), '/data': ... },
+     * sandbox: new PtySandbox() })` instead.
+     */
     mounts: z.record(z.string(), z.unknown()).optional(),
     onMount: z.unknown().optional(),
     instructions: z.unknown().optional(),
@@ -130,6 +135,12 @@ export async function createVwsWorkspace(options: VwsWorkspaceOptions = {}): Pro
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) throw new TypeError(`createVwsWorkspace: invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`);
   const o = parsed.data;
+  if (o.mounts) {
+    throw new TypeError(
+      "createVwsWorkspace: mounts: not supported by the composer (Mastra's Workspace takes a filesystem or mounts, not both, and the composer's filesystem is the FUSE-mounted root). " +
+        "Build the Workspace yourself: new Workspace({ mounts: { '/workspace': new InodeFilesystem(), '/data': otherFs }, sandbox: new PtySandbox() }).",
+    );
+  }
   const files = typeof o.files === 'object' ? o.files : undefined;
   // A host directory is imported before the filesystem turns read-only.
   const filesystem = new InodeFilesystem({ quota: o.quota, clock: o.clock, files, readOnly: o.readOnly && typeof o.files !== 'string' });

@@ -53,8 +53,9 @@ describe('createVwsWorkspace options', () => {
     expect((await vws.workspace.skills?.list())?.map((s: { name: string }) => s.name)).toEqual(['greet']);
   });
 
-  it('unknown options are still refused', async () => {
+  it('unknown options are still refused; mounts is refused with the reason and what to do instead', async () => {
     await expect(createVwsWorkspace({ bogus: 1 } as never)).rejects.toThrow(/invalid options/);
+    await expect(createVwsWorkspace({ mounts: { '/data': {} } })).rejects.toThrow(/mounts: not supported by the composer.*new Workspace\(\{ mounts/);
   });
 });
 
