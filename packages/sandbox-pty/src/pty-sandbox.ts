@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { readdir, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { cpus, homedir, platform, tmpdir, totalmem } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import {
@@ -94,6 +94,9 @@ export class PtySandbox extends MastraSandbox {
 
   override async start(): Promise<void> {
     this.ensureDir();
+    // A given working directory is made if missing, as LocalSandbox does; one that cannot be (under a
+    // file, no permission) fails the start. Async: it may be a FUSE mount this process serves.
+    if (!this.ownDir) await mkdir(this.workingDirectory!, { recursive: true });
     await this.runner.start();
     // Mounts made before the start are seeded now; later ones as they are mounted.
     for (const [path, m] of this.active) await this.seedMount(path, m.filesystem);

@@ -22,6 +22,8 @@ const capabilities = {
 createSandboxTestSuite({
   suiteName: 'PtySandbox (Mastra conformance)',
   createSandbox: (options) => new PtySandbox({ env: options?.env }),
+  // Valid options whose working directory cannot exist (under a file): start() must reject.
+  createInvalidSandbox: () => new PtySandbox({ workingDirectory: '/proc/version/vws-cannot-exist' }),
   createMountableFilesystem: () => new InodeFilesystem({ files: { '/hello.txt': 'hello from the mount\n' } }),
   capabilities,
   testDomains: { mountOperations: false },
