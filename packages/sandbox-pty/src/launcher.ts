@@ -476,12 +476,16 @@ function startPty(o: PtyOptions, sinks: { out: (s: string) => void; err: (s: str
     fifoOut.on('error', () => {}); // the command is gone: what it did not read is not wanted
   }
   let stdinClosed = false;
+  let midLine = false; // terminal stdin: the last byte written was not a newline
   function writeStdin(data: string): void {
-    if (o.stdin === 'terminal') writeMaster(data);
-    else if (o.stdin === 'pipe') (fifoOut ? fifoOut.write(data) : stderr.send?.(data));
+    if (o.stdin === 'terminal') {
+      if (data) midLine = !data.endsWith('\n');
+      writeMaster(data);
+    } else if (o.stdin === 'pipe') (fifoOut ? fifoOut.write(data) : stderr.send?.(data));
   }
   function closeInput(): void {
-    if (o.stdin === 'terminal') writeMaster('\u0004');
+    // On a terminal, Ctrl-D ends input only at the start of a line; mid-line the first one flushes it.
+    if (o.stdin === 'terminal') writeMaster(midLine ? '\u0004\u0004' : '\u0004');
     else if (fifoOut) fifoOut.end();
     else stderr.endInput?.();
   }

@@ -65,6 +65,14 @@ describe('stdin', () => {
     await p.sendStdin('hi\n');
     expect((await p.wait()).stdout).toBe('tty\ngot hi\n');
   });
+
+  it("stdin: 'terminal': closeStdin ends the input after a partial line too", async () => {
+    const sb = make({ stdin: 'terminal' });
+    const wc = await sb.processes.spawn('wc -c');
+    await wc.sendStdin('abc');
+    await wc.closeStdin();
+    expect((await wc.wait()).stdout.trim()).toBe('3');
+  });
 });
 
 describe('output the model reads', () => {
