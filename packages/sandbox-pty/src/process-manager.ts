@@ -1,6 +1,7 @@
 // PTY-backed processes for Mastra's process contract: spawn, list, get, kill, stdin, wait, streams.
 
 import { ProcessHandle, SandboxProcessManager, type CommandResult, type ProcessInfo, type SpawnProcessOptions } from '@mastra/core/workspace';
+import type { Readable } from 'node:stream';
 import { cleanOutput } from './clean-output.js';
 import type { Launched, StdinMode } from './launcher.js';
 import type { PtySandbox } from './pty-sandbox.js';
@@ -69,6 +70,22 @@ export class PtyProcessHandle extends ProcessHandle {
   override get stderr(): string {
     return cleanOutput(super.stderr);
   }
+
+  /**
+   * The reader is made on first use; output that came before (a fast command's, which can arrive
+   * before spawn() returns) goes into it first, so a reader made right after spawn misses nothing.
+   */
+  override get reader(): Readable {
+    const first = !this.readerMade;
+    const reader = super.reader;
+    if (first) {
+      this.readerMade = true;
+      const early = super.stdout;
+      if (early) reader.push(early);
+    }
+    return reader;
+  }
+  private readerMade = false;
 
   /** Bytes arrive unchanged (stdin is a pipe, not the terminal's line discipline). */
   async sendStdin(data: string): Promise<void> {

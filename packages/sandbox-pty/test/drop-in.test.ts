@@ -90,6 +90,16 @@ describe('output the model reads', () => {
 });
 
 describe('processes', () => {
+  it('a reader made after spawn() returns still gets output that came before it', async () => {
+    const sb = make();
+    const h = await sb.processes.spawn('echo early');
+    await h.wait();
+    const chunks: string[] = [];
+    h.reader.on('data', (c: Buffer) => chunks.push(c.toString()));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(chunks.join('')).toBe('early\n');
+  });
+
   it('an abort right at spawn ends the process in well under a second', async () => {
     const sb = make();
     await sb.start();
