@@ -261,6 +261,10 @@ export class PtySandbox extends MastraSandbox {
     }
     const hostPath = path === '/' ? this.workingDirectory! : join(this.workingDirectory!, path);
     if (this.active.has(path)) await this.unmount(path);
+    // A mount needs a started sandbox (Mastra's destroy skips one that never started, which would
+    // leave the mount point and directory behind). Within start (Mastra's pending mounts, our
+    // remounts) the status is no longer 'pending'.
+    if (this.status === 'pending') await this._start();
     this.ensureDir();
     // As LocalSandbox: never hide files that are already there.
     let existed = false;

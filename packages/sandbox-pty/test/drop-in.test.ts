@@ -147,6 +147,12 @@ describe("Mastra's options and lifecycle", () => {
     await sb._destroy();
     expect(existsSync(dir)).toBe(false);
     expect(readdirSync(tmpdir()).filter((n) => join(tmpdir(), n) === dir)).toEqual([]);
+    // Mounting starts it, so Mastra's destroy then cleans up (it skips a sandbox still 'pending').
+    const mounted = new PtySandbox();
+    await mounted.mount(new InodeFilesystem(), '/ws');
+    expect(mounted.status).toBe('running');
+    await mounted._destroy();
+    expect(existsSync(mounted.workingDirectory!)).toBe(false);
   });
 
   it('getInfo gives what LocalSandbox gives (resources, platform, isolation) and the mounts', async () => {
