@@ -1,6 +1,6 @@
-import { mastraTestUtils, vwsVitest } from '../vitest.shared.ts';
+import { vwsVitest } from '../vitest.shared.ts';
 
-const config = vwsVitest(import.meta.dirname, { fuseTeardown: true });
+// mastraSuites: Mastra's shared suites (in ../shared) run from here too (e2e/mastra-integration.test.ts).
+const config = vwsVitest(import.meta.dirname, { fuseTeardown: true, mastraSuites: true });
 config.test!.include = ['e2e/**/*.test.ts', 'install/**/*.test.ts'];
-config.plugins = [mastraTestUtils(import.meta.dirname)];
 export default config;

@@ -1,3 +1,3 @@
 import { vwsVitest } from '../../vitest.shared.ts';
 
-export default vwsVitest(import.meta.dirname);
+export default vwsVitest(import.meta.dirname, { mastraSuites: true });

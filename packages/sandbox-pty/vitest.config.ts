@@ -1,3 +1,3 @@
 import { vwsVitest } from '../../vitest.shared.ts';
 
-export default vwsVitest(import.meta.dirname, { fuseTeardown: true });
+export default vwsVitest(import.meta.dirname, { fuseTeardown: true, mastraSuites: true });

@@ -59,7 +59,7 @@ describe.each(['fuse', 'sync'] as const)('%s', (mode) => {
       const out = (i: number) => JSON.stringify(results[i].result);
       expect(out(3)).toContain('PASS');
       expect(out(7)).toContain('FAIL');
-      expect(results[8].result.modified).toEqual(['/src/add.js']);
+      expect(results[8].result.modified).toEqual(['src/add.js']);
       expect(results[8].result.patch).toContain('-module.exports = (a, b) => a + b;');
       expect(results[8].result.patch).toContain('+module.exports = (a, b) => a - b;');
       // After restore: the engine and the mount both hold the green version.
@@ -86,7 +86,7 @@ describe.each(['fuse', 'sync'] as const)('%s', (mode) => {
       const vws = await make(mode);
       const [r] = await play(vws, [{ tool: 'vws_execute_code', args: { code: "require('fs').writeFileSync('made-by-code.txt', String(6 * 7)); console.log('ok')", runtime: 'node' } }]);
       expect(r.result.stdout).toBe('ok\n');
-      expect(r.result.changes.created).toEqual(['/made-by-code.txt']);
+      expect(r.result.changes.created).toEqual(['made-by-code.txt']);
       expect(vws.filesystem.engine.readFile('/made-by-code.txt', 'utf8')).toBe('42');
       const py = await vws.sandbox.executeCode('print(sum(range(10)))', { runtime: 'python' });
       expect(py.stdout).toBe('45\n');

@@ -73,7 +73,7 @@ it.each([
   expect(text(9)).toContain('PASS');
   expect(text(12)).toContain('PASS');
   const diff = transcript[13].result;
-  expect(diff.modified).toEqual(['/src/stats.js']);
+  expect(diff.modified).toEqual(['src/stats.js']);
   expect(diff.patch).toContain('+  for (const x of xs) sum += x;');
   expect(summary.checkpoints).toEqual(['turn-1', 'green', 'reduce-version']);
   expect(summary.files).toEqual(['.git', 'README.md', 'src', 'test.js']);

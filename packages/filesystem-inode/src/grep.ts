@@ -25,6 +25,9 @@ export function grepEngine(fs: InodeFs, o: FilesystemGrepOptions, isText: (name:
     }
     files.sort();
   }
+  // Paths relative to the searched directory (the contract's and LocalFilesystem's), so that the
+  // grep tool can join them to the path it searched; a searched file is its own name.
+  const base = o.path === '/' ? '/' : `${o.path}/`;
   for (const path of files) {
     if (o.maxTotalMatches !== undefined && total >= o.maxTotalMatches) break;
     const bytes = fs.readFile(path);
@@ -35,7 +38,8 @@ export function grepEngine(fs: InodeFs, o: FilesystemGrepOptions, isText: (name:
       re.lastIndex = 0;
       const m = re.exec(lines[i]);
       if (!m) continue;
-      const match: FilesystemGrepMatch = { line: i + 1, column: m.index + 1, text: lines[i] };
+      // 0-based column (a UTF-16 index), as the contract says.
+      const match: FilesystemGrepMatch = { line: i + 1, column: m.index, text: lines[i] };
       if (o.contextLines) {
         match.before = lines.slice(Math.max(0, i - o.contextLines), i);
         match.after = lines.slice(i + 1, i + 1 + o.contextLines);
@@ -45,7 +49,7 @@ export function grepEngine(fs: InodeFs, o: FilesystemGrepOptions, isText: (name:
       if (o.maxCountPerFile !== undefined && matches.length >= o.maxCountPerFile) break;
       if (o.maxTotalMatches !== undefined && total >= o.maxTotalMatches) break;
     }
-    if (matches.length) results.push({ path, matches });
+    if (matches.length) results.push({ path: path.startsWith(base) ? path.slice(base.length) : path.slice(path.lastIndexOf('/') + 1), matches });
   }
   return results;
 }

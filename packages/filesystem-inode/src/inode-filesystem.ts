@@ -27,6 +27,7 @@ import {
 import { FsError, InodeFs, type DiffResult } from '@vws/inode-fs';
 import { mapped } from './errors.js';
 import { grepEngine } from './grep.js';
+import { mimeTypeOf } from './mime.js';
 import { parseOptions, type InodeFilesystemOptions } from './options.js';
 
 type ProviderStatus = 'pending' | 'initializing' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'destroying' | 'destroyed' | 'error';
@@ -64,14 +65,14 @@ export class InodeFilesystem extends MastraFilesystem {
   status: ProviderStatus = 'pending';
   /** The engine: shared with the FUSE mount and the sandbox so that all see one tree. */
   readonly engine: InodeFs;
-  private readonly instructions?: string;
+  private readonly instructions?: InodeFilesystemOptions['instructions'];
   private readonly checkpoints = new Map<string, { state: InodeFs; createdAt: Date }>();
   /** Where this tree is visible on the host (the sandbox that mounts it says so), if anywhere. */
   private host: string | undefined;
 
   constructor(options: InodeFilesystemOptions = {}) {
     const o = parseOptions(options);
-    super({ name: 'InodeFilesystem' });
+    super({ name: 'InodeFilesystem', onInit: o.onInit as never, onDestroy: o.onDestroy as never, textExtensions: o.textExtensions });
     this.id = o.id ?? `vws-inode-${Math.random().toString(36).slice(2, 10)}`;
     this.readOnly = o.readOnly ?? false;
     this.displayName = o.displayName;
@@ -137,12 +138,14 @@ export class InodeFilesystem extends MastraFilesystem {
     };
   }
 
-  getInstructions(): string {
-    return (
-      this.instructions ??
-      'In-memory workspace filesystem (vws). Paths are relative to the workspace root "/"; ".." cannot leave it. ' +
-        'Files written here are seen at once by commands run in the workspace sandbox.'
-    );
+  /** As Mastra's providers: a string replaces the default, a function derives from it. */
+  getInstructions(opts?: { requestContext?: unknown }): string {
+    // Whether commands see these files depends on the sandbox (which says so in its own
+    // instructions), so nothing is claimed about commands here.
+    const defaults = 'In-memory workspace filesystem (vws). Paths are relative to the workspace root "/"; ".." cannot leave it.' + (this.readOnly ? ' It is read-only.' : '');
+    if (typeof this.instructions === 'string') return this.instructions;
+    if (this.instructions) return this.instructions({ defaultInstructions: defaults, requestContext: opts?.requestContext });
+    return defaults;
   }
 
   getMountConfig(): { type: string; [key: string]: unknown } {
@@ -346,7 +349,7 @@ export class InodeFilesystem extends MastraFilesystem {
 
   async grep(options: FilesystemGrepOptions): Promise<FilesystemGrepResult[]> {
     await this.ensureReady();
-    return grepEngine(this.engine, { ...options, path: this.enginePath(options.path || '/') }, (name) => this.isTextFile(name));
+    return mapped(options.path, () => grepEngine(this.engine, { ...options, path: this.enginePath(options.path || '/') }, (name) => this.isTextFile(name)), 'directory');
   }
 
   // ------------------------------------------------------------------ paths
@@ -364,13 +367,16 @@ export class InodeFilesystem extends MastraFilesystem {
     await this.ensureReady();
     const p = this.enginePath(path);
     const st = mapped(path, () => this.engine.stat(p));
+    // As LocalFilesystem: the path relative to the root ('' for the root), a MIME type for files.
+    const file = !st.isDirectory();
     return {
       name: basename(p),
-      path: p,
-      type: st.isDirectory() ? 'directory' : 'file',
+      path: p.slice(1),
+      type: file ? 'file' : 'directory',
       size: st.size,
       createdAt: new Date(Math.floor(st.birthtimeMs)),
       modifiedAt: new Date(Math.floor(st.mtimeMs)),
+      ...(file ? { mimeType: mimeTypeOf(p) } : {}),
     };
   }
 

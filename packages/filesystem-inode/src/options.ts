@@ -3,6 +3,9 @@
 import { InodeFs } from '@vws/inode-fs';
 import { z } from 'zod';
 
+type InstructionsFn = (opts: { defaultInstructions: string; requestContext?: unknown }) => string;
+type LifecycleHook = (args: { filesystem: unknown }) => void | Promise<void>;
+
 const schema = z
   .object({
     id: z.string().min(1).optional(),
@@ -15,7 +18,13 @@ const schema = z
     clock: z.custom<() => bigint>((v) => typeof v === 'function', 'clock must be a function returning bigint nanoseconds').optional(),
     uid: z.number().int().nonnegative().optional(),
     gid: z.number().int().nonnegative().optional(),
-    instructions: z.string().optional(),
+    /** Replaces the default instructions (a string), or derives them from the default (a function), as Mastra's providers do. */
+    instructions: z.union([z.string(), z.custom<InstructionsFn>((v) => typeof v === 'function', 'instructions must be a string or a function')]).optional(),
+    /** Mastra's lifecycle callbacks: after init, before destroy. */
+    onInit: z.custom<LifecycleHook>((v) => typeof v === 'function', 'onInit must be a function').optional(),
+    onDestroy: z.custom<LifecycleHook>((v) => typeof v === 'function', 'onDestroy must be a function').optional(),
+    /** Extra extensions to treat as text (grep, read_file), as Mastra's textExtensions. */
+    textExtensions: z.array(z.string().min(1)).optional(),
     displayName: z.string().optional(),
     description: z.string().optional(),
   })

@@ -157,11 +157,19 @@ describe('directory operations', () => {
     expect((await fs.walk('/', { maxDepth: 1, includeHidden: true })).map((e) => e.path)).toEqual(['w']);
   });
 
+  it('grep paths are relative to the searched directory (a searched file is its own name)', async () => {
+    await fs.writeFile('src/a.ts', 'x\n  hit\n');
+    await fs.writeFile('src/sub/b.ts', 'hit');
+    expect((await fs.grep({ pattern: 'hit', path: '/', caseSensitive: true, includeHidden: false })).map((r) => [r.path, r.matches[0]!.column])).toEqual([['src/a.ts', 2], ['src/sub/b.ts', 0]]);
+    expect((await fs.grep({ pattern: 'hit', path: './src/', caseSensitive: true, includeHidden: false })).map((r) => r.path)).toEqual(['a.ts', 'sub/b.ts']);
+    expect((await fs.grep({ pattern: 'hit', path: 'src/sub/b.ts', caseSensitive: true, includeHidden: false })).map((r) => r.path)).toEqual(['b.ts']);
+  });
+
   it('grep finds matches with line, column and context, skipping binaries', async () => {
     await fs.writeFile('g/a.ts', 'const x = 1;\nfunction hello() {}\nconst y = 2;\n');
     await fs.writeFile('g/b.bin', Buffer.from([0, 0, 104, 101, 108, 108, 111]));
     const res = await fs.grep({ pattern: 'HELLO', path: 'g', caseSensitive: false, includeHidden: false, contextLines: 1 });
-    expect(res).toEqual([{ path: '/g/a.ts', matches: [{ line: 2, column: 10, text: 'function hello() {}', before: ['const x = 1;'], after: ['const y = 2;'] }] }]);
+    expect(res).toEqual([{ path: 'a.ts', matches: [{ line: 2, column: 9, text: 'function hello() {}', before: ['const x = 1;'], after: ['const y = 2;'] }] }]);
     expect(await fs.grep({ pattern: 'HELLO', path: 'g', caseSensitive: true, includeHidden: false })).toEqual([]);
   });
 });
@@ -170,7 +178,12 @@ describe('paths, symlinks and permissions', () => {
   it('exists and stat for files, directories and missing paths; "/" is the root', async () => {
     await fs.writeFile('s/f.txt', 'abc');
     const st = await fs.stat('s/f.txt');
-    expect(st).toMatchObject({ name: 'f.txt', path: '/s/f.txt', type: 'file', size: 3 });
+    expect(st).toMatchObject({ name: 'f.txt', path: 's/f.txt', type: 'file', size: 3, mimeType: 'text/plain' });
+    expect((await fs.stat('/s')).mimeType).toBeUndefined();
+    await fs.writeFile('img/x.PNG', Buffer.from([137, 80]));
+    expect((await fs.stat('img/x.PNG')).mimeType).toBe('image/png');
+    await fs.writeFile('.env', 'A=1');
+    expect((await fs.stat('.env')).mimeType).toBe('application/octet-stream');
     expect(st.modifiedAt).toBeInstanceOf(Date);
     expect((await fs.stat('/')).type).toBe('directory');
     expect(await fs.exists('./s/f.txt')).toBe(true);

@@ -24,8 +24,8 @@ export async function mount(fs: InodeFs, dir?: string, options: MountOptions = {
   if (problem) throw problem;
   const server = servingThread();
   const engine = adopt(server, fs);
-  const { countOps, allowOther, cache, spinUs } = options;
-  const { mount: id, path } = (await server.request({ op: 'mount', engine, dir, options: { countOps, allowOther, cache, spinUs } })) as { mount: number; path: string };
+  const { countOps, allowOther, cache, spinUs, readOnly } = options;
+  const { mount: id, path } = (await server.request({ op: 'mount', engine, dir, options: { countOps, allowOther, cache, spinUs, readOnly } })) as { mount: number; path: string };
   return threadMount(server, id, path, fs, dir === undefined);
 }
 

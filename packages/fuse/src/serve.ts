@@ -49,6 +49,8 @@ export interface MountOptions {
    * Also chosen by VWS_SERVE_INLINE=1, and whenever a `driver` is given.
    */
   inline?: boolean;
+  /** Mount read-only: the kernel refuses every write with EROFS (the engine API is not affected). */
+  readOnly?: boolean;
 }
 
 export interface Mount {
@@ -163,7 +165,7 @@ export async function serveMount(fs: InodeFs, dir?: string, options: MountOption
     if (!handler.serving) cache.onChange(ev);
   });
   try {
-    session = driver.mount(path, kernelOptions(options.allowOther ?? false), handler, {
+    session = driver.mount(path, [...kernelOptions(options.allowOther ?? false), ...(options.readOnly ? ['ro'] : [])], handler, {
       onSettled: wake,
       onClosed: forgetMount, // unmounted from outside (fusermount -u) or the connection was aborted
     });

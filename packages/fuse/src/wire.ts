@@ -42,6 +42,7 @@ export interface WireMountOptions {
   allowOther?: boolean;
   cache?: { entry?: number; attr?: number; negative?: number };
   spinUs?: number;
+  readOnly?: boolean;
 }
 
 /** Messages the serving thread sends on its own. */

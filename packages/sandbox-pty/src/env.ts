@@ -16,9 +16,25 @@ export function buildEnv(home: string, base: EnvOptions, perCall: Record<string,
   if (base.inheritEnv) Object.assign(out, process.env);
   // The project's own Node toolchain first, so `node` inside the sandbox is the one running us.
   const nodeDir = process.execPath.slice(0, process.execPath.lastIndexOf('/'));
-  // No interactive pagers (an agent cannot press q) and no colour codes in what the agent reads;
-  // both can be overridden through env.
-  Object.assign(out, { PATH: `${nodeDir}:${DEFAULT_PATH}`, HOME: home, TERM: 'xterm-256color', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', PAGER: 'cat', GIT_PAGER: 'cat', NO_COLOR: '1' });
+  // No interactive pagers (an agent cannot press q) and no colour codes in what the agent reads,
+  // for the tools agents run most: NO_COLOR (most CLIs, pytest, node), FORCE_COLOR=0 (chalk and
+  // friends), git's color.ui, npm's color, PY_COLORS (pytest), CLICOLOR (BSD-style ls). All of these
+  // can be overridden through env.
+  Object.assign(out, {
+    PATH: `${nodeDir}:${DEFAULT_PATH}`,
+    HOME: home,
+    TERM: 'xterm-256color',
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C.UTF-8',
+    PAGER: 'cat',
+    GIT_PAGER: 'cat',
+    NO_COLOR: '1',
+    FORCE_COLOR: '0',
+    GIT_CONFIG_PARAMETERS: "'color.ui'='never'",
+    npm_config_color: 'false',
+    PY_COLORS: '0',
+    CLICOLOR: '0',
+  });
   for (const name of base.inheritNames ?? []) {
     const v = process.env[name];
     if (v !== undefined) out[name] = v;

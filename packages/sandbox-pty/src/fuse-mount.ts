@@ -15,7 +15,8 @@ import type { ActiveMount, Changes } from './mounts.js';
 export async function fuseMountOf(filesystem: WorkspaceFilesystem, mountPath: string, hostPath: string): Promise<ActiveMount | null> {
   if (!(filesystem instanceof InodeFilesystem) || fuseProblem()) return null;
   await mkdir(hostPath, { recursive: true, mode: 0o700 });
-  const handle = await fuseMount(filesystem.engine, hostPath);
+  // A read-only InodeFilesystem is read-only for commands too: the kernel answers EROFS.
+  const handle = await fuseMount(filesystem.engine, hostPath, { readOnly: filesystem.readOnly });
   filesystem.attachHost(hostPath);
   return new FuseMount(mountPath, hostPath, filesystem, handle);
 }

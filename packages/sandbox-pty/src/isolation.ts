@@ -15,8 +15,15 @@ export function bwrapPath(): string | undefined {
   return ['/usr/bin/bwrap', '/bin/bwrap'].find((p) => existsSync(p));
 }
 
+export interface ContainOptions {
+  /** Keep the host's network (Mastra's nativeSandbox.allowNetwork); off by default. */
+  allowNetwork?: boolean;
+  /** Paths read-only even inside a writable one (Mastra's nativeSandbox.readOnlyPaths). */
+  readOnly?: string[];
+}
+
 /** The argv prefix that runs a command inside bubblewrap with `writable` paths bound read-write. */
-export function bwrapPrefix(writable: string[], cwd: string): (privateDir: string) => string[] {
+export function bwrapPrefix(writable: string[], cwd: string, options: ContainOptions = {}): (privateDir: string) => string[] {
   const bwrap = bwrapPath();
   if (!bwrap) throw new IsolationUnavailableError('bwrap');
   return (privateDir) => [
@@ -26,7 +33,8 @@ export function bwrapPrefix(writable: string[], cwd: string): (privateDir: strin
     '--proc', '/proc',
     '--tmpfs', '/tmp',
     ...[...writable, privateDir].flatMap((p) => ['--bind', p, p]),
-    '--unshare-net',
+    ...(options.readOnly ?? []).flatMap((p) => ['--ro-bind-try', p, p]),
+    ...(options.allowNetwork ? [] : ['--unshare-net']),
     '--unshare-ipc',
     '--die-with-parent',
     '--chdir', cwd,

@@ -12,7 +12,7 @@
 // we write an end marker with a fresh nonce into the slave: everything the command wrote precedes it
 // in the terminal's buffer, so a run is complete once the marker has been read back from the master.
 
-import { closeSync, constants as fsc, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, write as fsWrite, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, write as fsWrite, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -20,7 +20,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { ReadStream as TtyReadStream } from 'node:tty';
-import { bwrapPrefix } from './isolation.js';
+import { bwrapPrefix, type ContainOptions } from './isolation.js';
 
 const require = createRequire(import.meta.url);
 
@@ -76,10 +76,13 @@ const READY = '\u001e\u001fvws-ready\u001f\u001e';
 // loopback connection to this process, made by bash itself: no extra process; the first line names
 // the run) or a FIFO path (made here with mkfifo; used where the run has no access to our loopback,
 // as under bubblewrap's own network namespace). __vws_tty: an interactive run (echo and CR/LF
-// translation off; stty is a process of its own, so non-interactive runs skip it and the launcher
-// undoes the translation exactly instead). __vws_ready: print READY once stdin may be written (and
-// the FIFO opened). Then the caller's own BASH_ENV, if any, is put back and read, and our variables
-// are gone before the command starts.
+// translation off; stty is a process of its own, so other runs skip it and the launcher undoes the
+// translation exactly instead). __vws_ready: print READY once stdin may be written (and the FIFOs
+// opened). __vws_in, where stdin comes from: 'null' (/dev/null: end of file at once, as a one-shot
+// command gets from Mastra's LocalSandbox), 'tcp' (the loopback connection that carries stderr also
+// carries stdin the other way: bytes arrive unchanged, and a half-close is end of file), a FIFO path
+// (the same under bubblewrap), or unset (the terminal). Then the caller's own BASH_ENV, if any, is
+// put back and read, and our variables are gone before the command starts.
 const BASH_ENV_FILE = [
   'if [ -n "$__vws_warm" ]; then',
   // A warm shell: connect, wait for the go-ahead, read cwd and command line (WARM_SCRIPT evals it).
@@ -93,13 +96,14 @@ const BASH_ENV_FILE = [
   '[ -n "$__vws_tty" ] && stty -onlcr -echo 2>/dev/null',
   'case $__vws_err in',
   '  tcp:*) __vws_t=${__vws_err#tcp:}; exec 2>"/dev/tcp/127.0.0.1/${__vws_t%%:*}" || exit 125; printf \'%s\\n\' "${__vws_t#*:}" >&2 ;;',
-  '  *) mkfifo -m 600 "$__vws_err" || exit 125 ;;',
+  '  *) mkfifo -m 600 "$__vws_err" || exit 125; case $__vws_in in /*) mkfifo -m 600 "$__vws_in" || exit 125 ;; esac ;;',
   'esac',
   "[ -n \"$__vws_ready\" ] && printf '\\036\\037vws-ready\\037\\036'",
   'case $__vws_err in tcp:*) ;; *) exec 2>"$__vws_err" ;; esac',
   'fi',
+  'case $__vws_in in null) exec 0</dev/null ;; tcp) exec 0<&2 ;; /*) exec 0<"$__vws_in" || exit 125 ;; esac',
   'if [ -n "$__vws_bash_env" ]; then BASH_ENV=$__vws_bash_env; else unset BASH_ENV; fi',
-  'unset __vws_err __vws_tty __vws_ready __vws_bash_env __vws_t __vws_warm',
+  'unset __vws_err __vws_tty __vws_ready __vws_bash_env __vws_t __vws_warm __vws_in',
   'if [ -n "$BASH_ENV" ]; then . "$BASH_ENV"; else :; fi',
   '',
 ].join('\n');
@@ -141,16 +145,29 @@ export interface LaunchSpec {
   cwd: string;
   env: Record<string, string>;
   /** Contain the run with bubblewrap: these paths stay writable, the rest of the host read-only. */
-  contain?: { writable: string[] };
+  contain?: { writable: string[] } & ContainOptions;
   cols?: number;
   rows?: number;
   /**
-   * Whether stdin will be written (default true): then echo is turned off. A non-interactive run
-   * skips that (one process fewer) and gets its output's CR/LF translation undone exactly.
+   * Whether stdin will be written (default true). Without `stdin`, false means stdin is /dev/null
+   * and true a pipe.
    */
   interactive?: boolean;
+  /**
+   * Where the command's stdin comes from: 'null' (/dev/null, end of file at once), 'pipe' (bytes
+   * written with write() arrive unchanged; closeStdin() is end of file) or 'terminal' (the PTY: echo
+   * and CR/LF translation off, end of file is Ctrl-D). stdout is the terminal in every case.
+   */
+  stdin?: StdinMode;
   /** @internal Tests only: skip waiting for the end marker, to show the output loss it prevents. */
   noDrain?: boolean;
+}
+
+export type StdinMode = 'null' | 'pipe' | 'terminal';
+
+/** The stdin a spec asks for. */
+export function stdinModeOf(spec: Pick<LaunchSpec, 'stdin' | 'interactive'>): StdinMode {
+  return spec.stdin ?? (spec.interactive === false ? 'null' : 'pipe');
 }
 
 export interface Launched {
@@ -158,6 +175,8 @@ export interface Launched {
   /** Resolves once the command has exited and all its output has been read. */
   done: Promise<{ exitCode: number; signal?: number }>;
   write(data: string): void;
+  /** End of input: the command reads end of file once it has read what was written. */
+  closeStdin(): void;
   /** Sends a signal to the whole process group. */
   signal(sig: NodeJS.Signals): void;
   resize(cols: number, rows: number): void;
@@ -169,8 +188,12 @@ interface StderrChannel {
   done: Promise<void>;
   open(): void;
   abandonIfUnopened(): void;
-  /** Writes to the wrapper over the loopback connection, once it is there (warm runs' go-ahead). */
+  /** Writes to the wrapper over the loopback connection, once it is there (warm runs' go-ahead; piped stdin). */
   send?(data: string): void;
+  /** Half-closes the loopback connection (after what was sent): end of file on a piped stdin. */
+  endInput?(): void;
+  /** Whether the wrapper's connection has been claimed (loopback channels). */
+  connected?(): boolean;
 }
 
 // One loopback server per process takes every run's stderr connection; the first line names the run.
@@ -213,11 +236,13 @@ async function tcpChannel(onData: (s: string) => void): Promise<StderrChannel> {
   let finish: () => void = () => {};
   const done = new Promise<void>((r) => (finish = r));
   let connected: Socket | undefined;
-  let unsent = '';
+  let unsent: Buffer[] = [];
+  let ended = false;
   waiting.set(token, (socket) => {
     connected = socket;
-    if (unsent) socket.write(unsent);
-    unsent = '';
+    for (const b of unsent) socket.write(b);
+    unsent = [];
+    if (ended) socket.end();
     socket.on('data', (d: Buffer) => {
       const str = decoder.write(d);
       if (str) onData(str);
@@ -238,8 +263,16 @@ async function tcpChannel(onData: (s: string) => void): Promise<StderrChannel> {
       finish();
     },
     send(data) {
-      if (connected) connected.write(data);
-      else unsent += data;
+      if (ended) return;
+      const bytes = Buffer.from(data, 'utf8');
+      if (connected) connected.write(bytes);
+      else unsent.push(bytes);
+    },
+    connected: () => connected !== undefined,
+    endInput() {
+      if (ended) return;
+      ended = true;
+      connected?.end();
     },
   };
 }
@@ -282,6 +315,7 @@ interface PtyRun {
   /** Routes output (and what arrived before) to these sinks. */
   attach(onStdout: (s: string) => void, onStderr: (s: string) => void): void;
   write(data: string): void;
+  closeStdin(): void;
   signal(sig: NodeJS.Signals): void;
   resize(cols: number, rows: number): void;
 }
@@ -292,31 +326,37 @@ interface PtyOptions {
   cwd: string;
   cols: number;
   rows: number;
-  interactive: boolean;
+  stdin: StdinMode;
   stderr: StderrChannel;
   /** A private directory: bubblewrap runs (FIFO and startup file in it), removed at the end. */
   dir?: string;
-  contain?: { writable: string[] };
+  contain?: { writable: string[] } & ContainOptions;
   noDrain?: boolean;
 }
 
 function startPty(o: PtyOptions, sinks: { out: (s: string) => void; err: (s: string) => void }): PtyRun {
   const { native, helperPath } = loadPty();
-  const { stderr, interactive, dir } = o;
-  // READY is needed before stdin may be written (echo off) and before a FIFO can be opened.
+  const { stderr, dir } = o;
+  // Only a terminal stdin needs the terminal's own translation kept (echo and ONLCR are off there).
+  const interactive = o.stdin === 'terminal';
+  // READY is needed before a terminal stdin may be written (echo off) and before a FIFO can be opened.
   const expectReady = interactive || dir !== undefined;
-  const prefix = o.contain && dir ? bwrapPrefix(o.contain.writable, o.cwd)(dir) : [];
+  const stdinFifo = o.stdin === 'pipe' && dir ? join(dir, 'stdin') : undefined;
+  const prefix = o.contain && dir ? bwrapPrefix(o.contain.writable, o.cwd, o.contain)(dir) : [];
   const [file, ...args] = [...prefix, BASH, ...o.args];
   // As node-pty's UnixTerminal: PWD is the cwd, TERM the terminal's name.
   const env: Record<string, string> = { ...o.env, PWD: o.cwd, TERM: 'xterm-256color', BASH_ENV: dir ? join(dir, 'bash-env') : bashEnvFile(), __vws_err: stderr.target };
   if (dir) writeFileSync(env.BASH_ENV!, BASH_ENV_FILE, { mode: 0o600 });
   if (o.env.BASH_ENV) env.__vws_bash_env = o.env.BASH_ENV;
   if (interactive) env.__vws_tty = '1';
+  if (o.stdin === 'null') env.__vws_in = 'null';
+  else if (o.stdin === 'pipe') env.__vws_in = stdinFifo ?? 'tcp';
   if (expectReady) env.__vws_ready = '1';
   const envList: string[] = [];
   for (const k in env) envList.push(`${k}=${env[k]}`);
 
   let exit: { exitCode: number; signal?: number } | undefined;
+  let signalled = false;
   let onExit: () => void = () => {};
   const term = native.fork(file, args, envList, o.cwd, o.cols, o.rows, -1, -1, false, helperPath, (code, signal) => {
     exit = { exitCode: code, signal };
@@ -357,11 +397,20 @@ function startPty(o: PtyOptions, sinks: { out: (s: string) => void; err: (s: str
     pending += untranslate(outDecoder.write(raw));
     if (!ready) {
       const r = pending.indexOf(READY);
-      if (r < 0) return;
+      if (r < 0) {
+        // Killed before the wrapper got going: the end marker still ends the run (at once, not by the fallback timer).
+        if (mark !== undefined && pending.includes(mark)) {
+          pending = '';
+          end();
+        }
+        return;
+      }
       pending = pending.slice(r + READY.length);
       ready = true;
       stderr.open(); // a FIFO's read end opens once the wrapper has made it
-      for (const q of queued.splice(0)) writeMaster(q);
+      if (stdinFifo) openStdinFifo();
+      for (const q of queued.splice(0)) writeStdin(q);
+      if (stdinClosed) closeInput();
     }
     if (mark === undefined) {
       // Before the exit nothing can be the marker (its nonce does not exist yet): pass it all on.
@@ -426,6 +475,29 @@ function startPty(o: PtyOptions, sinks: { out: (s: string) => void; err: (s: str
     pump();
   }
 
+  // Piped stdin under bubblewrap: a FIFO the wrapper made, opened once it is there (READY).
+  let fifoOut: ReturnType<typeof createWriteStream> | undefined;
+  let fifoOpened = false;
+  function openStdinFifo(): void {
+    fifoOut = createWriteStream(stdinFifo!);
+    fifoOut.on('open', () => (fifoOpened = true));
+    fifoOut.on('error', () => {}); // the command is gone: what it did not read is not wanted
+  }
+  let stdinClosed = false;
+  let midLine = false; // terminal stdin: the last byte written was not a newline
+  function writeStdin(data: string): void {
+    if (o.stdin === 'terminal') {
+      if (data) midLine = !data.endsWith('\n');
+      writeMaster(data);
+    } else if (o.stdin === 'pipe') (fifoOut ? fifoOut.write(data) : stderr.send?.(data));
+  }
+  function closeInput(): void {
+    // On a terminal, Ctrl-D ends input only at the start of a line; mid-line the first one flushes it.
+    if (o.stdin === 'terminal') writeMaster(midLine ? '\u0004\u0004' : '\u0004');
+    else if (fifoOut) fifoOut.end();
+    else stderr.endInput?.();
+  }
+
   const exited = new Promise<void>((r) => {
     onExit = r;
     if (exit) r();
@@ -461,8 +533,23 @@ function startPty(o: PtyOptions, sinks: { out: (s: string) => void; err: (s: str
     pending = '';
     // Killed before the wrapper got going: no stderr channel will ever connect or open.
     if (!ready) stderr.abandonIfUnopened();
+    // Killed by us before its loopback connection was claimed: a connection bash made is already in
+    // the accept queue, so a moment is enough (not the full grace a natural exit gets).
+    if (signalled && stderr.connected?.() === false) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (!stderr.connected()) stderr.abandonIfUnopened();
+    }
     await Promise.race([stderr.done, new Promise((r) => setTimeout(r, 200))]);
     stderr.abandonIfUnopened();
+    if (fifoOut && !fifoOpened) {
+      // A reader that never came: opening the read end without blocking completes the pending open.
+      try {
+        closeSync(openSync(stdinFifo!, fsc.O_RDONLY | fsc.O_NONBLOCK));
+      } catch {
+        // gone
+      }
+    }
+    fifoOut?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
     return exit!;
   })();
@@ -475,8 +562,15 @@ function startPty(o: PtyOptions, sinks: { out: (s: string) => void; err: (s: str
       sinks.out = onStdout;
       sinks.err = onStderr;
     },
-    write: (data) => (ready ? writeMaster(data) : queued.push(data)),
+    // Piped stdin over the loopback needs no READY (the channel holds what comes early).
+    write: (data) => (ready || (o.stdin === 'pipe' && !stdinFifo) ? writeStdin(data) : queued.push(data)),
+    closeStdin: () => {
+      if (stdinClosed) return;
+      stdinClosed = true;
+      if (ready || (o.stdin === 'pipe' && !stdinFifo)) closeInput();
+    },
     signal: (sig) => {
+      if (exit === undefined) signalled = true;
       try {
         process.kill(-term.pid, sig);
       } catch {
@@ -531,7 +625,7 @@ function dropWarm(): void {
 }
 
 function warmKey(spec: LaunchSpec): string | undefined {
-  if (spec.interactive !== false || spec.contain || spec.noDrain) return undefined;
+  if (stdinModeOf(spec) !== 'null' || spec.contain || spec.noDrain) return undefined;
   return JSON.stringify([spec.cols ?? 200, spec.rows ?? 50, spec.env]);
 }
 
@@ -547,7 +641,7 @@ async function startWarm(spec: LaunchSpec, key: string): Promise<void> {
   const file = join(dirname(bashEnvFile()), `run-${process.pid}-${++warmSeq}`);
   let run: PtyRun;
   try {
-    run = startPty({ args: ['-c', WARM_SCRIPT, 'bash'], env: { ...spec.env, __vws_warm: file }, cwd: '/', cols: spec.cols ?? 200, rows: spec.rows ?? 50, interactive: false, stderr }, sinks);
+    run = startPty({ args: ['-c', WARM_SCRIPT, 'bash'], env: { ...spec.env, __vws_warm: file }, cwd: '/', cols: spec.cols ?? 200, rows: spec.rows ?? 50, stdin: 'null', stderr }, sinks);
   } catch {
     return stderr.abandonIfUnopened();
   }
@@ -590,10 +684,10 @@ export async function launch(spec: LaunchSpec, onStdout: (s: string) => void, on
     // A command line runs as bash's own -c string; argv as "$@", a single simple command that bash
     // execs (or runs as a builtin) without forking. $0 is 'bash' either way.
     const args = typeof spec.command === 'string' ? ['-c', spec.command, 'bash'] : ['-c', '"$@"', 'bash', ...spec.command];
-    run = startPty({ args, env: spec.env, cwd: spec.cwd, cols: spec.cols ?? 200, rows: spec.rows ?? 50, interactive: spec.interactive !== false, stderr, dir, contain: spec.contain, noDrain: spec.noDrain }, sinks);
+    run = startPty({ args, env: spec.env, cwd: spec.cwd, cols: spec.cols ?? 200, rows: spec.rows ?? 50, stdin: stdinModeOf(spec), stderr, dir, contain: spec.contain, noDrain: spec.noDrain }, sinks);
   }
   // The next run like this one finds its bash started. Started now, it overlaps this run (on our
   // own time: started after it, it would compete with whatever the caller does next).
   if (key && warmEnabled) setImmediate(() => void startWarm(spec, key));
-  return { pid: run.pid, done: run.done, write: run.write, signal: run.signal, resize: run.resize };
+  return { pid: run.pid, done: run.done, write: run.write, closeStdin: run.closeStdin, signal: run.signal, resize: run.resize };
 }

@@ -5,6 +5,12 @@ import { z } from 'zod';
 export type PolicyDecision = { decision: 'allow' | 'deny' | 'checkpoint'; reason?: string };
 export type Policy = (cmd: { command: string; args: string[]; line: string }) => PolicyDecision | PolicyDecision['decision'] | undefined;
 
+const fn = <T>(name: string) => z.custom<T>((v) => typeof v === 'function', `${name} must be a function`);
+type Hook = (args: { sandbox: unknown; outcome?: unknown }) => void | Promise<void>;
+type InstructionsFn = (opts: { defaultInstructions: string; requestContext?: unknown }) => string;
+/** As LocalSandbox: a name that is safe as a file name. */
+const checkpointName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a checkpoint name is letters, digits, ".", "_" and "-" (starting with a letter or digit)').refine((n) => !n.includes('..'), 'a checkpoint name cannot contain ".."');
+
 const schema = z
   .object({
     id: z.string().min(1).optional(),
@@ -34,6 +40,36 @@ const schema = z
     deny: z.array(z.string()).optional(),
     /** Decides per command: allow, deny (nothing runs) or checkpoint-then-run. */
     policy: z.custom<Policy>((v) => typeof v === 'function', 'policy must be a function').optional(),
+    // ---- Mastra's sandbox options (MastraSandboxOptions, LocalSandboxOptions), same meaning.
+    /** After each start (fatal if it throws), before stop, before destroy. */
+    onStart: fn<Hook>('onStart').optional(),
+    onStop: fn<Hook>('onStop').optional(),
+    onDestroy: fn<Hook>('onDestroy').optional(),
+    /** Replaces the default instructions (string, '' for none) or derives them (function). */
+    instructions: z.union([z.string(), fn<InstructionsFn>('instructions')]).optional(),
+    /** Default per-command timeout in ms (none when unset; a command's own timeout wins). */
+    timeout: z.number().int().positive().optional(),
+    /** snapshot() saves the mounted InodeFilesystems under this name in checkpointsDirectory; start seeds empty mounts from it. */
+    checkpointName: checkpointName.optional(),
+    /** Seeds empty mounts when checkpointName has no saved checkpoint yet (boot only). */
+    seedCheckpointName: checkpointName.optional(),
+    /** Where named checkpoints are kept (default: `.checkpoints` beside the working directory). */
+    checkpointsDirectory: z.string().min(1).optional(),
+    /** Isolation settings under bubblewrap, as LocalSandbox's nativeSandbox. */
+    nativeSandbox: z
+      .object({
+        allowNetwork: z.boolean().optional(),
+        readOnlyPaths: z.array(z.string().min(1)).optional(),
+        readWritePaths: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .optional(),
+    /**
+     * stdin of processes started with processes.spawn: 'pipe' (default, as LocalSandbox: bytes arrive
+     * unchanged, closeStdin() is end of file) or 'terminal' (the PTY, for programs that must see a
+     * terminal on stdin; Ctrl-D is end of file). stdout is a terminal either way.
+     */
+    stdin: z.enum(['pipe', 'terminal']).optional(),
   })
   .strict();
 

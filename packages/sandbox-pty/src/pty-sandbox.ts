@@ -1,9 +1,11 @@
 // PtySandbox: a Mastra WorkspaceSandbox that runs real host binaries under a pseudo-terminal, inside
 // the working directory where Workspace mounts (InodeFilesystems over FUSE) appear.
 
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdir, readdir, rmdir } from 'node:fs/promises';
+import { cpus, homedir, platform, tmpdir, totalmem } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import {
   MastraSandbox,
   type CommandResult,
@@ -21,8 +23,10 @@ import { mountFilesystem, noChanges, type ActiveMount, type Changes } from './mo
 import { parseSandboxOptions, type PtySandboxOptions, type PolicyDecision } from './options.js';
 import { PtyProcessHandle, PtyProcessManager } from './process-manager.js';
 import type { Launched, LaunchSpec } from './launcher.js';
+import { loadCheckpoint, saveCheckpoint } from './named-checkpoints.js';
 import { Runner } from './runner.js';
-import { forget, makeShadowDir } from './shadow-dir.js';
+import { claimShadowDir, forget, shadowDirName } from './shadow-dir.js';
+import { InodeFs } from '@vws/inode-fs';
 
 type ProviderStatus = 'pending' | 'initializing' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'destroying' | 'destroyed' | 'error';
 
@@ -41,6 +45,13 @@ export class CommandDeniedError extends Error {
     super(`command denied by the sandbox policy: ${reason} (${command})`);
     this.name = 'CommandDeniedError';
   }
+}
+
+/** Why sync mode cannot serve a filesystem (it needs these members), or undefined when it can. */
+function unservable(fs: WorkspaceFilesystem): string | undefined {
+  if (fs instanceof InodeFilesystem) return undefined;
+  const missing = (['readdir', 'readFile', 'writeFile', 'mkdir', 'deleteFile', 'rmdir', 'stat'] as const).filter((k) => typeof (fs as unknown as Record<string, unknown>)[k] !== 'function');
+  return missing.length ? `it has no ${missing.join(', ')} (PtySandbox mounts InodeFilesystems with FUSE and other filesystems by copying through these methods)` : undefined;
 }
 
 export class PtySandbox extends MastraSandbox {
@@ -63,14 +74,24 @@ export class PtySandbox extends MastraSandbox {
   /** Forks commands from a small helper process (see spawner-main.ts), or in-process when spawner is off. */
   private readonly runner: Runner;
   private lastSnapshot?: string;
+  /** Where named checkpoints are kept (Mastra's checkpointsDirectory). */
+  readonly checkpointsDirectory: string;
+  /** Mount points this sandbox made (removed again on unmount). */
+  private readonly madeDirs = new Set<string>();
+  /** The saved checkpoint that seeds empty mounts (checkpointName, else seedCheckpointName), loaded once. */
+  private seed?: Promise<Map<string, InodeFs> | undefined>;
 
   constructor(options: PtySandboxOptions = {}) {
     const o = parseSandboxOptions(options);
-    // Without FUSE, mounts are shadow directories under the working directory: then it lives on the
-    // fastest local filesystem (/dev/shm) and is cleared after a crash (shadow-dir.ts).
-    const workingDirectory = o.workingDirectory ? resolve(o.workingDirectory) : o.syncMode || fuseProblem() ? makeShadowDir() : mkdtempSync(join(tmpdir(), 'vws-sbx-'));
-    super({ name: 'PtySandbox', workingDirectory, env: o.env, processes: new PtyProcessManager() });
+    // Our own directory is made on first use, so a sandbox that never ran leaves nothing behind.
+    // Without FUSE, mounts are shadow directories under it: then it lives on the fastest local
+    // filesystem (/dev/shm) and is cleared after a crash (shadow-dir.ts).
+    const syncHere = !o.workingDirectory && (o.syncMode || fuseProblem() !== undefined);
+    const workingDirectory = o.workingDirectory ? resolve(o.workingDirectory) : syncHere ? shadowDirName() : join(tmpdir(), `vws-sbx-${randomBytes(6).toString('hex')}`);
+    super({ name: 'PtySandbox', workingDirectory, env: o.env, processes: new PtyProcessManager(), onStart: o.onStart as never, onStop: o.onStop as never, onDestroy: o.onDestroy as never });
+    this.shadowHome = syncHere;
     this.ownDir = !o.workingDirectory;
+    this.checkpointsDirectory = o.checkpointsDirectory ? resolve(o.checkpointsDirectory) : join(dirname(workingDirectory), '.checkpoints');
     this.opts = o;
     this.id = o.id ?? `vws-pty-${Math.random().toString(36).slice(2, 10)}`;
     this.killGraceMs = o.killGraceMs ?? 2000;
@@ -81,7 +102,37 @@ export class PtySandbox extends MastraSandbox {
   // ------------------------------------------------------------------ lifecycle
 
   override async start(): Promise<void> {
+    this.ensureDir();
+    // A given working directory is made if missing, as LocalSandbox does; one that cannot be (under a
+    // file, no permission) fails the start. Async: it may be a FUSE mount this process serves.
+    if (!this.ownDir) await mkdir(this.workingDirectory!, { recursive: true });
     await this.runner.start();
+    // Mounts made before the start are seeded now; later ones as they are mounted.
+    for (const [path, m] of this.active) await this.seedMount(path, m.filesystem);
+    // What stop() unmounted comes back.
+    for (const [path, fs] of this.stopped.splice(0)) {
+      const r = await this.mount(fs, path);
+      if (!r.success) throw new Error(`PtySandbox: remounting ${path} after a stop failed: ${r.error}`);
+    }
+  }
+
+  /** Mounts taken down by stop(), made again by the next start(). */
+  private readonly stopped: Array<[string, WorkspaceFilesystem]> = [];
+
+  /** Makes our own working directory once (no stat: it may be a FUSE mount this process serves). */
+  private ensureDir(): void {
+    if (!this.ownDir || this.dirMade) return;
+    if (this.shadowHome) claimShadowDir(this.workingDirectory!);
+    else mkdirSync(this.workingDirectory!, { mode: 0o700 });
+    this.dirMade = true;
+  }
+  private dirMade = false;
+  /** Our working directory is a shadow home (sync mode): in /dev/shm, cleared after a crash. */
+  private readonly shadowHome: boolean;
+
+  /** stdin of spawned processes (option `stdin`). */
+  get stdinMode(): 'pipe' | 'terminal' {
+    return this.opts.stdin ?? 'pipe';
   }
 
   /**
@@ -93,18 +144,31 @@ export class PtySandbox extends MastraSandbox {
     return this.runner.launch(spec, onStdout, onStderr);
   }
 
+  /**
+   * As LocalSandbox's: kills what runs and unmounts (so `new Mastra({ workspace }).shutdown()` leaves
+   * no mount behind); the spawner ends too. start() makes the same mounts again.
+   */
   override async stop(): Promise<void> {
     await this.killAll();
+    for (const [path, m] of [...this.active]) {
+      this.stopped.push([path, m.filesystem]);
+      await this.unmount(path);
+    }
+    this.runner.stop();
   }
 
   override async destroy(): Promise<void> {
     await this.killAll();
     this.runner.stop();
     for (const path of [...this.active.keys()]) await this.unmount(path);
-    if (this.ownDir) {
+    this.stopped.length = 0;
+    if (this.ownDir && this.dirMade) {
       rmSync(this.workingDirectory!, { recursive: true, force: true });
       forget(this.workingDirectory!);
     }
+    this.dirMade = false;
+    // A start after destroy (a clone's, or Mastra's restart) loads the seed again.
+    this.seed = undefined;
   }
 
   /**
@@ -145,10 +209,11 @@ export class PtySandbox extends MastraSandbox {
   prepareRun(cwd: string | undefined, env: Record<string, string | undefined> | undefined) {
     const base = this.workingDirectory!;
     const dir = cwd === undefined ? base : isAbsolute(cwd) ? cwd : resolve(base, cwd);
+    const ns = this.opts.nativeSandbox ?? {};
     return {
       cwd: dir,
       env: buildEnv(base, { env: this.getEnv(), inheritNames: this.opts.inheritEnvNames, inheritEnv: this.opts.inheritEnv }, env as Record<string, string | undefined>),
-      contain: this.opts.isolation === 'bwrap' ? { writable: [base] } : undefined,
+      contain: this.opts.isolation === 'bwrap' ? { writable: [base, ...(ns.readWritePaths ?? []).map((p) => resolve(base, p))], readOnly: (ns.readOnlyPaths ?? []).map((p) => resolve(base, p)), allowNetwork: ns.allowNetwork } : undefined,
     };
   }
 
@@ -178,6 +243,7 @@ export class PtySandbox extends MastraSandbox {
       ...options,
       ...(args.length ? { originalInvocation: { command, args } } : {}),
       stdinMode: 'ignore',
+      timeout: options.timeout ?? this.opts.timeout,
       maxRetainedBytes: options.maxRetainedBytes ?? this.opts.maxRetainedBytes ?? Infinity,
     });
     this.foreground.add(handle.pid);
@@ -224,32 +290,57 @@ export class PtySandbox extends MastraSandbox {
   // ------------------------------------------------------------------ mounts
 
   override async mount(filesystem: WorkspaceFilesystem, mountPath: string): Promise<MountResult> {
-    const path = `/${mountPath.replace(/^\/+|\/+$/g, '')}`;
+    const path = `/${mountPath.split('/').filter(Boolean).join('/')}`;
+    const fail = (error: string): MountResult => {
+      this.mounts?.set(path, { filesystem, state: 'error', error });
+      return { success: false, mountPath: path, error };
+    };
+    if (!/^[A-Za-z0-9._\-/]+$/.test(mountPath) || path.split('/').some((s) => s === '.' || s === '..')) {
+      return fail(`Invalid mount path: ${mountPath}. Must be an absolute path with alphanumeric, dash, dot, underscore, or slash characters only, without "." or ".." segments.`);
+    }
     const hostPath = path === '/' ? this.workingDirectory! : join(this.workingDirectory!, path);
     if (this.active.has(path)) await this.unmount(path);
+    // A mount needs a started sandbox (Mastra's destroy skips one that never started, which would
+    // leave the mount point and directory behind). Within start (Mastra's pending mounts, our
+    // remounts) the status is no longer 'pending'.
+    if (this.status === 'pending') await this._start();
+    this.ensureDir();
+    // As LocalSandbox: never hide files that are already there.
+    let existed = false;
+    try {
+      const entries = await readdir(hostPath);
+      existed = true;
+      if (entries.length > 0 && path !== '/') return fail(`Cannot mount at ${hostPath}: directory exists and is not empty. Mounting would hide existing files. Use a different path or empty the directory first.`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return fail(`Cannot mount at ${hostPath}: path is a regular file. Use a different mount path or remove the file first.`);
+    }
+    const cannot = unservable(filesystem);
+    if (cannot) return fail(`Cannot mount ${filesystem.provider ?? 'this'} filesystem "${filesystem.id}" at ${path}: ${cannot}`);
     // The spawner must exist before any FUSE mount: a process forked afterwards inherits the
     // /dev/fuse descriptor and would keep a dead mount alive if this process were killed.
     await this.runner.start();
     this.mounts?.set(path, { filesystem, state: 'mounting' });
     try {
+      if (this.status === 'running') await this.seedMount(path, filesystem);
       const m = await mountFilesystem(filesystem, path, hostPath, { forceSync: this.opts.syncMode });
       this.active.set(path, m);
+      if (!existed && path !== '/') this.madeDirs.add(hostPath);
       this.mounts?.set(path, { filesystem, state: 'mounted' });
       return { success: true, mountPath: path };
     } catch (e) {
-      const error = (e as Error).message;
-      this.mounts?.set(path, { filesystem, state: 'error', error });
-      return { success: false, mountPath: path, error };
+      return fail((e as Error).message);
     }
   }
 
   override async unmount(mountPath: string): Promise<void> {
-    const path = `/${mountPath.replace(/^\/+|\/+$/g, '')}`;
+    const path = `/${mountPath.split('/').filter(Boolean).join('/')}`;
     const m = this.active.get(path);
     if (!m) return;
     this.active.delete(path);
     await m.unmount();
     this.mounts?.delete(path);
+    // The mount point goes too when this sandbox made it (as LocalSandbox removes its link).
+    if (this.madeDirs.delete(m.hostPath)) await rmdir(m.hostPath).catch(() => {});
   }
 
   /** How each mount is served: 'fuse' or 'sync'. */
@@ -259,9 +350,36 @@ export class PtySandbox extends MastraSandbox {
 
   // ------------------------------------------------------------------ checkpoints and clones
 
-  /** Mastra's snapshot: an O(1) checkpoint of every mounted InodeFilesystem. */
+  /**
+   * Mastra's snapshot: an O(1) checkpoint of every mounted InodeFilesystem, named by `checkpointName`
+   * when set (and then also saved to checkpointsDirectory, for clones and later processes).
+   */
   override async snapshot(): Promise<void> {
-    this.lastSnapshot = this.checkpointMounts(`snapshot-${++this.checkpointCounter}`);
+    const name = this.opts.checkpointName;
+    this.lastSnapshot = this.checkpointMounts(name ?? `snapshot-${++this.checkpointCounter}`);
+    if (name) await saveCheckpoint(this.checkpointsDirectory, name, this.inodeMounts((fs) => fs.engine));
+  }
+
+  /** Each mounted InodeFilesystem, by mount path, mapped through `pick`. */
+  private inodeMounts<T>(pick: (fs: InodeFilesystem) => T): Map<string, T> {
+    const out = new Map<string, T>();
+    for (const [path, m] of this.active) if (m.filesystem instanceof InodeFilesystem) out.set(path, pick(m.filesystem));
+    return out;
+  }
+
+  /** Fills an empty InodeFilesystem mounted at `path` from the seed checkpoint, if it has that path. */
+  private async seedMount(path: string, fs: WorkspaceFilesystem): Promise<void> {
+    if (!(fs instanceof InodeFilesystem) || (!this.opts.checkpointName && !this.opts.seedCheckpointName)) return;
+    if (fs.engine.readdir('/').length > 0) return; // as LocalSandbox: only an empty tree is seeded
+    this.seed ??= (async () => {
+      for (const name of [this.opts.checkpointName, this.opts.seedCheckpointName]) {
+        const saved = name ? await loadCheckpoint(this.checkpointsDirectory, name) : undefined;
+        if (saved) return saved;
+      }
+      return undefined;
+    })();
+    const state = (await this.seed)?.get(path);
+    if (state) fs.engine.reset(state.fork());
   }
 
   get latestSnapshot(): string | undefined {
@@ -273,11 +391,15 @@ export class PtySandbox extends MastraSandbox {
    * `seedCheckpointName`) when given, else their current state. Later writes on either side stay apart.
    */
   clone(options: { id?: string; checkpointName?: string; seedCheckpointName?: string; env?: Record<string, string>; workingDirectory?: string } = {}): WorkspaceSandbox {
-    const name = options.checkpointName ?? options.seedCheckpointName;
-    const twin = new PtySandbox({ ...this.opts, id: options.id, workingDirectory: options.workingDirectory, env: { ...this.opts.env, ...options.env } });
-    for (const [path, m] of this.active) {
-      if (!(m.filesystem instanceof InodeFilesystem)) continue;
-      const state = name ? m.filesystem.checkpointState(name).fork() : m.filesystem.engine.fork();
+    const checkpointName = options.checkpointName ?? this.opts.checkpointName;
+    const seedCheckpointName = options.seedCheckpointName ?? this.opts.seedCheckpointName;
+    const twin = new PtySandbox({ ...this.opts, id: options.id, workingDirectory: options.workingDirectory, env: { ...this.opts.env, ...options.env }, checkpointName, seedCheckpointName });
+    const named = options.checkpointName !== undefined || options.seedCheckpointName !== undefined;
+    for (const [path, fs] of this.inodeMounts((f) => f)) {
+      // A name held in memory forks at once; otherwise the twin starts empty and seeds from
+      // checkpointsDirectory on start (nothing saved under either name: it stays empty, as LocalSandbox's).
+      const held = [options.checkpointName, options.seedCheckpointName].find((n) => n !== undefined && fs.listCheckpoints().some((c) => c.name === n));
+      const state = held ? fs.checkpointState(held).fork() : named ? new InodeFs() : fs.engine.fork();
       twin.pendingMounts.set(path, new InodeFilesystem({ fs: state }));
     }
     return twin;
@@ -303,23 +425,49 @@ export class PtySandbox extends MastraSandbox {
 
   // ------------------------------------------------------------------ info
 
+  /** What LocalSandbox gives (resources, platform, isolation) and our own fields (mounts, modes). */
   override getInfo(): SandboxInfo {
+    const isolation = this.opts.isolation ?? 'none';
+    const ns = this.opts.nativeSandbox ?? {};
     return {
       id: this.id,
       name: this.name,
       provider: this.provider,
       status: this.status,
       createdAt: this.createdAt,
+      resources: { memoryMB: Math.round(totalmem() / 1024 / 1024), cpuCores: cpus().length },
       mounts: [...this.active].map(([path, m]) => ({ path, filesystem: m.filesystem.provider })),
-      metadata: { workingDirectory: this.workingDirectory, isolation: this.opts.isolation ?? 'none', mountModes: this.mountModes(), running: this.running.size },
+      metadata: {
+        workingDirectory: this.workingDirectory,
+        platform: platform(),
+        nodeVersion: process.version,
+        isolation,
+        isolationConfig: isolation !== 'none' ? { allowNetwork: ns.allowNetwork ?? false, readOnlyPaths: ns.readOnlyPaths, readWritePaths: ns.readWritePaths } : undefined,
+        mountModes: this.mountModes(),
+        running: this.running.size,
+      },
     };
   }
 
-  override getInstructions(): string {
-    return (
-      `Commands run under a pseudo-terminal in ${this.workingDirectory} with a curated environment ` +
-      `(HOME is the workspace). Files written with the workspace file tools are seen by the next command at once.` +
-      (this.opts.isolation === 'bwrap' ? ' The host is read-only and there is no network.' : '')
-    );
+  /** As Mastra's providers: a string replaces the default ('' for none), a function derives from it. */
+  override getInstructions(opts?: { requestContext?: unknown }): string {
+    const custom = this.opts.instructions;
+    if (typeof custom === 'string') return custom;
+    const defaults = this.defaultInstructions();
+    return custom ? custom({ defaultInstructions: defaults, requestContext: opts?.requestContext }) : defaults;
+  }
+
+  /** Only what holds for this sandbox as it is: which filesystems commands see, and where. */
+  private defaultInstructions(): string {
+    const wd = this.workingDirectory!;
+    const ns = this.opts.nativeSandbox ?? {};
+    const parts = [`Commands run in bash with a pseudo-terminal on stdout, in "${wd}" (also HOME), with a curated environment.`];
+    const mounts = [...this.active.values()];
+    if (mounts.length) {
+      const where = mounts.map((m) => (m.mountPath === '/' ? `the workspace filesystem is "${wd}" itself` : `${m.mountPath} is at "${m.hostPath}"`)).join('; ');
+      parts.push(`Mounted: ${where}. Changes made with the file tools are seen by the next command, and the file tools see what commands write there.`);
+    }
+    if (this.opts.isolation === 'bwrap') parts.push(`The rest of the host is read-only${ns.allowNetwork ? '' : ' and there is no network'}.`);
+    return parts.join(' ');
   }
 }

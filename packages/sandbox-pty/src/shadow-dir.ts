@@ -3,7 +3,8 @@
 // the process that made them, removed on destroy, at exit, and (after a crash) by the next process
 // that makes one.
 
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -32,6 +33,18 @@ export function makeShadowDir(): string {
   const dir = mkdtempSync(join(shadowRoot(), `${PREFIX}${process.pid}-`)); // mkdtemp makes it 0700
   removeAtExit(dir);
   return dir;
+}
+
+/** A name for a shadow directory, made later (a sandbox makes its directory on first use): see claimShadowDir. */
+export function shadowDirName(): string {
+  return join(shadowRoot(), `${PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/** Makes a directory named by shadowDirName (0700), removed at process exit unless released before. */
+export function claimShadowDir(dir: string): void {
+  clearStaleShadows();
+  mkdirSync(dir, { mode: 0o700 });
+  removeAtExit(dir);
 }
 
 /** Removes `dir` when the process exits or is ended by SIGINT, SIGTERM or SIGHUP (destroy() normally does it first). */

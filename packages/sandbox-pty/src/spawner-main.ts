@@ -31,6 +31,9 @@ process.on('message', (m: ToSpawner) => {
     case 'write':
       running.get(m.id)?.write(m.data);
       break;
+    case 'closeStdin':
+      running.get(m.id)?.closeStdin();
+      break;
     case 'signal':
       running.get(m.id)?.signal(m.signal);
       break;

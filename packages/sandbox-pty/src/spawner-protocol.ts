@@ -6,6 +6,7 @@ export type WireSpec = LaunchSpec;
 export type ToSpawner =
   | { type: 'spawn'; id: number; spec: WireSpec }
   | { type: 'write'; id: number; data: string }
+  | { type: 'closeStdin'; id: number }
   | { type: 'signal'; id: number; signal: NodeJS.Signals }
   | { type: 'resize'; id: number; cols: number; rows: number };
 

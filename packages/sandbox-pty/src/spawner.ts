@@ -90,6 +90,7 @@ export class Spawner {
       pid: await pid,
       done,
       write: (data) => this.send({ type: 'write', id, data }),
+      closeStdin: () => this.send({ type: 'closeStdin', id }),
       signal: (signal) => this.send({ type: 'signal', id, signal }),
       resize: (cols, rows) => this.send({ type: 'resize', id, cols, rows }),
     };

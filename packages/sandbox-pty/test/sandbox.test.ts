@@ -184,7 +184,8 @@ describe.each(['no mount', 'fuse', 'sync'] as const)('%s', (mode) => {
 
     it('resize reaches the terminal', async () => {
       const sb = await make(mode);
-      const h = await sb.processes.spawn('sleep 0.3; stty size');
+      const h = await sb.processes.spawn('sleep 0.3; stty size </dev/tty');
+      // stdin is a pipe (as LocalSandbox's); the terminal is stdout's, and /dev/tty.
       h.resize(100, 40);
       expect((await h.wait()).stdout.trim()).toBe('40 100');
     });

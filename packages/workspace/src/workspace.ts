@@ -11,7 +11,7 @@ import { InodeFilesystem } from '@vws/filesystem-inode';
 import { InodeFs } from '@vws/inode-fs';
 import { PtySandbox, type Policy } from '@vws/sandbox-pty';
 import { z } from 'zod';
-import { createVwsTools } from './tools.js';
+import { createVwsTools, type VwsTools } from './tools.js';
 
 const run = promisify(execFile);
 
@@ -36,10 +36,40 @@ const optionsSchema = z
     timeoutMs: z.number().int().positive().optional(),
     /** Checkpoint before every turn run through vws.turn(), named turn-1, turn-2, ... */
     perTurnCheckpoints: z.boolean().optional(),
-    /** Passed to Mastra's Workspace as `tools` (per-tool config of the mastra_workspace_* tools). */
+    /**
+     * Passed to Mastra's Workspace as `tools` (per-tool config of the mastra_workspace_* tools); our
+     * vws_* tools obey it too (enabled, requireApproval, name, hooks; keyed by their ids).
+     */
     toolsConfig: z.record(z.string(), z.unknown()).optional(),
+    /** Read-only (the filesystem's readOnly): Mastra leaves the write tools out, and commands cannot write either (EROFS). */
+    readOnly: z.boolean().optional(),
+    // ---- Passed through to Mastra's Workspace unchanged (see its WorkspaceConfig).
+    name: z.string().optional(),
+    skills: z.unknown().optional(),
+    skillSource: z.unknown().optional(),
+    checkSkillFileMtime: z.boolean().optional(),
+    bm25: z.unknown().optional(),
+    vectorStore: z.unknown().optional(),
+    embedder: z.unknown().optional(),
+    searchIndexName: z.string().optional(),
+    autoIndexPaths: z.array(z.string()).optional(),
+    lsp: z.unknown().optional(),
+    /**
+     * Not supported here yet (refused with the reason): Mastra's Workspace takes either a filesystem
+     * or mounts, and a filesystem mounted inside the FUSE-mounted root is exported into it by sync
+     * mode. Build `new Workspace({ mounts: { '/workspace': new InodeFilesystem(), '/data': ... },
+     * sandbox: new PtySandbox() })` instead.
+     */
+    mounts: z.record(z.string(), z.unknown()).optional(),
+    onMount: z.unknown().optional(),
+    instructions: z.unknown().optional(),
+    operationTimeout: z.number().optional(),
+    autoSync: z.boolean().optional(),
   })
   .strict();
+
+/** The options that go to Mastra's Workspace as they are. */
+const WORKSPACE_PASSTHROUGH = ['name', 'skills', 'skillSource', 'checkSkillFileMtime', 'bm25', 'vectorStore', 'embedder', 'searchIndexName', 'autoIndexPaths', 'lsp', 'onMount', 'instructions', 'operationTimeout', 'autoSync'] as const;
 
 export type VwsWorkspaceOptions = z.input<typeof optionsSchema>;
 
@@ -48,7 +78,7 @@ export interface VwsWorkspace {
   filesystem: InodeFilesystem;
   sandbox: PtySandbox;
   /** Our tools, to hand to an Agent: `new Agent({ ..., workspace, tools: vws.tools })`. */
-  tools: ReturnType<typeof createVwsTools>;
+  tools: VwsTools;
   /** Host path where the workspace is mounted (commands run here). */
   readonly path: string;
   readonly defaultTimeoutMs: number;
@@ -110,13 +140,32 @@ export async function createVwsWorkspace(options: VwsWorkspaceOptions = {}): Pro
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) throw new TypeError(`createVwsWorkspace: invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`);
   const o = parsed.data;
-  const filesystem = new InodeFilesystem({ fs: o.engine, quota: o.quota, clock: o.clock, files: typeof o.files === 'object' ? o.files : undefined });
+  if (o.mounts) {
+    throw new TypeError(
+      "createVwsWorkspace: mounts: not supported by the composer (Mastra's Workspace takes a filesystem or mounts, not both, and the composer's filesystem is the FUSE-mounted root). " +
+        "Build the Workspace yourself: new Workspace({ mounts: { '/workspace': new InodeFilesystem(), '/data': otherFs }, sandbox: new PtySandbox() }).",
+    );
+  }
+  const files = typeof o.files === 'object' ? o.files : undefined;
+  // A host directory is imported before the filesystem turns read-only.
+  const filesystem = new InodeFilesystem({ fs: o.engine, quota: o.quota, clock: o.clock, files, readOnly: o.readOnly && typeof o.files !== 'string' });
   if (typeof o.files === 'string') await importHostDir(filesystem, o.files);
-  const sandbox = new PtySandbox({ id: o.id, env: o.env, inheritEnvNames: o.inheritEnvNames, isolation: o.isolation, syncMode: o.syncMode, policy: o.policy, allow: o.allow, deny: o.deny });
-  const workspace = new Workspace({ id: o.id, filesystem, sandbox, ...(o.toolsConfig ? { tools: o.toolsConfig as never } : {}) });
+  const fsReadOnly = o.readOnly && typeof o.files === 'string' ? filesystem.fork({ readOnly: true }) : filesystem;
+  const defaultTimeoutMs = o.timeoutMs ?? 120_000;
+  // timeoutMs is every command's default timeout, execute_command's included.
+  const sandbox = new PtySandbox({ id: o.id, env: o.env, inheritEnvNames: o.inheritEnvNames, isolation: o.isolation, syncMode: o.syncMode, policy: o.policy, allow: o.allow, deny: o.deny, timeout: defaultTimeoutMs });
+  const passthrough = Object.fromEntries(WORKSPACE_PASSTHROUGH.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+  const workspace = new Workspace({
+    id: o.id,
+    ...passthrough,
+    filesystem: fsReadOnly,
+    sandbox,
+    ...(o.mounts ? { mounts: o.mounts as never } : {}),
+    ...(o.toolsConfig ? { tools: o.toolsConfig as never } : {}),
+  } as never);
   await workspace.init();
   // The filesystem's root becomes the sandbox's working directory (FUSE; sync mode without FUSE).
-  const mounted = await sandbox.mount(filesystem, '/');
+  const mounted = await sandbox.mount(fsReadOnly, '/');
   if (!mounted.success) {
     await workspace.destroy();
     throw new Error(`createVwsWorkspace: mounting the filesystem failed: ${mounted.error}`);
@@ -124,11 +173,11 @@ export async function createVwsWorkspace(options: VwsWorkspaceOptions = {}): Pro
   const turnNames: string[] = [];
   const vws: VwsWorkspace = {
     workspace,
-    filesystem,
+    filesystem: fsReadOnly as InodeFilesystem,
     sandbox,
     tools: undefined as never,
     path: sandbox.workingDirectory!,
-    defaultTimeoutMs: o.timeoutMs ?? 120_000,
+    defaultTimeoutMs,
     async turn(fn) {
       if (o.perTurnCheckpoints) {
         const name = `turn-${turnNames.length + 1}`;
@@ -156,6 +205,6 @@ export async function createVwsWorkspace(options: VwsWorkspaceOptions = {}): Pro
       await sandbox.destroy();
     },
   };
-  vws.tools = createVwsTools(vws);
+  vws.tools = await createVwsTools(vws, o.toolsConfig as never);
   return vws;
 }
