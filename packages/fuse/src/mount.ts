@@ -10,6 +10,7 @@ import { adopt, restoreServed } from './remote-fs.js';
 import { serveMount, servedHere, type Mount, type MountOptions } from './serve.js';
 import { runningServingThread, servingThread, type ServingThread } from './serve-thread.js';
 import { detach, isMountPoint } from './stale.js';
+import { onProcessEnd } from './exit-hooks.js';
 
 export type { Mount, MountOptions } from './serve.js';
 
@@ -88,16 +89,7 @@ function detachThreadMountsNow(): void {
 function installExitHandlers(): void {
   if (exitHandlersInstalled) return;
   exitHandlersInstalled = true;
-  process.on('exit', detachThreadMountsNow);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = () => {
-      detachThreadMountsNow();
-      // Keep the default behaviour (die by this signal) unless someone else handles it.
-      process.off(signal, onSignal);
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
-  }
+  onProcessEnd(detachThreadMountsNow);
 }
 
 /** Host paths this process currently serves (on the serving thread or on this one). */

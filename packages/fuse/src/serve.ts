@@ -12,7 +12,6 @@ import { mkdtempSync, rmdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { isMainThread } from 'node:worker_threads';
 import type { InodeFs } from '@vws/inode-fs';
 import { lowLevelDriver, type KernelDriver, type KernelSession } from './driver.js';
 import { MountError } from './errors.js';
@@ -20,6 +19,7 @@ import { KernelCache } from './kernel-cache.js';
 import { RequestHandler, type CacheTimeouts, type OpCounter } from './requests.js';
 import { widenReadahead } from './readahead.js';
 import { detach, isMountPoint, probe } from './stale.js';
+import { onProcessEnd } from './exit-hooks.js';
 
 export interface MountOptions {
   /** The kernel binding; our libfuse3 low-level addon by default. */
@@ -112,18 +112,8 @@ export function detachAllNow(): void {
 function installExitHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
-  process.on('exit', detachAllNow);
-  // Signals reach the main thread only; there mount.ts detaches what the serving thread serves.
-  if (!isMainThread) return;
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = () => {
-      detachAllNow();
-      // Keep the default behaviour (die by this signal) unless someone else handles it.
-      process.off(signal, onSignal);
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
-  }
+  // On the serving thread this runs at the thread's exit; the main thread's signals reach mount.ts.
+  onProcessEnd(detachAllNow);
 }
 
 /** Mounts `fs` at `dir` (a fresh 0700 temp dir when omitted), served on this thread. */
