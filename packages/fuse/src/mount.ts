@@ -42,6 +42,18 @@ function threadMount(server: ServingThread, id: number, path: string, fs: InodeF
     server.release();
   };
   server.whenClosed(id, gone);
+  // Every command settles before it starts. Most of the time nothing changed through the API since
+  // the last time all was settled (no call but reads: ServingThread.mutations), and then nothing is
+  // asked at all; else one synchronous call says whether anything is pending, and only then do we
+  // wait (asynchronously) for the kernel to take the invalidations.
+  let settledAt = -1;
+  const settle = async (): Promise<void> => {
+    if (!mounted || !server.alive) return;
+    const at = server.mutations;
+    if (at === settledAt) return;
+    if (!server.call(id, '$settledNow')) await server.request({ op: 'settle', mount: id });
+    settledAt = at;
+  };
   let unmounting: Promise<void> | undefined;
   return {
     path,
@@ -52,7 +64,7 @@ function threadMount(server: ServingThread, id: number, path: string, fs: InodeF
     get ops() {
       return server.alive ? (server.call(id, '$ops') as Mount['ops']) : undefined;
     },
-    settle: () => (mounted && server.alive ? (server.request({ op: 'settle', mount: id }) as Promise<void>) : Promise.resolve()),
+    settle,
     unmount() {
       unmounting ??= (async () => {
         if (server.alive) await server.request({ op: 'unmount', mount: id });

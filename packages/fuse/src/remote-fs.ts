@@ -103,6 +103,12 @@ function forward(self: InodeFs, method: string, args: unknown[]): unknown {
 
 /** The host's handle to an engine on the serving thread. Never constructed: see adopt(). */
 export class RemoteInodeFs extends InodeFs {
+  /** O(1) over there too; pipelined: the caller does not wait for the serving thread. */
+  override fork(): InodeFs {
+    const { server, id } = remoteOf(this)!;
+    return attach(Object.create(null), server, server.pipeline(id, 'fork'), fixedFields(this));
+  }
+
   override watch(listener: (ev: ChangeEvent) => void): () => void {
     const { server, id } = remoteOf(this)!;
     return server.watch(id, listener as (ev: never) => void);

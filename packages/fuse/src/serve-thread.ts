@@ -27,6 +27,9 @@ export class ServingThreadError extends Error {
   }
 }
 
+/** Engine methods and our own calls that change nothing (see ServingThread.mutations). */
+const READS = new Set(['fork', 'diff', 'stat', 'lstat', 'readFile', 'readdir', 'exists', 'getattr', 'lookup', 'readlink', 'readlinkIno', 'realpath', 'inoOf', 'fingerprint', 'snapshot', 'usage', 'version', 'options', 'getxattr', 'listxattr', 'pathsOf', 'readIno', 'readdirIno', 'statfs', 'fstat', '$ops', '$mounted', '$settledNow']);
+
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
@@ -71,12 +74,40 @@ export class ServingThread {
     return !this.gone;
   }
 
+  /**
+   * Counts calls that may have changed an engine (anything but the reads below): a mount whose
+   * invalidations were all delivered at count N is still settled while the count is N, so the
+   * settle before each command costs nothing when the API changed nothing (mount.ts).
+   */
+  mutations = 0;
+
+  /** Engines whose host handles were collected, released with the next call (no call of their own). */
+  private releasing: number[] = [];
+
+  /** Ids the host gives to engines made by pipelined calls (apart from the worker's own). */
+  private nextNamed = 2 ** 30;
+
+  /**
+   * A pipelined call whose result is an engine (fork): sent without waiting for the answer, the new
+   * engine named here. The host then sleeps through no round trip (a command's start forks).
+   */
+  pipeline(t: number, m: string, a: unknown[] = []): number {
+    if (this.gone) throw this.gone;
+    if (!this.started) this.awaitStart();
+    if (!READS.has(m)) this.mutations++;
+    const as = this.nextNamed++;
+    this.port.postMessage({ t, m, a, as });
+    return as;
+  }
+
   /** A synchronous call into the worker: engine method `m` of engine `t` (or one of its own `$` calls). */
   call(t: number, m: string, a: unknown[] = [], transfer: ArrayBuffer[] = []): unknown {
     if (this.gone) throw this.gone;
     if (!this.started) this.awaitStart();
+    if (!READS.has(m)) this.mutations++;
+    const release = this.releasing.length ? this.releasing.splice(0) : undefined;
     Atomics.store(this.flag, 0, IDLE);
-    this.port.postMessage({ t, m, a }, transfer);
+    this.port.postMessage({ t, m, a, release }, transfer);
     while (Atomics.load(this.flag, 0) === IDLE) Atomics.wait(this.flag, 0, IDLE);
     if (Atomics.load(this.flag, 0) === DEAD) {
       this.die('it failed during a call');
@@ -161,7 +192,9 @@ export class ServingThread {
   untrack(engine: number): void {
     this.handles--;
     if (this.gone) return;
-    this.call(engine, '$release');
+    this.releasing.push(engine);
+    // Ridden along with the next call; a thread nothing calls any more is retired (which frees all).
+    if (this.holds > 0 || this.handles > 0) return;
     this.retireIfUnused();
   }
 

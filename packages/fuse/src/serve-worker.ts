@@ -38,9 +38,12 @@ function register(fs: InodeFs): number {
   return id;
 }
 
+/** Pipelined calls that failed: the error comes back on the first use of the engine they were to make. */
+const failed = new Map<number, unknown>();
+
 function engine(id: number): InodeFs {
   const fs = engines.get(id);
-  if (!fs) throw new Error(`vws serving thread: no engine ${id} (released)`);
+  if (!fs) throw failed.get(id) ?? new Error(`vws serving thread: no engine ${id} (released)`);
   return fs;
 }
 
@@ -74,6 +77,7 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
     watching.get(id)?.();
     watching.delete(id);
     engines.delete(id);
+    failed.delete(id);
   },
   $watch: (id) => watch(id),
   $unwatch: (id) => {
@@ -81,6 +85,7 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
     watching.delete(id);
   },
   $mounted: (id) => mounts.get(id)?.mounted ?? false,
+  $settledNow: (id) => mounts.get(id)?.settledNow?.() ?? true,
   $ops: (id) => (mounts.get(id)?.ops ? new Map(mounts.get(id)!.ops) : undefined),
   // The host process is exiting or was signalled: detach everything now, synchronously.
   $detachAll: () => detachAllNow(),
@@ -112,6 +117,7 @@ function decodeArg(a: unknown): unknown {
 }
 
 function call(req: CallRequest): unknown {
+  for (const id of req.release ?? []) special.$release(id, []);
   const own = special[req.m];
   if (own) return own(req.t, req.a);
   const fs = engine(req.t);
@@ -121,6 +127,21 @@ function call(req: CallRequest): unknown {
 }
 
 function answer(req: CallRequest): void {
+  if (req.as !== undefined) {
+    // Pipelined: nobody waits for this one.
+    try {
+      const made = call(req);
+      const fs = isEngineRef(made) ? engines.get(made.$engine) : undefined;
+      if (!fs) throw new Error(`vws serving thread: ${req.m} made no engine`);
+      // Known by the host's name only.
+      engines.delete((made as { $engine: number }).$engine);
+      engines.set(req.as, fs);
+      ids.set(fs, req.as);
+    } catch (e) {
+      failed.set(req.as, e);
+    }
+    return;
+  }
   let reply: Reply;
   try {
     reply = { ok: call(req) };

@@ -65,6 +65,8 @@ export interface Mount {
    * a command started after it sees those changes. (The sandbox awaits it before each command.)
    */
   settle(): Promise<void>;
+  /** @internal Sends pending invalidations; true when all have reached the kernel already (settle's fast path). */
+  settledNow?(): boolean;
   unmount(): Promise<void>;
 }
 
@@ -168,6 +170,7 @@ export async function serveMount(fs: InodeFs, dir?: string, options: MountOption
   live.set(path, { session, ownDir });
   await widenReadahead(path);
 
+  const settledNow = (): boolean => !mounted || session!.settled() >= cache.flush();
   const settle = (): Promise<void> => {
     if (!mounted) return Promise.resolve();
     const seq = cache.flush();
@@ -184,6 +187,7 @@ export async function serveMount(fs: InodeFs, dir?: string, options: MountOption
       return mounted;
     },
     settle,
+    settledNow,
     unmount() {
       unmounting ??= (async () => {
         // Already gone (unmounted from outside, connection aborted): only our directory is left.

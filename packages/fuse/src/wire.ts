@@ -15,6 +15,13 @@ export interface CallRequest {
   t: number;
   m: string;
   a: unknown[];
+  /** Engines the host no longer holds, released before the call. */
+  release?: number[];
+  /**
+   * A pipelined call (no answer awaited): its result is an engine the host has already named `as`.
+   * Calls are handled in order, so the next call may use that id at once.
+   */
+  as?: number;
 }
 
 export type Reply = { ok: unknown } | { err: WireError };
