@@ -51,7 +51,19 @@ function own(value: unknown): unknown {
   return value;
 }
 
+/** usage() of a cached engine: the serving thread keeps it in shared memory, current to its last change. */
+function sharedUsage(remote: Remote): { bytes: number; inodes: number } {
+  const { epochs, usage } = remote.server;
+  const slot = remote.cache!.slot;
+  for (;;) {
+    const before = Atomics.load(epochs, slot);
+    const u = { bytes: usage[2 * slot], inodes: usage[2 * slot + 1] };
+    if (Atomics.load(epochs, slot) === before) return u; // not torn by a change meanwhile
+  }
+}
+
 function cachedRead(self: InodeFs, remote: Remote, method: string, args: unknown[]): unknown {
+  if (method === 'usage') return sharedUsage(remote);
   const c = remote.cache!;
   const epochs = remote.server.epochs;
   const epoch = Atomics.load(epochs, c.slot);

@@ -55,6 +55,8 @@ export class ServingThread {
    * FUSE): the host's read cache (remote-fs.ts) is valid while its slot has not moved.
    */
   readonly epochs = new Int32Array(new SharedArrayBuffer(4 * EPOCH_SLOTS));
+  /** Per slot, the engine's usage (bytes, inodes) as of its epoch: usage() without a call. */
+  readonly usage = new Float64Array(new SharedArrayBuffer(8 * 2 * EPOCH_SLOTS));
   private started = false;
   private gone: ServingThreadError | undefined;
   private nextRequest = 1;
@@ -70,7 +72,7 @@ export class ServingThread {
     const { file, execArgv } = entry;
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    this.worker = new Worker(file, { workerData: { sync: port2, flag: this.flag, epochs: this.epochs }, transferList: [port2], execArgv, name: 'vws-serving' });
+    this.worker = new Worker(file, { workerData: { sync: port2, flag: this.flag, epochs: this.epochs, usage: this.usage }, transferList: [port2], execArgv, name: 'vws-serving' });
     this.worker.unref(); // only live mounts keep the process up (hold/release)
     this.worker.on('message', (m: ServerEvent | ({ id: number } & Reply)) => this.onMessage(m));
     this.worker.on('error', (e) => this.die(e.message));

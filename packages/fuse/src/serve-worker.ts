@@ -13,7 +13,7 @@ import { InodeFs } from '@vws/inode-fs';
 import { detachAllNow, serveMount, type Mount } from './serve.js';
 import { encodeError, encodeResult, isEngineRef, type AsyncRequest, type CallRequest, type Reply, type ServerEvent } from './wire.js';
 
-const { sync, flag, epochs } = workerData as { sync: MessagePort; flag: Int32Array; epochs: Int32Array };
+const { sync, flag, epochs, usage } = workerData as { sync: MessagePort; flag: Int32Array; epochs: Int32Array; usage: Float64Array };
 const host = parentPort!;
 
 /** Flag values shared with serve-thread.ts: flag[0] a call's state, flag[1] this thread's start. */
@@ -79,8 +79,16 @@ function slotFor(id: number): number {
   let slot = 0;
   while (used.has(slot) && slot < epochs.length) slot++;
   if (slot >= epochs.length) return -1;
-  Atomics.add(epochs, slot, 1); // a reused slot starts on a value no cache was filled at
-  const stop = engine(id).watch(() => Atomics.add(epochs, slot, 1));
+  const fs = engine(id);
+  // The usage first, then the counter: a reader that sees the new count sees the new usage.
+  const bump = () => {
+    const u = fs.usage();
+    usage[2 * slot] = u.bytes;
+    usage[2 * slot + 1] = u.inodes;
+    Atomics.add(epochs, slot, 1);
+  };
+  bump(); // a reused slot starts on a value no cache was filled at
+  const stop = fs.watch(bump);
   slots.set(id, { slot, stop });
   return slot;
 }

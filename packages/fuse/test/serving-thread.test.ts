@@ -188,7 +188,10 @@ describe('the host handle of an engine on the serving thread', () => {
     expect(fs.readFile('/a.txt', 'utf8')).toBe('three, through the API');
     await rename(join(m.path, 'b.txt'), join(m.path, 'c.txt'));
     expect(fs.readdir('/')).toEqual(['a.txt', 'c.txt']);
+    // usage() comes from shared memory: the same as the engine's own count (a fork is not cached).
+    expect(fs.usage()).toEqual(fs.fork().usage());
     await rm(join(m.path, 'c.txt'));
+    expect(fs.usage()).toEqual(fs.fork().usage());
     expect(fs.readdir('/')).toEqual(['a.txt']);
     fs.reset(saved);
     expect(fs.readFile('/a.txt', 'utf8')).toBe('two, through the mount');
