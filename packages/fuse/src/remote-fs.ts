@@ -171,6 +171,22 @@ export class RemoteInodeFs extends InodeFs {
     return attach(Object.create(null), server, server.pipeline(id, 'fork'), fixedFields(this));
   }
 
+  /** A write of a mounted engine also brings back the file's Stats for the read cache (one call, not two). */
+  override writeFile(path: string, data: string | Uint8Array, options?: { mode?: number; flag?: 'w' | 'wx' | 'a' }): void {
+    const remote = remoteOf(this)!;
+    if (!remote.cache || typeof path !== 'string') return void forward(this, 'writeFile', [path, data, options]);
+    const { stats, epoch } = forward(this, '$writeFileStat', [path, data, options ?? {}]) as { stats: unknown; epoch: number | null };
+    const c = remote.cache;
+    // Cached only if the engine is still as it was right after the write.
+    if (epoch !== null && Atomics.load(remote.server.epochs, c.slot) === epoch) {
+      if (c.epoch !== epoch) {
+        c.entries.clear();
+        c.epoch = epoch;
+      }
+      c.entries.set(`stat\0${JSON.stringify([path])}`, { ok: decodeResult(stats, () => this) });
+    }
+  }
+
   override watch(listener: (ev: ChangeEvent) => void): () => void {
     const { server, id } = remoteOf(this)!;
     return server.watch(id, listener as (ev: never) => void);

@@ -99,6 +99,14 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
   $restore: (_id, [bytes, options]) => ({ $engine: register(InodeFs.restore(bytes as Uint8Array, options as object)) }),
   $new: (_id, [options]) => ({ $engine: register(new InodeFs(options as object)) }),
   $slot: (id) => slotFor(id),
+  // writeFile, then the file's Stats and the engine's epoch as of both (nothing runs in between
+  // here): the host caches the Stats, since a write is usually followed by a stat.
+  $writeFileStat: (id, [path, data, options]) => {
+    const fs = engine(id);
+    fs.writeFile(path as string, data as Uint8Array | string, options as object);
+    const slot = slots.get(id)?.slot;
+    return { stats: encodeResult(fs.stat(path as string), register), epoch: slot === undefined ? null : Atomics.load(epochs, slot) };
+  },
   $release: (id) => {
     slots.get(id)?.stop();
     slots.delete(id);

@@ -189,12 +189,16 @@ describe('the host handle of an engine on the serving thread', () => {
     fs.writeFile('/a.txt', 'three');
     expect(fs.readFile('/a.txt', 'utf8')).toBe('three');
     expect(fs.usage()).toEqual({ bytes: 6, inodes: 3 });
+    expect(fs.stat('/a.txt').size).toBe(5); // the write brought its Stats back for the cache
+    await writeFile(join(m.path, 'a.txt'), 'four!!');
+    expect(fs.stat('/a.txt').size).toBe(6); // and a change through the mount replaced them
     await rename(join(m.path, 'b.txt'), join(m.path, 'c.txt'));
     expect(fs.readdir('/')).toEqual(['a.txt', 'c.txt']);
     await rm(join(m.path, 'c.txt'));
     expect(fs.readdir('/')).toEqual(['a.txt']);
     fs.reset(saved);
     expect(fs.readFile('/a.txt', 'utf8')).toBe('two, through the mount');
+    expect(fs.stat('/a.txt').size).toBe(22);
     expect(fs.readdir('/')).toEqual(['a.txt', 'b.txt']);
     // What a caller gets is its own: changing it changes nothing cached.
     const bytes = fs.readFile('/a.txt') as Uint8Array;
