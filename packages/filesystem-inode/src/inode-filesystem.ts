@@ -177,8 +177,6 @@ export class InodeFilesystem extends MastraFilesystem {
       const st = this.statOrUndefined(parent);
       if (!st) throw new DirectoryNotFoundError(dirname(path));
       if (!st.isDirectory()) throw new NotDirectoryError(dirname(path));
-    } else {
-      mapped(path, () => this.engine.mkdir(dirname(p), { recursive: true }), 'directory', 'writeFile');
     }
     if (options?.expectedMtime) {
       const st = this.statOrUndefined(p);
@@ -187,17 +185,29 @@ export class InodeFilesystem extends MastraFilesystem {
       }
     }
     const data = typeof content === 'string' ? content : new Uint8Array(content.buffer, content.byteOffset, content.byteLength);
-    mapped(path, () => this.engine.writeFile(p, data, { flag: options?.overwrite === false ? 'wx' : 'w' }), 'file', 'writeFile');
+    const write = () => this.engine.writeFile(p, data, { flag: options?.overwrite === false ? 'wx' : 'w' });
+    // The parent usually exists: write first, make the parents only when it was missing (one engine
+    // call instead of two: a call may cross to the FUSE serving thread).
+    mapped(path, () => this.withParents(p, path, options?.recursive !== false, write), 'file', 'writeFile');
+  }
+
+  /** Runs `fn`; if it failed for a missing parent and `parents`, makes the parents and runs it again. */
+  private withParents<T>(p: string, path: string, parents: boolean, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (!parents || !(e instanceof FsError) || e.code !== 'ENOENT') throw e;
+      mapped(path, () => this.engine.mkdir(dirname(p), { recursive: true }), 'directory', 'writeFile');
+      return fn();
+    }
   }
 
   async appendFile(path: string, content: FileContent): Promise<void> {
     await this.ensureReady();
     this.assertWritable(path, 'appendFile');
     const p = this.enginePath(path);
-    mapped(path, () => {
-      this.engine.mkdir(dirname(p), { recursive: true });
-      this.engine.appendFile(p, typeof content === 'string' ? content : new Uint8Array(content.buffer, content.byteOffset, content.byteLength));
-    });
+    const data = typeof content === 'string' ? content : new Uint8Array(content.buffer, content.byteOffset, content.byteLength);
+    mapped(path, () => this.withParents(p, path, true, () => this.engine.appendFile(p, data)));
   }
 
   async deleteFile(path: string, options?: RemoveOptions): Promise<void> {

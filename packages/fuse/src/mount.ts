@@ -6,7 +6,7 @@
 import { rmdirSync } from 'node:fs';
 import { InodeFs, type InodeFsOptions } from '@vws/inode-fs';
 import { fuseProblem } from './driver.js';
-import { adopt, restoreServed } from './remote-fs.js';
+import { adopt, cacheReads, restoreServed } from './remote-fs.js';
 import { serveMount, servedHere, type Mount, type MountOptions } from './serve.js';
 import { runningServingThread, servingThread, type ServingThread } from './serve-thread.js';
 import { detach, isMountPoint } from './stale.js';
@@ -27,6 +27,7 @@ export async function mount(fs: InodeFs, dir?: string, options: MountOptions = {
   const engine = adopt(server, fs);
   const { countOps, allowOther, cache, spinUs, readOnly } = options;
   const { mount: id, path } = (await server.request({ op: 'mount', engine, dir, options: { countOps, allowOther, cache, spinUs, readOnly } })) as { mount: number; path: string };
+  cacheReads(fs);
   return threadMount(server, id, path, fs, dir === undefined);
 }
 

@@ -7,15 +7,17 @@
 // watch() listeners are called asynchronously (batched), handles opened with open() before the move
 // are closed, and the engine keeps time by the wall clock (a custom clock function cannot cross).
 
-import { InodeFs, ROOT_INO, wallClock, type ChangeEvent, type InodeFsOptions } from '@vws/inode-fs';
+import { FsError, InodeFs, ROOT_INO, Stats, wallClock, type ChangeEvent, type InodeFsOptions } from '@vws/inode-fs';
 import type { ServingThread } from './serve-thread.js';
-import { decodeResult, type EngineRef } from './wire.js';
+import { decodeError, decodeResult, encodeError, type EngineRef, type WireError } from './wire.js';
 
 const REMOTE = Symbol('vws.remote');
 
 interface Remote {
   server: ServingThread;
   id: number;
+  /** Read cache, for engines with an epoch slot (mounted ones): see cachedRead. */
+  cache?: { slot: number; epoch: number; entries: Map<string, { ok: unknown } | { err: WireError }> };
 }
 
 type Holder = InodeFs & { [REMOTE]?: Remote };
@@ -24,6 +26,66 @@ type Holder = InodeFs & { [REMOTE]?: Remote };
 const released = new FinalizationRegistry<Remote>(({ server, id }) => server.untrack(id));
 
 const remoteOf = (fs: InodeFs): Remote | undefined => (fs as Holder)[REMOTE];
+
+/**
+ * Lets the host cache reads of `fs` (a mounted engine): the serving thread bumps a shared counter on
+ * every change of it, API or FUSE, before any caller could see the change, so a cached answer is
+ * exact while the counter has not moved. Agents' tools read the same paths several times per call.
+ */
+export function cacheReads(fs: InodeFs): void {
+  const remote = remoteOf(fs);
+  if (!remote || remote.cache) return;
+  const slot = remote.server.call(remote.id, '$slot') as number;
+  if (slot >= 0) remote.cache = { slot, epoch: Number.NaN, entries: new Map() };
+}
+
+/** Reads whose answers depend only on the engine's state and their arguments. */
+const CACHED = new Set(['stat', 'lstat', 'exists', 'readFile', 'readdir', 'usage', 'realpath', 'readlink', 'inoOf']);
+const CACHE_MAX = 4096;
+
+/** A copy the caller may change without changing the cache. */
+function own(value: unknown): unknown {
+  if (value instanceof Uint8Array) return new Uint8Array(value);
+  if (Array.isArray(value)) return value.map((v) => (v && typeof v === 'object' && !(v instanceof Stats) ? { ...v } : v));
+  if (value && typeof value === 'object' && !(value instanceof Stats)) return { ...value };
+  return value;
+}
+
+/** usage() of a cached engine: the serving thread keeps it in shared memory, current to its last change. */
+function sharedUsage(remote: Remote): { bytes: number; inodes: number } {
+  const { epochs, usage } = remote.server;
+  const slot = remote.cache!.slot;
+  for (;;) {
+    const before = Atomics.load(epochs, slot);
+    const u = { bytes: usage[2 * slot], inodes: usage[2 * slot + 1] };
+    if (Atomics.load(epochs, slot) === before) return u; // not torn by a change meanwhile
+  }
+}
+
+function cachedRead(self: InodeFs, remote: Remote, method: string, args: unknown[]): unknown {
+  if (method === 'usage') return sharedUsage(remote);
+  const c = remote.cache!;
+  const epochs = remote.server.epochs;
+  const epoch = Atomics.load(epochs, c.slot);
+  if (epoch !== c.epoch || c.entries.size > CACHE_MAX) {
+    c.entries.clear();
+    c.epoch = epoch;
+  }
+  const key = `${method}\0${JSON.stringify(args)}`;
+  let hit = c.entries.get(key);
+  if (!hit) {
+    try {
+      hit = { ok: forward(self, method, args) };
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+      hit = { err: encodeError(e) };
+    }
+    // Kept only if nothing changed meanwhile (the answer is then the state's as of `epoch`).
+    if (Atomics.load(epochs, c.slot) === epoch) c.entries.set(key, hit);
+  }
+  if ('err' in hit) throw decodeError(hit.err);
+  return own(hit.ok);
+}
 
 /** Whether `fs` lives on a serving thread. */
 export const isRemote = (fs: InodeFs): boolean => remoteOf(fs) !== undefined;
@@ -109,6 +171,22 @@ export class RemoteInodeFs extends InodeFs {
     return attach(Object.create(null), server, server.pipeline(id, 'fork'), fixedFields(this));
   }
 
+  /** A write of a mounted engine also brings back the file's Stats for the read cache (one call, not two). */
+  override writeFile(path: string, data: string | Uint8Array, options?: { mode?: number; flag?: 'w' | 'wx' | 'a' }): void {
+    const remote = remoteOf(this)!;
+    if (!remote.cache || typeof path !== 'string') return void forward(this, 'writeFile', [path, data, options]);
+    const { stats, epoch } = forward(this, '$writeFileStat', [path, data, options ?? {}]) as { stats: unknown; epoch: number | null };
+    const c = remote.cache;
+    // Cached only if the engine is still as it was right after the write.
+    if (epoch !== null && Atomics.load(remote.server.epochs, c.slot) === epoch) {
+      if (c.epoch !== epoch) {
+        c.entries.clear();
+        c.epoch = epoch;
+      }
+      c.entries.set(`stat\0${JSON.stringify([path])}`, { ok: decodeResult(stats, () => this) });
+    }
+  }
+
   override watch(listener: (ev: ChangeEvent) => void): () => void {
     const { server, id } = remoteOf(this)!;
     return server.watch(id, listener as (ev: never) => void);
@@ -147,8 +225,13 @@ for (const name of Object.getOwnPropertyNames(InodeFs.prototype)) {
   if (name === 'constructor' || Object.prototype.hasOwnProperty.call(RemoteInodeFs.prototype, name)) continue;
   const d = Object.getOwnPropertyDescriptor(InodeFs.prototype, name)!;
   if (typeof d.value !== 'function') continue;
+  const read = CACHED.has(name);
   Object.defineProperty(RemoteInodeFs.prototype, name, {
     value(this: InodeFs, ...args: unknown[]) {
+      if (read) {
+        const remote = remoteOf(this)!;
+        if (remote.cache) return cachedRead(this, remote, name, args);
+      }
       return forward(this, name, args);
     },
     writable: true,

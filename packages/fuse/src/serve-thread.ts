@@ -16,6 +16,8 @@ const IDLE = 0;
 const REPLIED = 1;
 const DEAD = 2;
 const READY = 1;
+/** Engines whose reads the host may cache (mounted ones); more are simply not cached. */
+export const EPOCH_SLOTS = 256;
 /** A thread that has not started by then (its module failed to load) is given up on. */
 const startTimeoutMs = () => Number(process.env.VWS_SERVE_START_TIMEOUT_MS ?? 60_000);
 
@@ -28,7 +30,7 @@ export class ServingThreadError extends Error {
 }
 
 /** Engine methods and our own calls that change nothing (see ServingThread.mutations). */
-const READS = new Set(['fork', 'diff', 'stat', 'lstat', 'readFile', 'readdir', 'exists', 'getattr', 'lookup', 'readlink', 'readlinkIno', 'realpath', 'inoOf', 'fingerprint', 'snapshot', 'usage', 'version', 'options', 'getxattr', 'listxattr', 'pathsOf', 'readIno', 'readdirIno', 'statfs', 'fstat', '$ops', '$mounted', '$settledNow']);
+const READS = new Set(['fork', 'diff', 'stat', 'lstat', 'readFile', 'readdir', 'exists', 'getattr', 'lookup', 'readlink', 'readlinkIno', 'realpath', 'inoOf', 'fingerprint', 'snapshot', 'usage', 'version', 'options', 'getxattr', 'listxattr', 'pathsOf', 'readIno', 'readdirIno', 'statfs', 'fstat', '$ops', '$mounted', '$settledNow', '$slot']);
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
@@ -48,6 +50,13 @@ export class ServingThread {
   readonly worker: Worker;
   private readonly port: MessagePort;
   private readonly flag = new Int32Array(new SharedArrayBuffer(8));
+  /**
+   * Per cached engine, a counter the serving thread bumps on every change of that engine (API or
+   * FUSE): the host's read cache (remote-fs.ts) is valid while its slot has not moved.
+   */
+  readonly epochs = new Int32Array(new SharedArrayBuffer(4 * EPOCH_SLOTS));
+  /** Per slot, the engine's usage (bytes, inodes) as of its epoch: usage() without a call. */
+  readonly usage = new Float64Array(new SharedArrayBuffer(8 * 2 * EPOCH_SLOTS));
   private started = false;
   private gone: ServingThreadError | undefined;
   private nextRequest = 1;
@@ -63,7 +72,7 @@ export class ServingThread {
     const { file, execArgv } = entry;
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    this.worker = new Worker(file, { workerData: { sync: port2, flag: this.flag }, transferList: [port2], execArgv, name: 'vws-serving' });
+    this.worker = new Worker(file, { workerData: { sync: port2, flag: this.flag, epochs: this.epochs, usage: this.usage }, transferList: [port2], execArgv, name: 'vws-serving' });
     this.worker.unref(); // only live mounts keep the process up (hold/release)
     this.worker.on('message', (m: ServerEvent | ({ id: number } & Reply)) => this.onMessage(m));
     this.worker.on('error', (e) => this.die(e.message));

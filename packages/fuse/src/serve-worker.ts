@@ -13,7 +13,7 @@ import { InodeFs } from '@vws/inode-fs';
 import { detachAllNow, serveMount, type Mount } from './serve.js';
 import { encodeError, encodeResult, isEngineRef, type AsyncRequest, type CallRequest, type Reply, type ServerEvent } from './wire.js';
 
-const { sync, flag } = workerData as { sync: MessagePort; flag: Int32Array };
+const { sync, flag, epochs, usage } = workerData as { sync: MessagePort; flag: Int32Array; epochs: Int32Array; usage: Float64Array };
 const host = parentPort!;
 
 /** Flag values shared with serve-thread.ts: flag[0] a call's state, flag[1] this thread's start. */
@@ -68,12 +68,48 @@ function watch(id: number): void {
   );
 }
 
+/** Engines with an epoch slot (the host caches their reads), and the slots' listeners. */
+const slots = new Map<number, { slot: number; stop: () => void }>();
+
+/** A slot whose counter moves on every change of the engine; -1 when none is free. */
+function slotFor(id: number): number {
+  const had = slots.get(id);
+  if (had) return had.slot;
+  const used = new Set([...slots.values()].map((s) => s.slot));
+  let slot = 0;
+  while (used.has(slot) && slot < epochs.length) slot++;
+  if (slot >= epochs.length) return -1;
+  const fs = engine(id);
+  // The usage first, then the counter: a reader that sees the new count sees the new usage.
+  const bump = () => {
+    const u = fs.usage();
+    usage[2 * slot] = u.bytes;
+    usage[2 * slot + 1] = u.inodes;
+    Atomics.add(epochs, slot, 1);
+  };
+  bump(); // a reused slot starts on a value no cache was filled at
+  const stop = fs.watch(bump);
+  slots.set(id, { slot, stop });
+  return slot;
+}
+
 /** Calls the serving side itself handles (not engine methods). */
 const special: Record<string, (id: number, args: unknown[]) => unknown> = {
   // Bytes from the host become an engine here (the host's own engine moving, or a restore).
   $restore: (_id, [bytes, options]) => ({ $engine: register(InodeFs.restore(bytes as Uint8Array, options as object)) }),
   $new: (_id, [options]) => ({ $engine: register(new InodeFs(options as object)) }),
+  $slot: (id) => slotFor(id),
+  // writeFile, then the file's Stats and the engine's epoch as of both (nothing runs in between
+  // here): the host caches the Stats, since a write is usually followed by a stat.
+  $writeFileStat: (id, [path, data, options]) => {
+    const fs = engine(id);
+    fs.writeFile(path as string, data as Uint8Array | string, options as object);
+    const slot = slots.get(id)?.slot;
+    return { stats: encodeResult(fs.stat(path as string), register), epoch: slot === undefined ? null : Atomics.load(epochs, slot) };
+  },
   $release: (id) => {
+    slots.get(id)?.stop();
+    slots.delete(id);
     watching.get(id)?.();
     watching.delete(id);
     engines.delete(id);

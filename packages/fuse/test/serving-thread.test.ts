@@ -168,6 +168,44 @@ describe('the host handle of an engine on the serving thread', () => {
     expect(await readFile(join(m.path, 'a.txt'), 'utf8')).toBe('one');
   });
 
+  it('reads the host caches for a mounted engine stay exact: changes through the mount, the API and a reset all show at once', async () => {
+    const fs = new InodeFs();
+    fs.writeFile('/a.txt', 'one');
+    const m = await mount(fs);
+    mounts.push(m);
+    const { writeFile, rename, rm } = await import('node:fs/promises');
+    // Warm the cache, then change things behind it in every way there is.
+    expect(fs.readFile('/a.txt', 'utf8')).toBe('one');
+    expect(fs.exists('/b.txt')).toBe(false);
+    expect(() => fs.stat('/b.txt')).toThrow(FsError);
+    await writeFile(join(m.path, 'a.txt'), 'two, through the mount');
+    await writeFile(join(m.path, 'b.txt'), 'b');
+    expect(fs.readFile('/a.txt', 'utf8')).toBe('two, through the mount');
+    expect(fs.exists('/b.txt')).toBe(true);
+    expect(fs.stat('/b.txt').size).toBe(1);
+    // usage() comes from shared memory, current to the last change (22 + 1 bytes; root and 2 files).
+    expect(fs.usage()).toEqual({ bytes: 23, inodes: 3 });
+    const saved = fs.fork();
+    fs.writeFile('/a.txt', 'three');
+    expect(fs.readFile('/a.txt', 'utf8')).toBe('three');
+    expect(fs.usage()).toEqual({ bytes: 6, inodes: 3 });
+    expect(fs.stat('/a.txt').size).toBe(5); // the write brought its Stats back for the cache
+    await writeFile(join(m.path, 'a.txt'), 'four!!');
+    expect(fs.stat('/a.txt').size).toBe(6); // and a change through the mount replaced them
+    await rename(join(m.path, 'b.txt'), join(m.path, 'c.txt'));
+    expect(fs.readdir('/')).toEqual(['a.txt', 'c.txt']);
+    await rm(join(m.path, 'c.txt'));
+    expect(fs.readdir('/')).toEqual(['a.txt']);
+    fs.reset(saved);
+    expect(fs.readFile('/a.txt', 'utf8')).toBe('two, through the mount');
+    expect(fs.stat('/a.txt').size).toBe(22);
+    expect(fs.readdir('/')).toEqual(['a.txt', 'b.txt']);
+    // What a caller gets is its own: changing it changes nothing cached.
+    const bytes = fs.readFile('/a.txt') as Uint8Array;
+    bytes[0] = 0;
+    expect(fs.readFile('/a.txt', 'utf8')).toBe('two, through the mount');
+  });
+
   it('watch() listeners hear changes made through the mount, asynchronously', async () => {
     const fs = new InodeFs();
     const m = await mount(fs);
