@@ -13,11 +13,14 @@ import { decodeError, decodeResult, encodeError, type EngineRef, type WireError 
 
 const REMOTE = Symbol('vws.remote');
 
+/** A cached answer; `plain`: its path names the file with no symlink on the way. */
+type Cached = ({ ok: unknown } | { err: WireError }) & { plain?: boolean };
+
 interface Remote {
   server: ServingThread;
   id: number;
   /** Read cache, for engines with an epoch slot (mounted ones): see cachedRead. */
-  cache?: { slot: number; epoch: number; entries: Map<string, { ok: unknown } | { err: WireError }> };
+  cache?: { slot: number; epoch: number; entries: Map<string, Cached> };
 }
 
 type Holder = InodeFs & { [REMOTE]?: Remote };
@@ -42,6 +45,25 @@ export function cacheReads(fs: InodeFs): void {
 /** Reads whose answers depend only on the engine's state and their arguments. */
 const CACHED = new Set(['stat', 'lstat', 'exists', 'readFile', 'readdir', 'usage', 'realpath', 'readlink', 'inoOf']);
 const CACHE_MAX = 4096;
+
+/** An absolute path in the engine's own spelling ('/a/b': no '//', '.', '..' or trailing '/'). */
+const isPlainPath = (p: string): boolean => p === '/' || (/^(\/[^/]+)+$/.test(p) && !p.split('/').some((s) => s === '.' || s === '..'));
+
+/**
+ * After a write to the plain path `path` (one link, no symlink on the way): forgets the answers
+ * about it and its directories, and every answer whose path is not plain (a symlink on its way,
+ * another spelling: it might name the same file). Everything else cannot have changed.
+ */
+function forgetPath(entries: Map<string, Cached>, path: string): void {
+  const touched = new Set<string>(['/']);
+  for (let p = path; p !== '/' && p !== ''; p = p.slice(0, p.lastIndexOf('/')) || '/') touched.add(p);
+  for (const [key, hit] of entries) {
+    const [, json] = key.split('\0', 2);
+    const first = (JSON.parse(json) as unknown[])[0];
+    // Kept: answers about another path that names its file plainly (a symlink could make it this one).
+    if (!hit.plain || typeof first !== 'string' || touched.has(first) || !isPlainPath(first)) entries.delete(key);
+  }
+}
 
 /** A copy the caller may change without changing the cache. */
 function own(value: unknown): unknown {
@@ -74,12 +96,8 @@ function cachedRead(self: InodeFs, remote: Remote, method: string, args: unknown
   const key = `${method}\0${JSON.stringify(args)}`;
   let hit = c.entries.get(key);
   if (!hit) {
-    try {
-      hit = { ok: forward(self, method, args) };
-    } catch (e) {
-      if (!(e instanceof FsError)) throw e;
-      hit = { err: encodeError(e) };
-    }
+    const r = remote.server.call(remote.id, '$read', [method, args]) as Cached;
+    hit = 'ok' in r ? { ok: decodeResult(r.ok, () => self), plain: r.plain } : r;
     // Kept only if nothing changed meanwhile (the answer is then the state's as of `epoch`).
     if (Atomics.load(epochs, c.slot) === epoch) c.entries.set(key, hit);
   }
@@ -175,16 +193,16 @@ export class RemoteInodeFs extends InodeFs {
   override writeFile(path: string, data: string | Uint8Array, options?: { mode?: number; flag?: 'w' | 'wx' | 'a' }): void {
     const remote = remoteOf(this)!;
     if (!remote.cache || typeof path !== 'string') return void forward(this, 'writeFile', [path, data, options]);
-    const { stats, epoch } = forward(this, '$writeFileStat', [path, data, options ?? {}]) as { stats: unknown; epoch: number | null };
+    const r = forward(this, '$writeFileStat', [path, data, options ?? {}]) as { stats: unknown; before: number | null; after: number | null; simple: boolean };
     const c = remote.cache;
-    // Cached only if the engine is still as it was right after the write.
-    if (epoch !== null && Atomics.load(remote.server.epochs, c.slot) === epoch) {
-      if (c.epoch !== epoch) {
-        c.entries.clear();
-        c.epoch = epoch;
-      }
-      c.entries.set(`stat\0${JSON.stringify([path])}`, { ok: decodeResult(stats, () => this) });
-    }
+    // Only if nothing else changed the engine since the write (else the next read starts afresh).
+    if (r.after === null || Atomics.load(remote.server.epochs, c.slot) !== r.after) return;
+    // The cache was exact just before the write and the write touched one plain name: drop only
+    // what may mention it; otherwise everything.
+    if (r.simple && c.epoch === r.before && isPlainPath(path)) forgetPath(c.entries, path);
+    else c.entries.clear();
+    c.epoch = r.after;
+    c.entries.set(`stat\0${JSON.stringify([path])}`, { ok: decodeResult(r.stats, () => this), plain: r.simple });
   }
 
   override watch(listener: (ev: ChangeEvent) => void): () => void {

@@ -9,7 +9,7 @@
 
 import { writeSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { InodeFs } from '@vws/inode-fs';
+import { FsError, InodeFs } from '@vws/inode-fs';
 import { detachAllNow, serveMount, type Mount } from './serve.js';
 import { encodeError, encodeResult, isEngineRef, type AsyncRequest, type CallRequest, type Reply, type ServerEvent } from './wire.js';
 
@@ -99,13 +99,36 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
   $restore: (_id, [bytes, options]) => ({ $engine: register(InodeFs.restore(bytes as Uint8Array, options as object)) }),
   $new: (_id, [options]) => ({ $engine: register(new InodeFs(options as object)) }),
   $slot: (id) => slotFor(id),
+  // A read for the host's cache: its answer, and whether its path names the file plainly (no
+  // symlink on the way), which lets a later write keep it (remote-fs.ts).
+  $read: (id, [method, args]) => {
+    const fs = engine(id);
+    const a = args as unknown[];
+    let plain = false;
+    try {
+      plain = typeof a[0] === 'string' && fs.realpath(a[0]) === a[0];
+    } catch {
+      // missing: not plain
+    }
+    try {
+      return { ok: encodeResult((fs as unknown as Record<string, (...x: unknown[]) => unknown>)[method as string](...a), register), plain };
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+      return { err: encodeError(e), plain };
+    }
+  },
   // writeFile, then the file's Stats and the engine's epoch as of both (nothing runs in between
   // here): the host caches the Stats, since a write is usually followed by a stat.
+  // `simple`: the write touched that one name and nothing else that has a name (no symlink on the
+  // way, one link), so the host may keep its other cached answers (remote-fs.ts).
   $writeFileStat: (id, [path, data, options]) => {
     const fs = engine(id);
-    fs.writeFile(path as string, data as Uint8Array | string, options as object);
     const slot = slots.get(id)?.slot;
-    return { stats: encodeResult(fs.stat(path as string), register), epoch: slot === undefined ? null : Atomics.load(epochs, slot) };
+    const before = slot === undefined ? null : Atomics.load(epochs, slot);
+    fs.writeFile(path as string, data as Uint8Array | string, options as object);
+    const st = fs.stat(path as string);
+    const simple = st.nlink === 1 && fs.realpath(path as string) === path;
+    return { stats: encodeResult(st, register), before, after: slot === undefined ? null : Atomics.load(epochs, slot), simple };
   },
   $release: (id) => {
     slots.get(id)?.stop();

@@ -206,6 +206,37 @@ describe('the host handle of an engine on the serving thread', () => {
     expect(fs.readFile('/a.txt', 'utf8')).toBe('two, through the mount');
   });
 
+  it('a write through the API keeps other cached answers only where they cannot have changed: hard links, symlinks and other spellings are seen', async () => {
+    const fs = new InodeFs();
+    fs.mkdir('/real');
+    fs.writeFile('/real/x', 'x');
+    fs.symlink('real', '/link');
+    fs.writeFile('/h1', 'one');
+    fs.link('/h1', '/h2');
+    fs.writeFile('/other', 'other');
+    const m = await mount(fs);
+    mounts.push(m);
+    // Warm every answer, then write under another name for the same file each time.
+    expect(fs.readFile('/h2', 'utf8')).toBe('one');
+    expect(fs.stat('/real/x').size).toBe(1);
+    expect(fs.readFile('/real//x', 'utf8')).toBe('x');
+    expect(fs.readFile('/other', 'utf8')).toBe('other');
+    fs.writeFile('/h1', 'changed');
+    expect(fs.readFile('/h2', 'utf8')).toBe('changed');
+    fs.writeFile('/link/x', 'through the link');
+    expect(fs.stat('/real/x').size).toBe(16);
+    expect(fs.readFile('/real//x', 'utf8')).toBe('through the link');
+    expect(fs.readFile('/link/x', 'utf8')).toBe('through the link'); // cached, through the symlink
+    expect(fs.readdir('/link')).toEqual(['x']);
+    fs.writeFile('/real/x', 'plain');
+    expect(fs.readFile('/real//x', 'utf8')).toBe('plain');
+    expect(fs.readFile('/link/x', 'utf8')).toBe('plain');
+    fs.writeFile('/real/new', 'n');
+    expect(fs.readdir('/real')).toEqual(['new', 'x']);
+    expect(fs.readdir('/link')).toEqual(['new', 'x']);
+    expect(fs.readFile('/other', 'utf8')).toBe('other');
+  });
+
   it('watch() listeners hear changes made through the mount, asynchronously', async () => {
     const fs = new InodeFs();
     const m = await mount(fs);
