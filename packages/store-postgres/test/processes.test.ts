@@ -160,9 +160,10 @@ describe('crash safety', () => {
       for (;;) {
         const line = await w.next('saved').catch(() => null);
         if (!line) break;
+        expect(line.event, JSON.stringify(line)).toBe('saved');
         last = line;
       }
-      expect(await w.exited).toBe(0);
+      expect(await w.exited, w.stderr().slice(-2000)).toBe(0);
       return last!;
     });
     let collected = 0;

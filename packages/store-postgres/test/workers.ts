@@ -10,6 +10,8 @@ export interface Worker {
   /** The next JSON line with one of these events (or 'error'), or rejects when the process exits first. */
   next(event: string | string[]): Promise<Record<string, unknown>>;
   exited: Promise<number | null>;
+  /** What the worker wrote to stderr so far (for failure messages). */
+  stderr(): string;
 }
 
 const homes: string[] = [];
@@ -44,6 +46,7 @@ export function startWorker(mode: string, env: Record<string, string>): Worker {
   return {
     child,
     exited,
+    stderr: () => stderr,
     async next(event) {
       for (;;) {
         const want = typeof event === 'string' ? [event, 'error'] : [...event, 'error'];

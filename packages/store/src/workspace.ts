@@ -147,8 +147,9 @@ export class StoredWorkspace {
         break;
       } catch (e) {
         // GC may take a chunk the store already had (unreferenced, past retention) between our
-        // upload and our commit; the commit refuses to reference it, so we send it again.
-        if (!(e instanceof MissingChunkError) || attempt >= 3) throw e;
+        // upload and our commit; the commit refuses to reference it, so we send it again. (A GC
+        // with no retention running back to back can do it several times in a row.)
+        if (!(e instanceof MissingChunkError) || attempt >= 10) throw e;
         const again = await this.store.putChunks(new Map(e.hashes.map((h) => [h, chunks.get(h)!])));
         put = { chunks: put.chunks + again.chunks, bytes: put.bytes + again.bytes };
       }
