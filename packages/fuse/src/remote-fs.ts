@@ -7,14 +7,14 @@
 // watch() listeners are called asynchronously (batched), handles opened with open() before the move
 // are closed, and the engine keeps time by the wall clock (a custom clock function cannot cross).
 
-import { FsError, InodeFs, ROOT_INO, Stats, wallClock, type ChangeEvent, type InodeFsOptions } from '@vws/inode-fs';
+import { InodeFs, ROOT_INO, Stats, wallClock, type ChangeEvent, type InodeFsOptions } from '@vws/inode-fs';
 import type { ServingThread } from './serve-thread.js';
-import { decodeError, decodeResult, encodeError, type EngineRef, type WireError } from './wire.js';
+import { decodeError, decodeResult, type EngineRef, type WireError } from './wire.js';
 
 const REMOTE = Symbol('vws.remote');
 
-/** A cached answer; `plain`: its path names the file with no symlink on the way. */
-type Cached = ({ ok: unknown } | { err: WireError }) & { plain?: boolean };
+/** A cached answer; `path`: the path it is about; `plain`: that path names the file with no symlink on the way. */
+type Cached = ({ ok: unknown } | { err: WireError }) & { path?: string; plain?: boolean };
 
 interface Remote {
   server: ServingThread;
@@ -58,10 +58,8 @@ function forgetPath(entries: Map<string, Cached>, path: string): void {
   const touched = new Set<string>(['/']);
   for (let p = path; p !== '/' && p !== ''; p = p.slice(0, p.lastIndexOf('/')) || '/') touched.add(p);
   for (const [key, hit] of entries) {
-    const [, json] = key.split('\0', 2);
-    const first = (JSON.parse(json) as unknown[])[0];
     // Kept: answers about another path that names its file plainly (a symlink could make it this one).
-    if (!hit.plain || typeof first !== 'string' || touched.has(first) || !isPlainPath(first)) entries.delete(key);
+    if (!hit.plain || hit.path === undefined || touched.has(hit.path) || !isPlainPath(hit.path)) entries.delete(key);
   }
 }
 
@@ -97,7 +95,8 @@ function cachedRead(self: InodeFs, remote: Remote, method: string, args: unknown
   let hit = c.entries.get(key);
   if (!hit) {
     const r = remote.server.call(remote.id, '$read', [method, args]) as Cached;
-    hit = 'ok' in r ? { ok: decodeResult(r.ok, () => self), plain: r.plain } : r;
+    const path = typeof args[0] === 'string' ? args[0] : undefined;
+    hit = 'ok' in r ? { ok: decodeResult(r.ok, () => self), path, plain: r.plain } : { ...r, path };
     // Kept only if nothing changed meanwhile (the answer is then the state's as of `epoch`).
     if (Atomics.load(epochs, c.slot) === epoch) c.entries.set(key, hit);
   }
@@ -136,9 +135,8 @@ export function adopt(server: ServingThread, fs: InodeFs): number {
   const fixed = fixedFields(fs);
   const bytes = fs.snapshot();
   const { quota, uid, gid, umask } = fixed;
-  // The snapshot is ours alone: hand its memory over rather than copy it, when it fills its buffer.
-  const whole = bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-  const ref = server.call(0, '$restore', [bytes, { quota, uid, gid, umask }], whole ? [bytes.buffer as ArrayBuffer] : []) as EngineRef;
+  // The snapshot is ours alone: hand its memory over rather than copy it.
+  const ref = server.call(0, '$restore', [bytes, { quota, uid, gid, umask }], handOver(bytes)) as EngineRef;
   for (const key of Object.keys(fs)) delete (fs as unknown as Record<string, unknown>)[key];
   attach(fs, server, ref.$engine, fixed);
   return ref.$engine;
@@ -150,10 +148,13 @@ export function adopt(server: ServingThread, fs: InodeFs): number {
  * The bytes are handed over when they fill their buffer (then do not use them afterwards).
  */
 export function restoreServed(server: ServingThread, bytes: Uint8Array, options: { quota?: InodeFsOptions['quota'] } = {}): InodeFs {
-  const whole = bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-  const ref = server.call(0, '$restore', [bytes, options], whole ? [bytes.buffer as ArrayBuffer] : []) as EngineRef;
-  const { quota, uid, gid, umask } = server.call(ref.$engine, 'options') as Pick<InodeFs, 'quota' | 'uid' | 'gid' | 'umask'>;
-  return attach(Object.create(null), server, ref.$engine, { rootIno: ROOT_INO, clock: wallClock, quota, uid, gid, umask });
+  const ref = server.call(0, '$restore', [bytes, options], handOver(bytes)) as EngineRef & { options: Pick<InodeFs, 'quota' | 'uid' | 'gid' | 'umask'> };
+  return attach(Object.create(null), server, ref.$engine, { rootIno: ROOT_INO, clock: wallClock, ...ref.options });
+}
+
+/** The buffer to transfer with `bytes` (not copy), when they fill it alone; else nothing. */
+function handOver(bytes: Uint8Array): ArrayBuffer[] {
+  return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? [bytes.buffer] : [];
 }
 
 /**
@@ -202,7 +203,7 @@ export class RemoteInodeFs extends InodeFs {
     if (r.simple && c.epoch === r.before && isPlainPath(path)) forgetPath(c.entries, path);
     else c.entries.clear();
     c.epoch = r.after;
-    c.entries.set(`stat\0${JSON.stringify([path])}`, { ok: decodeResult(r.stats, () => this), plain: r.simple });
+    c.entries.set(`stat\0${JSON.stringify([path])}`, { ok: decodeResult(r.stats, () => this), path, plain: r.simple });
   }
 
   override watch(listener: (ev: ChangeEvent) => void): () => void {

@@ -30,7 +30,7 @@ export class ServingThreadError extends Error {
 }
 
 /** Engine methods and our own calls that change nothing (see ServingThread.mutations). */
-const READS = new Set(['fork', 'diff', 'stat', 'lstat', 'readFile', 'readdir', 'exists', 'getattr', 'lookup', 'readlink', 'readlinkIno', 'realpath', 'inoOf', 'fingerprint', 'snapshot', 'usage', 'version', 'options', 'getxattr', 'listxattr', 'pathsOf', 'readIno', 'readdirIno', 'statfs', 'fstat', '$ops', '$mounted', '$settledNow', '$slot']);
+const READS = new Set(['fork', 'diff', 'stat', 'lstat', 'readFile', 'readdir', 'exists', 'getattr', 'lookup', 'readlink', 'readlinkIno', 'realpath', 'inoOf', 'fingerprint', 'snapshot', 'usage', 'version', 'getxattr', 'listxattr', 'pathsOf', 'readIno', 'readdirIno', 'statfs', 'fstat', '$read', '$ops', '$mounted', '$settledNow', '$slot']);
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
@@ -101,9 +101,7 @@ export class ServingThread {
    * engine named here. The host then sleeps through no round trip (a command's start forks).
    */
   pipeline(t: number, m: string, a: unknown[] = []): number {
-    if (this.gone) throw this.gone;
-    if (!this.started) this.awaitStart();
-    if (!READS.has(m)) this.mutations++;
+    this.beforeCall(m);
     const as = this.nextNamed++;
     this.port.postMessage({ t, m, a, as });
     return as;
@@ -111,9 +109,7 @@ export class ServingThread {
 
   /** A synchronous call into the worker: engine method `m` of engine `t` (or one of its own `$` calls). */
   call(t: number, m: string, a: unknown[] = [], transfer: ArrayBuffer[] = []): unknown {
-    if (this.gone) throw this.gone;
-    if (!this.started) this.awaitStart();
-    if (!READS.has(m)) this.mutations++;
+    this.beforeCall(m);
     const release = this.releasing.length ? this.releasing.splice(0) : undefined;
     Atomics.store(this.flag, 0, IDLE);
     this.port.postMessage({ t, m, a, release }, transfer);
@@ -126,6 +122,13 @@ export class ServingThread {
     if (!reply) throw new ServingThreadError('no answer to a call');
     if ('err' in reply) throw decodeError(reply.err);
     return reply.ok;
+  }
+
+  /** Every call: the thread is there and up; a call that may change an engine is counted. */
+  private beforeCall(m: string): void {
+    if (this.gone) throw this.gone;
+    if (!this.started) this.awaitStart();
+    if (!READS.has(m)) this.mutations++;
   }
 
   /**
@@ -201,9 +204,8 @@ export class ServingThread {
   untrack(engine: number): void {
     this.handles--;
     if (this.gone) return;
+    // Ridden along with the next call; a thread nothing uses any more is retired (which frees all).
     this.releasing.push(engine);
-    // Ridden along with the next call; a thread nothing calls any more is retired (which frees all).
-    if (this.holds > 0 || this.handles > 0) return;
     this.retireIfUnused();
   }
 

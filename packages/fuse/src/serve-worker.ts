@@ -96,8 +96,12 @@ function slotFor(id: number): number {
 /** Calls the serving side itself handles (not engine methods). */
 const special: Record<string, (id: number, args: unknown[]) => unknown> = {
   // Bytes from the host become an engine here (the host's own engine moving, or a restore).
-  $restore: (_id, [bytes, options]) => ({ $engine: register(InodeFs.restore(bytes as Uint8Array, options as object)) }),
-  $new: (_id, [options]) => ({ $engine: register(new InodeFs(options as object)) }),
+  // With the options it ended up with (defaults filled in), which the host keeps on its handle.
+  $restore: (_id, [bytes, options]) => {
+    const fs = InodeFs.restore(bytes as Uint8Array, options as object);
+    const { quota, uid, gid, umask } = fs.options;
+    return { $engine: register(fs), options: { quota, uid, gid, umask } };
+  },
   $slot: (id) => slotFor(id),
   // A read for the host's cache: its answer, and whether its path names the file plainly (no
   // symlink on the way), which lets a later write keep it (remote-fs.ts).
@@ -160,10 +164,6 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
     return out.subarray(0, n);
   },
   version: (id) => engine(id).version,
-  options: (id) => {
-    const { quota, uid, gid, umask } = engine(id).options;
-    return { quota, uid, gid, umask };
-  },
 };
 
 /** Engine arguments arrive as ids; options objects may carry one (`snapshot({ since })`). */
