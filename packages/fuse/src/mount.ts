@@ -9,10 +9,17 @@ import { fuseProblem } from './driver.js';
 import { adopt, cacheReads, restoreServed } from './remote-fs.js';
 import { serveMount, servedHere, type Mount, type MountOptions } from './serve.js';
 import { runningServingThread, servingThread, type ServingThread } from './serve-thread.js';
-import { detach, isMountPoint } from './stale.js';
+import { detach, isMountPoint, sweepDeadServers } from './stale.js';
 import { onProcessEnd } from './exit-hooks.js';
 
 export type { Mount, MountOptions } from './serve.js';
+
+/**
+ * The first mount of a process clears what killed vws processes left (stale.ts): a kill -9 of a
+ * process group leaves its mounts listed and their directories in the temp dir.
+ */
+let swept: Promise<unknown> | undefined;
+const sweepOnce = () => (swept ??= sweepDeadServers().catch(() => []));
 
 /** Host paths served by the serving thread, for liveMounts() and the exit paths. */
 const threadMounts = new Set<string>();
@@ -20,6 +27,7 @@ let exitHandlersInstalled = false;
 
 /** Mounts `fs` at `dir` (a fresh 0700 temp dir when omitted) and returns the handle. */
 export async function mount(fs: InodeFs, dir?: string, options: MountOptions = {}): Promise<Mount> {
+  await sweepOnce();
   if (options.inline || options.driver || process.env.VWS_SERVE_INLINE === '1') return serveMount(fs, dir, options);
   const problem = fuseProblem();
   if (problem) throw problem;

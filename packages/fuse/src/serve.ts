@@ -18,7 +18,7 @@ import { MountError } from './errors.js';
 import { KernelCache } from './kernel-cache.js';
 import { RequestHandler, type CacheTimeouts, type OpCounter } from './requests.js';
 import { widenReadahead } from './readahead.js';
-import { detach, isMountPoint, probe } from './stale.js';
+import { detach, isMountPoint, mountDirPrefix, probe } from './stale.js';
 import { onProcessEnd } from './exit-hooks.js';
 
 export interface MountOptions {
@@ -122,7 +122,7 @@ function installExitHandlers(): void {
 export async function serveMount(fs: InodeFs, dir?: string, options: MountOptions = {}, onGone?: () => void): Promise<Mount> {
   const driver = options.driver ?? lowLevelDriver();
   const ownDir = dir === undefined;
-  const path = ownDir ? mkdtempSync(join(tmpdir(), 'vws-mnt-')) : resolve(dir);
+  const path = ownDir ? mkdtempSync(join(tmpdir(), mountDirPrefix())) : resolve(dir);
   if (live.has(path)) throw new MountError('this process already serves a mount here', path);
   if (!ownDir) {
     // A mount left by a killed server answers ENOTCONN (or hangs): clear it before mounting again.

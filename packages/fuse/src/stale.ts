@@ -3,8 +3,10 @@
 // would deadlock.
 
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -82,6 +84,65 @@ export async function cleanupStaleMounts(options: { skip?: Iterable<string>; tim
     if ((await probe(m.path, options.timeoutMs)) === 'stale') {
       await detach(m.path);
       cleared.push(m.path);
+    }
+  }
+  return cleared;
+}
+
+/** The prefix of the directories mount() makes: `vws-mnt-PID-XXXXXX` in the temp dir. */
+export const mountDirPrefix = (pid = process.pid) => `vws-mnt-${pid}-`;
+
+const processGone = (pid: number) => !existsSync(`/proc/${pid}`);
+
+/** Whether the mount's FUSE connection is certainly gone: ENOTCONN (no answer in time is no proof). */
+async function connectionGone(path: string, timeoutMs = 1000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const slow = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  const check = statfs(path).then(
+    () => false,
+    (e: NodeJS.ErrnoException) => e.code === 'ENOTCONN' || e.code === 'ECONNABORTED',
+  );
+  try {
+    return await Promise.race([check, slow]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * What vws processes killed outright left behind. A kill -9 of a whole process group takes
+ * fusermount3's auto_unmount helper with it, so the mount stays listed, answering ENOTCONN, and
+ * its directory stays in the temp dir. Detaches a vws mount only when its serving process is gone
+ * and its connection answers ENOTCONN (a server in another PID namespace answers); removes the
+ * empty `vws-mnt-PID-*` directories of dead PIDs. Returns what it cleared.
+ */
+export async function sweepDeadServers(): Promise<string[]> {
+  const cleared: string[] = [];
+  for (const m of fuseMounts()) {
+    if (m.pid === undefined || !processGone(m.pid) || !(await connectionGone(m.path))) continue;
+    try {
+      await detach(m.path);
+      cleared.push(m.path);
+    } catch {
+      // Someone else's to clear (no permission): leave it.
+    }
+  }
+  let names: string[] = [];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return cleared;
+  }
+  for (const name of names) {
+    const pid = /^vws-mnt-(\d+)-/.exec(name);
+    if (!pid || !processGone(Number(pid[1]))) continue;
+    const dir = join(tmpdir(), name);
+    if (isMountPoint(dir)) continue;
+    try {
+      rmdirSync(dir); // only ever an empty directory
+      if (!cleared.includes(dir)) cleared.push(dir);
+    } catch {
+      // Not empty (a mount was detached while something wrote there): not ours to delete.
     }
   }
   return cleared;

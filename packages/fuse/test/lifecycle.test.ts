@@ -1,10 +1,10 @@
 // Mount lifecycle: unmount, double unmount, exit and signals, SIGKILL then remount, stale cleanup.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFile, stat, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InodeFs } from '@vws/inode-fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -18,8 +18,8 @@ const dirs: string[] = [];
 const mounted = (path: string) => fuseMounts(true).some((m) => m.path === path);
 
 /** Starts the fixture server and resolves when it reports its mount. */
-function serve(dir: string, mode: 'exit' | 'wait'): Promise<{ child: ChildProcess; path: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@vws/source', join(here, 'fixtures/serve.ts'), dir, mode], { cwd: join(here, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+function serve(dir: string, mode: 'exit' | 'wait', detached = false): Promise<{ child: ChildProcess; path: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@vws/source', join(here, 'fixtures/serve.ts'), dir, mode], { cwd: join(here, '..'), stdio: ['ignore', 'pipe', 'pipe'], detached });
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -57,6 +57,35 @@ afterAll(async () => {
     rmSync(d, { recursive: true, force: true });
   }
 });
+
+/** The processes whose parent is `pid` (from /proc), with their command names. */
+function childrenOf(pid: number): Array<{ pid: number; comm: string }> {
+  const out: Array<{ pid: number; comm: string }> = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+      if (ppid === pid) out.push({ pid: Number(name), comm: stat.slice(stat.indexOf('(') + 1, close) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Whether every thread of `pid` is stopped (state T in /proc). */
+function threadsStopped(pid: number): boolean {
+  return readdirSync(`/proc/${pid}/task`).every((tid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+    } catch {
+      return true; // exited meanwhile
+    }
+  });
+}
 
 function freshDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'vws-life-'));
@@ -138,6 +167,8 @@ describe('lifecycle', () => {
     const { child } = await serve(dir, 'wait');
     // A stopped server cannot answer: its mount hangs like a dead one until cleared.
     child.kill('SIGSTOP');
+    // A thread running at the signal goes on until it next enters the kernel: wait for all to stop.
+    await until(() => threadsStopped(child.pid!));
     try {
       const cleared = await cleanupStaleMounts({ skip: liveMounts(), timeoutMs: 500 });
       expect(cleared).toContain(dir);
@@ -148,6 +179,34 @@ describe('lifecycle', () => {
       child.kill('SIGKILL');
       await exited(child);
       await live.unmount();
+    }
+  });
+
+  it('kill -9 of a server and of its auto_unmount helper (a container stop, the OOM killer) leaves a stale mount; the next process to mount clears it and its directory, and spares live mounts', async () => {
+    const live = await serve(freshDir(), 'wait');
+    const { child, path } = await serve('-', 'wait');
+    expect(basename(path)).toMatch(new RegExp(`^vws-mnt-${child.pid}-`));
+    try {
+      // fusermount3 runs in a session of its own (a process-group kill misses it) and unmounts when
+      // the server's connection closes, but not always in time, nor when it is killed as well.
+      const helpers = childrenOf(child.pid!).filter((c) => c.comm === 'fusermount3');
+      expect(helpers.length).toBe(1);
+      process.kill(helpers[0].pid, 'SIGKILL');
+      child.kill('SIGKILL');
+      await exited(child);
+      // Nobody left to unmount it: listed, answering ENOTCONN.
+      expect(mounted(path)).toBe(true);
+      await expect(statfs(path)).rejects.toThrow(/ENOTCONN/);
+      // A fresh process's first mount sweeps it.
+      const next = await serve(freshDir(), 'wait');
+      expect(mounted(path)).toBe(false);
+      expect(existsSync(path)).toBe(false);
+      expect(mounted(next.path)).toBe(true);
+      expect(mounted(live.path)).toBe(true);
+      expect(await readFile(join(live.path, 'hello.txt'), 'utf8')).toBe(`served by ${live.child.pid}\n`);
+    } finally {
+      if (mounted(path)) await detach(path);
+      rmSync(path, { recursive: true, force: true });
     }
   });
 
