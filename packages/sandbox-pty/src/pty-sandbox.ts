@@ -19,6 +19,7 @@ import { InodeFilesystem } from '@vws/filesystem-inode';
 import { fuseProblem } from '@vws/fuse';
 import { buildEnv } from './env.js';
 import { bwrapPrefix } from './isolation.js';
+import { checkLists, deniedExecutables } from './policy.js';
 import { mountFilesystem, noChanges, type ActiveMount, type Changes } from './mounts.js';
 import { parseSandboxOptions, type PtySandboxOptions, type PolicyDecision } from './options.js';
 import { PtyProcessHandle, PtyProcessManager } from './process-manager.js';
@@ -210,18 +211,31 @@ export class PtySandbox extends MastraSandbox {
     const base = this.workingDirectory!;
     const dir = cwd === undefined ? base : isAbsolute(cwd) ? cwd : resolve(base, cwd);
     const ns = this.opts.nativeSandbox ?? {};
+    const runEnv = buildEnv(base, { env: this.getEnv(), inheritNames: this.opts.inheritEnvNames, inheritEnv: this.opts.inheritEnv }, env as Record<string, string | undefined>);
     return {
       cwd: dir,
-      env: buildEnv(base, { env: this.getEnv(), inheritNames: this.opts.inheritEnvNames, inheritEnv: this.opts.inheritEnv }, env as Record<string, string | undefined>),
-      contain: this.opts.isolation === 'bwrap' ? { writable: [base, ...(ns.readWritePaths ?? []).map((p) => resolve(base, p))], readOnly: (ns.readOnlyPaths ?? []).map((p) => resolve(base, p)), allowNetwork: ns.allowNetwork } : undefined,
+      env: runEnv,
+      contain: this.opts.isolation === 'bwrap' ? this.containment(base, runEnv.PATH ?? '') : undefined,
     };
+  }
+
+  /**
+   * What bubblewrap gets: the workspace (and readWritePaths) writable; hidden: $VWS_HOME, this
+   * process's cwd (the project) and hidePaths; denied programs bound over with /dev/null.
+   */
+  private containment(base: string, path: string) {
+    const ns = this.opts.nativeSandbox ?? {};
+    const vwsHome = process.env.VWS_HOME || join(homedir(), '.vws');
+    const hide = [vwsHome, process.cwd(), ...(this.opts.hidePaths ?? []).map((p) => resolve(p))].filter((p) => existsSync(p));
+    return { writable: [base, ...(ns.readWritePaths ?? []).map((p) => resolve(base, p))], readOnly: (ns.readOnlyPaths ?? []).map((p) => resolve(base, p)), allowNetwork: ns.allowNetwork, hide, deny: deniedExecutables(this.opts.deny ?? [], path) };
   }
 
   private decide(command: string, args: string[]): PolicyDecision {
     const line = [command, ...args].join(' ');
-    const program = command.trim().split(/\s+/)[0] ?? '';
-    if (this.opts.deny?.some((d) => d === program || (d.endsWith('*') && line.startsWith(d.slice(0, -1))))) return { decision: 'deny', reason: `'${program}' is on the deny list` };
-    if (this.opts.allow && !this.opts.allow.includes(program)) return { decision: 'deny', reason: `'${program}' is not on the allow list` };
+    // Every program the line runs, by name and by resolved executable (not a boundary: see policy.ts).
+    const path = buildEnv(this.workingDirectory!, { env: this.getEnv(), inheritNames: this.opts.inheritEnvNames, inheritEnv: this.opts.inheritEnv }).PATH ?? '';
+    const lists = checkLists(line, { allow: this.opts.allow, deny: this.opts.deny }, { path, cwd: this.workingDirectory!, argv: args.length ? [command, ...args] : undefined });
+    if (lists.denied) return { decision: 'deny', reason: lists.reason };
     const p = this.opts.policy?.({ command, args, line });
     if (!p) return { decision: 'allow' };
     return typeof p === 'string' ? { decision: p } : p;

@@ -1,0 +1,155 @@
+// Nothing a command starts outlives it, without bubblewrap too: each run gets a cgroup (v2) of its
+// own, which its bash joins before anything else runs. Every process it starts stays in it, whatever
+// it does (`nohup`, `setsid`, double forks), and when the run's own process has exited one write to
+// `cgroup.kill` ends them all. Where no cgroup v2 is writable (not root, no delegation, not Linux)
+// runs fall back to killing their process group, which `setsid` escapes (README: Containment).
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { readFile, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const PREFIX = 'vws-runs-';
+let base: string | null | undefined;
+let seq = 0;
+
+/** The cgroup v2 mount and this process's own cgroup in it, or undefined. */
+function ownCgroup(): string | undefined {
+  const info = readFileSync('/proc/self/mountinfo', 'utf8');
+  const line = info.split('\n').find((l) => l.split(' - ')[1]?.startsWith('cgroup2 '));
+  const mountPoint = line?.split(' ')[4];
+  const own = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))?.slice(3);
+  if (!mountPoint || own === undefined) return undefined;
+  const dir = join(mountPoint, own);
+  return existsSync(join(dir, 'cgroup.procs')) ? dir : undefined;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Ends every process in a run's cgroup and removes it (synchronously: for exit and stale ones). */
+function killAndRemoveSync(dir: string): void {
+  try {
+    writeFileSync(join(dir, 'cgroup.kill'), '1');
+  } catch {
+    // gone already
+  }
+  try {
+    rmdirSync(dir);
+  } catch {
+    // still emptying (EBUSY), or gone: the next process's clean-up takes it
+  }
+}
+
+/** The runs' cgroups of a process that is gone (crashed): what is left in them is killed. */
+function removeStale(parent: string): void {
+  for (const name of readdirSync(parent)) {
+    const pid = name.startsWith(PREFIX) ? Number(name.slice(PREFIX.length)) : NaN;
+    if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) continue;
+    const dir = join(parent, name);
+    try {
+      for (const run of readdirSync(dir)) if (run.startsWith('run-')) killAndRemoveSync(join(dir, run));
+      rmdirSync(dir);
+    } catch {
+      // another process is at it, or not empty yet
+    }
+  }
+}
+
+/** This process's parent cgroup for runs (made once), or null where cgroups cannot be used. */
+function runsBase(): string | null {
+  if (base !== undefined) return base;
+  base = null;
+  if (process.platform !== 'linux' || process.env.VWS_REAP === 'group') return base;
+  try {
+    const parent = ownCgroup();
+    if (!parent) return base;
+    const dir = join(parent, `${PREFIX}${process.pid}`);
+    mkdirSync(dir);
+    removeStale(parent);
+    process.once('exit', () => {
+      try {
+        for (const run of readdirSync(dir)) if (run.startsWith('run-')) killAndRemoveSync(join(dir, run));
+        rmdirSync(dir);
+      } catch {
+        // left for the next process
+      }
+    });
+    base = dir;
+  } catch {
+    base = null; // read-only cgroupfs, no permission, no cgroup v2
+  }
+  return base;
+}
+
+export interface RunGroup {
+  /** The file the run's bash writes its pid into (`__vws_cg`). */
+  procs: string;
+  /** Kills every process in the run (synchronous: one write). */
+  kill(): void;
+  /** After kill(): waits (bounded) until the group is empty, then removes it. */
+  remove(): Promise<void>;
+}
+
+/** A cgroup for one run, or undefined where cgroups cannot be used (the process group is then all there is). */
+export function newRunGroup(): RunGroup | undefined {
+  const parent = runsBase();
+  if (!parent) return undefined;
+  const dir = join(parent, `run-${++seq}`);
+  try {
+    mkdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  let killed = false;
+  return {
+    procs: join(dir, 'cgroup.procs'),
+    kill() {
+      killed = true;
+      try {
+        writeFileSync(join(dir, 'cgroup.kill'), '1');
+      } catch {
+        // removed already
+      }
+    },
+    async remove() {
+      if (!killed) this.kill();
+      // SIGKILLed processes take a moment to be gone; an empty cgroup is removed at once.
+      for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+        try {
+          await rmdir(dir);
+          return;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EBUSY' || wait >= 50) {
+            if ((e as NodeJS.ErrnoException).code === 'EBUSY') void retryLater(dir);
+            return;
+          }
+        }
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    },
+  };
+}
+
+/** A group that would not empty quickly (a process in uninterruptible sleep): removed when it has. */
+async function retryLater(dir: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 100).unref());
+    const events = await readFile(join(dir, 'cgroup.events'), 'utf8').catch(() => '');
+    if (!events) return;
+    if (events.includes('populated 0')) {
+      await rmdir(dir).catch(() => {});
+      return;
+    }
+  }
+}
+
+/** Whether runs here are reaped exactly (a cgroup per run), for info and tests. */
+export function reapsExactly(): boolean {
+  return runsBase() !== null;
+}
