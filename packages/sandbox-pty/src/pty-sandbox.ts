@@ -481,7 +481,7 @@ export class PtySandbox extends MastraSandbox {
       const where = mounts.map((m) => (m.mountPath === '/' ? `the workspace filesystem is "${wd}" itself` : `${m.mountPath} is at "${m.hostPath}"`)).join('; ');
       parts.push(`Mounted: ${where}. Changes made with the file tools are seen by the next command, and the file tools see what commands write there.`);
     }
-    if (this.opts.isolation === 'bwrap') parts.push(`The rest of the host is read-only${ns.allowNetwork ? '' : ' and there is no network'}.`);
+    if (this.opts.isolation === 'bwrap') parts.push(`The rest of the host is read-only (the project, other workspaces and secrets are hidden)${ns.allowNetwork ? '' : ' and there is no network'}; nothing a command starts outlives it.`);
     return parts.join(' ');
   }
 }

@@ -37,13 +37,14 @@ function marker(): string {
   return m;
 }
 
-/** Pids of live processes whose command line holds `m` (zombies have none). */
+/** Pids of live processes named by `m` (zombies have no command line). */
 function survivors(m: string): number[] {
   const out: number[] = [];
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     try {
-      if (readFileSync(`/proc/${e}/cmdline`, 'latin1').includes(m)) out.push(Number(e));
+      // argv[0] (set with exec -a): not a shell or bwrap whose script merely mentions it.
+      if (readFileSync(`/proc/${e}/cmdline`, 'latin1').startsWith(m)) out.push(Number(e));
     } catch {
       // gone
     }
@@ -169,6 +170,20 @@ describe("isolation 'bwrap'", () => {
     const m = marker();
     const r = await sb.executeCommand(escapes(m));
     expect(r.stdout.trim()).toBe('3'); // all three were running
+    expect(await survivorsAfter(m)).toEqual([]);
+  });
+
+  it('a background process and what it starts live while the sandbox does, and end with destroy()', async () => {
+    const sb = await make({ isolation: 'bwrap' });
+    const m = marker();
+    const h = await sb.processes.spawn(`setsid bash -c 'exec -a ${m}-child sleep 1000' & exec -a ${m}-main sleep 1000`);
+    const t0 = Date.now();
+    while (survivors(m).length < 2 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+    expect(survivors(m)).toHaveLength(2);
+    await sb.executeCommand('true');
+    expect(survivors(m)).toHaveLength(2);
+    expect(h.exitCode).toBeUndefined();
+    await sb.destroy();
     expect(await survivorsAfter(m)).toEqual([]);
   });
 
