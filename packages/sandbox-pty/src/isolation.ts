@@ -3,7 +3,7 @@
 // the command starts outlives it), the host's secrets and other workspaces hidden, denied programs
 // unrunnable under any spelling.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, sep } from 'node:path';
 
 export type Isolation = 'none' | 'bwrap';
@@ -57,22 +57,12 @@ function secrets(): [string[], string[]] {
     for (const s of HOME_SECRETS) {
       const p = `${h}/${s}`;
       try {
-        if (!existsSync(p)) continue;
-        (readdirSyncSafe(p) ? dirs : files).push(p);
+        (lstatSync(p).isDirectory() ? dirs : files).push(p);
       } catch {
-        // unreadable: skip
+        // not there
       }
     }
   return [files, dirs];
-}
-
-function readdirSyncSafe(p: string): boolean {
-  try {
-    readdirSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Mount points of FUSE filesystems now (other workspaces' mounts among them), from mountinfo. */

@@ -2,7 +2,7 @@
 // the working directory where Workspace mounts (InodeFilesystems over FUSE) appear.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { cpus, homedir, platform, tmpdir, totalmem } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -28,6 +28,15 @@ import { loadCheckpoint, saveCheckpoint } from './named-checkpoints.js';
 import { Runner } from './runner.js';
 import { claimShadowDir, forget, shadowDirName } from './shadow-dir.js';
 import { InodeFs } from '@vws/inode-fs';
+
+/** The shell every run starts in: never bound over under bubblewrap (denying bash stays a command-line check). */
+const LAUNCHER_SHELLS = new Set(['/usr/bin/bash', '/bin/bash'].flatMap((p) => {
+  try {
+    return [realpathSync(p)];
+  } catch {
+    return [];
+  }
+}));
 
 type ProviderStatus = 'pending' | 'initializing' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'destroying' | 'destroyed' | 'error';
 
@@ -227,7 +236,7 @@ export class PtySandbox extends MastraSandbox {
     const ns = this.opts.nativeSandbox ?? {};
     const vwsHome = process.env.VWS_HOME || join(homedir(), '.vws');
     const hide = [vwsHome, process.cwd(), ...(this.opts.hidePaths ?? []).map((p) => resolve(p))].filter((p) => existsSync(p));
-    return { writable: [base, ...(ns.readWritePaths ?? []).map((p) => resolve(base, p))], readOnly: (ns.readOnlyPaths ?? []).map((p) => resolve(base, p)), allowNetwork: ns.allowNetwork, hide, deny: deniedExecutables(this.opts.deny ?? [], path) };
+    return { writable: [base, ...(ns.readWritePaths ?? []).map((p) => resolve(base, p))], readOnly: (ns.readOnlyPaths ?? []).map((p) => resolve(base, p)), allowNetwork: ns.allowNetwork, hide, deny: deniedExecutables(this.opts.deny ?? [], path).filter((p) => !LAUNCHER_SHELLS.has(p)) };
   }
 
   private decide(command: string, args: string[]): PolicyDecision {

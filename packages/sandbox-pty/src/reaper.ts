@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 
 const PREFIX = 'vws-runs-';
 let base: string | null | undefined;
@@ -56,8 +57,9 @@ function killAndRemoveSync(dir: string): void {
 /** The runs' cgroups of a process that is gone (crashed): what is left in them is killed. */
 function removeStale(parent: string): void {
   for (const name of readdirSync(parent)) {
-    const pid = name.startsWith(PREFIX) ? Number(name.slice(PREFIX.length)) : NaN;
-    if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) continue;
+    const m = /^vws-runs-(\d+)(-t\d+)?$/.exec(name);
+    const pid = Number(m?.[1]);
+    if (!m || pid === process.pid || alive(pid)) continue;
     const dir = join(parent, name);
     try {
       for (const run of readdirSync(dir)) if (run.startsWith('run-')) killAndRemoveSync(join(dir, run));
@@ -76,7 +78,8 @@ function runsBase(): string | null {
   try {
     const parent = ownCgroup();
     if (!parent) return base;
-    const dir = join(parent, `${PREFIX}${process.pid}`);
+    // One per process (and worker thread: they share the pid).
+    const dir = join(parent, `${PREFIX}${process.pid}${threadId ? `-t${threadId}` : ''}`);
     mkdirSync(dir);
     removeStale(parent);
     process.once('exit', () => {

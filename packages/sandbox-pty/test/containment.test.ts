@@ -93,6 +93,16 @@ describe("isolation 'bwrap'", () => {
     expect(existsSync('/usr/vws-remount-escape')).toBe(false);
   });
 
+  it('runs in a session of its own: stdout is still a terminal, but there is no controlling terminal to reach', async () => {
+    const sb = await make({ isolation: 'bwrap' });
+    const r = await sb.executeCommand('[ -t 1 ] && echo stdout-is-a-tty; (: </dev/tty) 2>/dev/null; echo tty=$?; ps -o sid= -p $$ | tr -d " "; echo $$');
+    expect(r.stdout).toContain('stdout-is-a-tty\n');
+    expect(r.stdout).toMatch(/tty=(?!0)\d+/);
+    // The session is the namespace's own, led by its init (pid 1), not ours.
+    const [sid, pid] = r.stdout.trim().split('\n').slice(-2);
+    expect([sid, pid]).toEqual(['1', '2']);
+  });
+
   it('has its own PID namespace: no host process visible, no write through /proc/PID/root', async () => {
     const sb = await make({ isolation: 'bwrap' });
     const target = join('/var/tmp', `vws-proc-root-escape-${randomBytes(4).toString('hex')}`);
