@@ -20,6 +20,7 @@ import { fuseProblem } from '@vws/fuse';
 import { buildEnv } from './env.js';
 import { bwrapPrefix } from './isolation.js';
 import { checkLists, deniedExecutables } from './policy.js';
+import { reapsExactly } from './reaper.js';
 import { mountFilesystem, noChanges, type ActiveMount, type Changes } from './mounts.js';
 import { parseSandboxOptions, type PtySandboxOptions, type PolicyDecision } from './options.js';
 import { PtyProcessHandle, PtyProcessManager } from './process-manager.js';
@@ -467,6 +468,8 @@ export class PtySandbox extends MastraSandbox {
         isolation,
         isolationConfig: isolation !== 'none' ? { allowNetwork: ns.allowNetwork ?? false, readOnlyPaths: ns.readOnlyPaths, readWritePaths: ns.readWritePaths } : undefined,
         mountModes: this.mountModes(),
+        // How what a command leaves behind is ended: exactly (a PID namespace, a cgroup per run) or by process group only.
+        reaping: isolation === 'bwrap' ? 'pid-namespace' : reapsExactly() ? 'cgroup' : 'process-group',
         running: this.running.size,
       },
     };

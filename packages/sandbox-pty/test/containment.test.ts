@@ -219,9 +219,11 @@ describe("isolation 'bwrap'", () => {
 });
 
 describe.each(['fuse', 'sync', 'none'] as const)('without bwrap (%s)', (mount) => {
-  it('this machine reaps exactly (a cgroup per run)', () => {
+  it('this machine reaps exactly (a cgroup per run), and getInfo says so', async () => {
     // The test below needs it: without a writable cgroup v2 runs fall back to the process group.
     expect(reapsExactly()).toBe(true);
+    expect((await make({}, mount)).getInfo().metadata).toMatchObject({ reaping: 'cgroup' });
+    expect((await make({ isolation: 'bwrap' }, mount)).getInfo().metadata).toMatchObject({ reaping: 'pid-namespace' });
   });
 
   it('leaves nothing behind: nohup, setsid and double-forked daemons end with the command', async () => {
