@@ -183,6 +183,17 @@ describe("isolation 'bwrap'", () => {
     expect(await survivorsAfter(m)).toEqual([]);
   });
 
+  it('a timeout still ends the command (exit 124) and everything it started', async () => {
+    const sb = await make({ isolation: 'bwrap', killGraceMs: 5000 });
+    const m = marker();
+    const t0 = Date.now();
+    const r = await sb.executeCommand(`setsid bash -c 'exec -a ${m}-child sleep 1000' & exec -a ${m}-main sleep 1000`, [], { timeout: 500 });
+    expect(r).toMatchObject({ exitCode: 124, timedOut: true });
+    // SIGTERM ends bubblewrap, and the namespace with it: no need to wait for the SIGKILL grace.
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(await survivorsAfter(m)).toEqual([]);
+  });
+
   it('a background process and what it starts live while the sandbox does, and end with destroy()', async () => {
     const sb = await make({ isolation: 'bwrap' });
     const m = marker();
@@ -234,6 +245,14 @@ describe.each(['fuse', 'sync', 'none'] as const)('without bwrap (%s)', (mount) =
     expect(await survivorsAfter(m)).toEqual([]);
     // The sandbox goes on working.
     expect((await sb.executeCommand('echo still')).stdout).toBe('still\n');
+  });
+
+  it('a timeout ends the command (exit 124) and what it started in another session', async () => {
+    const sb = await make({}, mount);
+    const m = marker();
+    const r = await sb.executeCommand(`setsid bash -c 'exec -a ${m}-child sleep 1000' & exec -a ${m}-main sleep 1000`, [], { timeout: 500 });
+    expect(r).toMatchObject({ exitCode: 124, timedOut: true });
+    expect(await survivorsAfter(m)).toEqual([]);
   });
 
   it('a background process (processes.spawn) and what it starts live while the sandbox does, and end with destroy()', async () => {
