@@ -132,11 +132,13 @@ export function newRunGroup(): RunGroup | undefined {
   }
   const at = dir;
   let done = false;
+  /** Given back for reuse: from then on another run may be in it, and this handle kills nothing. */
+  let released = false;
   return {
     procs: join(at, 'cgroup.procs'),
     kill() {
       // Writing cgroup.kill costs ~0.1 ms even when nothing is left: look first.
-      if (!populated(at)) return;
+      if (released || !populated(at)) return;
       try {
         writeFileSync(join(at, 'cgroup.kill'), '1');
       } catch {
@@ -153,6 +155,7 @@ export function newRunGroup(): RunGroup | undefined {
         await new Promise((r) => setTimeout(r, wait));
         this.kill(); // one that was forking as the kill came
       }
+      released = true;
       if (base && at.startsWith(base)) free.push(at);
     },
   };

@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InodeFilesystem } from '@vws/filesystem-inode';
 import { CommandDeniedError, PtySandbox } from '../src/index.js';
 import { reapsExactly } from '../src/reaper.js';
+import { launch } from '../src/launcher.js';
 import { programsOf } from '../src/policy.js';
 
 const sandboxes: PtySandbox[] = [];
@@ -267,6 +268,24 @@ describe.each(['fuse', 'sync', 'none'] as const)('without bwrap (%s)', (mount) =
     expect(survivors(m)).toHaveLength(2);
     expect(h.exitCode).toBeUndefined();
     await sb.destroy();
+    expect(await survivorsAfter(m)).toEqual([]);
+  });
+});
+
+describe('run cgroups are reused', () => {
+  it("a finished run's late kill does not reach the next run that got its emptied cgroup", async () => {
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+    const first = await launch({ command: 'true', cwd: '/', env, interactive: false }, () => {}, () => {});
+    await first.done;
+    const m = marker();
+    const next = await launch({ command: `exec -a ${m} sleep 1000`, cwd: '/', env, interactive: false }, () => {}, () => {});
+    const t0 = Date.now();
+    while (survivors(m).length < 1 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+    first.signal('SIGKILL'); // as Runner.run and process handles do after a run
+    await new Promise((r) => setTimeout(r, 300));
+    expect(survivors(m)).toHaveLength(1);
+    next.signal('SIGKILL');
+    await next.done;
     expect(await survivorsAfter(m)).toEqual([]);
   });
 });
