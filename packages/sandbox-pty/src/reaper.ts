@@ -4,7 +4,7 @@
 // `cgroup.kill` ends them all. Where no cgroup v2 is writable (not root, no delegation, not Linux)
 // runs fall back to killing their process group, which `setsid` escapes (README: Containment).
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -173,7 +173,24 @@ async function retryLater(dir: string): Promise<void> {
   }
 }
 
-/** Whether runs here are reaped exactly (a cgroup per run), for info and tests. */
+let usable: boolean | undefined;
+/**
+ * Whether runs started from a process like this one are reaped exactly (a cgroup per run), for
+ * getInfo and tests: made nothing itself (the spawner process makes the cgroups), it asks whether
+ * this process's cgroup is writable.
+ */
 export function reapsExactly(): boolean {
-  return runsBase() !== null;
+  if (usable !== undefined) return usable;
+  usable = false;
+  if (process.platform !== 'linux' || process.env.VWS_REAP === 'group') return usable;
+  try {
+    const dir = ownCgroup();
+    if (dir) {
+      accessSync(dir, constants.W_OK);
+      usable = true;
+    }
+  } catch {
+    // read-only or not ours
+  }
+  return usable;
 }
