@@ -69,10 +69,24 @@ function lex(line: string): Array<string | null> {
       i = j;
       const inner = /\$\(([^)]*)\)|`([^`]*)`/g;
       for (let m; (m = inner.exec(text)); ) inside.push(null, ...lex(m[1] ?? m[2] ?? ''));
+    } else if (c === '$' && line.startsWith('((', i + 1)) {
+      // Arithmetic, not a command: one word up to its closing '))'.
+      const end = line.indexOf('))', i + 3);
+      word += line.slice(i, end < 0 ? undefined : end + 2);
+      inWord = true;
+      i = end < 0 ? line.length : end + 1;
     } else if (c === '$' && line[i + 1] === '(') {
       flush();
       out.push(null);
       i++;
+    } else if (c === '#' && !inWord) {
+      // A comment, to the end of the line.
+      const nl = line.indexOf('\n', i);
+      i = nl < 0 ? line.length : nl - 1;
+    } else if (c === '&' && (/[<>]$/.test(word) || line[i + 1] === '>')) {
+      // Part of a redirection (2>&1, <&3, &>file), not a separator.
+      word += c;
+      inWord = true;
     } else if (/[;&|()`\n]/.test(c)) {
       flush();
       out.push(null);
@@ -106,7 +120,8 @@ function programOfCommand(words: string[], depth: number): string[] {
     while (i < words.length) {
       const w = words[i]!;
       if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)) i++;
-      else if (/^\d*[<>]/.test(w)) i += /^\d*[<>]+&?\d*$/.test(w) ? 2 : 1; // `> file` or `>file`
+      // A redirection: its target is in the same word (`>file`, `2>&1`) or the next (`> file`).
+      else if (/^(\d*|&)[<>]/.test(w)) i += /^(\d*|&)(<|>|>>|<<|<<<|>\||<>)$/.test(w) ? 2 : 1;
       else break;
     }
   };

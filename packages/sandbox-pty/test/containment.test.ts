@@ -300,6 +300,10 @@ describe('deny list: matched by every program a command line runs and its resolv
     expect(programsOf('echo "a `curl x`"; if curl y; then :; fi')).toEqual(['echo', 'curl', ':', 'curl']);
     expect(programsOf('echo curl; cat curl.txt')).toEqual(['echo', 'cat']);
     expect(programsOf('timeout 5 curl x; exec -a name curl')).toEqual(['timeout', 'curl', 'exec', 'curl']);
+    // Redirections, arithmetic and comments are not commands.
+    expect(programsOf('curl x 2>&1 | tee y; wget z &> log; >out 2> err cat <&0')).toEqual(['curl', 'tee', 'wget', 'cat']);
+    expect(programsOf('echo $((1 + 2)) # curl\ntrue')).toEqual(['echo', 'true']);
+    expect(programsOf('sleep 1 & curl x')).toEqual(['sleep', 'curl']);
   });
 
   it.each(['curl --version', '/usr/bin/curl --version', 'true; curl --version', 'env curl --version', 'command curl --version', 'FOO=1 curl --version', "bash -c 'curl --version'", 'echo $(curl --version)', 'true && nohup curl --version', 'exec curl --version'])('refuses %s before anything runs', async (line) => {
@@ -323,6 +327,7 @@ describe('deny list: matched by every program a command line runs and its resolv
   it('an allow list applies to every program of the line (builtins that run nothing pass)', async () => {
     const sb = await make({ allow: ['echo', 'cat'] }, 'none');
     expect((await sb.executeCommand('cd / && echo ok')).stdout).toBe('ok\n');
+    expect((await sb.executeCommand('echo $((1 + 1)) 2>&1 # a comment')).stdout).toBe('2\n');
     await expect(sb.executeCommand('echo ok; curl --version')).rejects.toThrow(/'curl' is not on the allow list/);
   });
 });
