@@ -56,6 +56,11 @@ process.env.VWS_SERVE_INLINE = '1';
 const inline = new PtySandbox();
 await inline.mount(new InodeFilesystem(), '/');
 delete process.env.VWS_SERVE_INLINE;
+// Runs reaped by their process group only (no cgroup per run), for the cost of exact reaping.
+process.env.VWS_REAP = 'group';
+const groupOnly = new PtySandbox();
+await groupOnly.start();
+delete process.env.VWS_REAP;
 try {
   const report = (bench: string, [v, l]: [number, number], extra: Record<string, unknown> = {}) =>
     console.log(JSON.stringify({ bench, vws_ms: Number(v.toFixed(2)), local_sandbox_ms: Number(l.toFixed(2)), ratio_vs_local: Number((v / l).toFixed(2)), goal: 'no slower than LocalSandbox', pass: v <= l * 1.05, ...extra }));
@@ -64,6 +69,9 @@ try {
   report('execute-ls-latency', await pairs(() => bare.executeCommand('ls'), () => local.executeCommand!('ls')));
   // Calls with nothing in between: the shell started ahead may not be ready yet.
   report('execute-true-back-to-back', await blocks(() => bare.executeCommand('true'), () => local.executeCommand!('true')));
+  // Exact reaping (a cgroup per run, killed when it ends) against the process group alone.
+  const [cg, pg] = await pairs(() => bare.executeCommand('true'), () => groupOnly.executeCommand('true'));
+  console.log(JSON.stringify({ bench: 'execute-true-cgroup-reaping-vs-process-group', cgroup_ms: Number(cg.toFixed(2)), group_only_ms: Number(pg.toFixed(2)), ratio_cgroup_vs_group: Number((cg / pg).toFixed(2)), goal: 'within 0.5 ms of the process group alone', pass: cg - pg <= 0.5 }));
   const [thread, old] = await pairs(() => mounted.executeCommand('true'), () => inline.executeCommand('true'));
   console.log(JSON.stringify({ bench: 'execute-true-fuse-cwd-serving-thread-vs-inline', thread_ms: Number(thread.toFixed(2)), inline_ms: Number(old.toFixed(2)), ratio_thread_vs_inline: Number((thread / old).toFixed(2)), goal: 'within 10% of inline', pass: thread <= old * 1.1 }));
   const small = await pairs(() => mounted.executeCommand('true'), () => local.executeCommand!('true'));
@@ -77,6 +85,7 @@ try {
   report('execute-true-latency-fuse-cwd-1GiB-resident', large, { rss_GiB: Number(rssGiB.toFixed(2)), growth_vs_small: Number((large[0] / small[0]).toFixed(2)) });
 } finally {
   await bare.destroy();
+  await groupOnly.destroy();
   await mounted.destroy();
   await inline.destroy();
   await local._destroy();

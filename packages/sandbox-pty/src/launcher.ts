@@ -21,6 +21,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { ReadStream as TtyReadStream } from 'node:tty';
 import { bwrapPrefix, type ContainOptions } from './isolation.js';
+import { newRunGroup } from './reaper.js';
 
 const require = createRequire(import.meta.url);
 
@@ -84,6 +85,8 @@ const READY = '\u001e\u001fvws-ready\u001f\u001e';
 // (the same under bubblewrap), or unset (the terminal). Then the caller's own BASH_ENV, if any, is
 // put back and read, and our variables are gone before the command starts.
 const BASH_ENV_FILE = [
+  // First of all, join the run's cgroup (reaper.ts): everything started from here on stays in it.
+  '[ -n "$__vws_cg" ] && { echo $$ >"$__vws_cg"; } 2>/dev/null',
   'if [ -n "$__vws_warm" ]; then',
   // A warm shell: connect, wait for the go-ahead, read cwd and command line (WARM_SCRIPT evals it).
   '  __vws_t=${__vws_err#tcp:}; exec 2>"/dev/tcp/127.0.0.1/${__vws_t%%:*}" || exit 125; printf \'%s\\n\' "${__vws_t#*:}" >&2',
@@ -103,7 +106,7 @@ const BASH_ENV_FILE = [
   'fi',
   'case $__vws_in in null) exec 0</dev/null ;; tcp) exec 0<&2 ;; /*) exec 0<"$__vws_in" || exit 125 ;; esac',
   'if [ -n "$__vws_bash_env" ]; then BASH_ENV=$__vws_bash_env; else unset BASH_ENV; fi',
-  'unset __vws_err __vws_tty __vws_ready __vws_bash_env __vws_t __vws_warm __vws_in',
+  'unset __vws_err __vws_tty __vws_ready __vws_bash_env __vws_t __vws_warm __vws_in __vws_cg',
   'if [ -n "$BASH_ENV" ]; then . "$BASH_ENV"; else :; fi',
   '',
 ].join('\n');
@@ -352,16 +355,25 @@ function startPty(o: PtyOptions, sinks: { out: (s: string) => void; err: (s: str
   if (o.stdin === 'null') env.__vws_in = 'null';
   else if (o.stdin === 'pipe') env.__vws_in = stdinFifo ?? 'tcp';
   if (expectReady) env.__vws_ready = '1';
+  // Without bubblewrap (whose PID namespace does this), a cgroup holds everything the run starts.
+  const group = o.contain ? undefined : newRunGroup();
+  if (group) env.__vws_cg = group.procs;
   const envList: string[] = [];
   for (const k in env) envList.push(`${k}=${env[k]}`);
 
   let exit: { exitCode: number; signal?: number } | undefined;
   let signalled = false;
   let onExit: () => void = () => {};
-  const term = native.fork(file, args, envList, o.cwd, o.cols, o.rows, -1, -1, false, helperPath, (code, signal) => {
-    exit = { exitCode: code, signal };
-    onExit();
-  });
+  let term: ReturnType<NativePty['fork']>;
+  try {
+    term = native.fork(file, args, envList, o.cwd, o.cols, o.rows, -1, -1, false, helperPath, (code, signal) => {
+      exit = { exitCode: code, signal };
+      onExit();
+    });
+  } catch (e) {
+    void group?.remove();
+    throw e;
+  }
   // Hold the slave side: the terminal stays open past the command's exit, for the end marker.
   let slave: number | undefined;
   if (!o.noDrain) {
@@ -504,6 +516,8 @@ function startPty(o: PtyOptions, sinks: { out: (s: string) => void; err: (s: str
   });
   const done = (async () => {
     await exited;
+    // Nothing the command started outlives it (nohup, setsid and double forks included).
+    group?.kill();
     if (o.noDrain) {
       // What a plain node-pty user may get: whatever was read by the exit event.
       end();
@@ -551,6 +565,7 @@ function startPty(o: PtyOptions, sinks: { out: (s: string) => void; err: (s: str
     }
     fifoOut?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    void group?.remove();
     return exit!;
   })();
 
@@ -571,6 +586,7 @@ function startPty(o: PtyOptions, sinks: { out: (s: string) => void; err: (s: str
     },
     signal: (sig) => {
       if (exit === undefined) signalled = true;
+      if (sig === 'SIGKILL') group?.kill();
       try {
         process.kill(-term.pid, sig);
       } catch {

@@ -37,6 +37,8 @@ interface Seen {
   size: number;
   mtimeMs: number;
   mode: number;
+  ino: number;
+  nlink: number;
 }
 
 /** Copy sync mode (any WorkspaceFilesystem): export, run, sync back (modes included), delete. */
@@ -82,7 +84,7 @@ class SyncMount implements ActiveMount {
         const r = join2(rel, name);
         const st = await lstat(join(this.hostPath, r));
         const kind = st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : 'file';
-        out.set(r, { kind, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 });
+        out.set(r, { kind, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, ino: st.ino, nlink: st.nlink });
         if (kind === 'dir') await walk(r);
       }
     };
@@ -97,8 +99,16 @@ class SyncMount implements ActiveMount {
       const after = await this.scan();
       const changes = noChanges();
       const engine = this.engine();
+      // Names per host inode: a new name of a file with more links than that is linked to a file
+      // outside the tree, whose content is not the workspace's to take.
+      const names = new Map<number, number>();
+      for (const s of after.values()) if (s.kind === 'file') names.set(s.ino, (names.get(s.ino) ?? 0) + 1);
       for (const [p, s] of after) {
         const was = before.get(p);
+        // What the filesystem cannot hold is not carried back, nor reported: symlinks (the
+        // WorkspaceFilesystem API has none) and hard links to files outside the tree.
+        if (s.kind === 'link' && !engine) continue;
+        if (s.kind === 'file' && (!was || was.ino !== s.ino) && s.nlink > (names.get(s.ino) ?? 0)) continue;
         if (s.kind === 'dir') {
           if (!was) await this.filesystem.mkdir(p, { recursive: true });
           if (engine && (!was || was.mode !== s.mode)) engine.chmod(`/${p}`, s.mode);

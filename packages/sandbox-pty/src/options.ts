@@ -34,9 +34,20 @@ const schema = z
     spawner: z.boolean().optional(),
     /** Serve every mount in sync mode, even where FUSE works. */
     syncMode: z.boolean().optional(),
-    /** Program names allowed (when set, nothing else runs). */
+    /** Under isolation 'bwrap': host paths hidden from commands (an empty directory over each), besides $VWS_HOME and this process's cwd. */
+    hidePaths: z.array(z.string().min(1)).optional(),
+    /**
+     * Program names allowed (when set, nothing else runs): every program a command line names, by name
+     * or resolved executable. A guard against mistakes, not a boundary (a script or an interpreter can
+     * still run anything).
+     */
     allow: z.array(z.string()).optional(),
-    /** Program names (or 'prefix*' command lines) denied. */
+    /**
+     * Program names or paths (or 'prefix*' command lines) denied: matched against every program a
+     * command line names (`/usr/bin/curl`, `true; curl`, `env curl`, `command curl`), by name and by
+     * resolved executable. Not a boundary without bubblewrap (a script, an interpreter or a copy of
+     * the binary still runs it); under isolation 'bwrap' the resolved executables cannot be run at all.
+     */
     deny: z.array(z.string()).optional(),
     /** Decides per command: allow, deny (nothing runs) or checkpoint-then-run. */
     policy: z.custom<Policy>((v) => typeof v === 'function', 'policy must be a function').optional(),

@@ -2,7 +2,7 @@
 // the working directory where Workspace mounts (InodeFilesystems over FUSE) appear.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { cpus, homedir, platform, tmpdir, totalmem } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -19,6 +19,8 @@ import { InodeFilesystem } from '@vws/filesystem-inode';
 import { fuseProblem } from '@vws/fuse';
 import { buildEnv } from './env.js';
 import { bwrapPrefix } from './isolation.js';
+import { checkLists, deniedExecutables } from './policy.js';
+import { reapsExactly } from './reaper.js';
 import { mountFilesystem, noChanges, type ActiveMount, type Changes } from './mounts.js';
 import { parseSandboxOptions, type PtySandboxOptions, type PolicyDecision } from './options.js';
 import { PtyProcessHandle, PtyProcessManager } from './process-manager.js';
@@ -27,6 +29,15 @@ import { loadCheckpoint, saveCheckpoint } from './named-checkpoints.js';
 import { Runner } from './runner.js';
 import { claimShadowDir, forget, shadowDirName } from './shadow-dir.js';
 import { InodeFs } from '@vws/inode-fs';
+
+/** The shell every run starts in: never bound over under bubblewrap (denying bash stays a command-line check). */
+const LAUNCHER_SHELLS = new Set(['/usr/bin/bash', '/bin/bash'].flatMap((p) => {
+  try {
+    return [realpathSync(p)];
+  } catch {
+    return [];
+  }
+}));
 
 type ProviderStatus = 'pending' | 'initializing' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'destroying' | 'destroyed' | 'error';
 
@@ -210,18 +221,31 @@ export class PtySandbox extends MastraSandbox {
     const base = this.workingDirectory!;
     const dir = cwd === undefined ? base : isAbsolute(cwd) ? cwd : resolve(base, cwd);
     const ns = this.opts.nativeSandbox ?? {};
+    const runEnv = buildEnv(base, { env: this.getEnv(), inheritNames: this.opts.inheritEnvNames, inheritEnv: this.opts.inheritEnv }, env as Record<string, string | undefined>);
     return {
       cwd: dir,
-      env: buildEnv(base, { env: this.getEnv(), inheritNames: this.opts.inheritEnvNames, inheritEnv: this.opts.inheritEnv }, env as Record<string, string | undefined>),
-      contain: this.opts.isolation === 'bwrap' ? { writable: [base, ...(ns.readWritePaths ?? []).map((p) => resolve(base, p))], readOnly: (ns.readOnlyPaths ?? []).map((p) => resolve(base, p)), allowNetwork: ns.allowNetwork } : undefined,
+      env: runEnv,
+      contain: this.opts.isolation === 'bwrap' ? this.containment(base, runEnv.PATH ?? '') : undefined,
     };
+  }
+
+  /**
+   * What bubblewrap gets: the workspace (and readWritePaths) writable; hidden: $VWS_HOME, this
+   * process's cwd (the project) and hidePaths; denied programs bound over with /dev/null.
+   */
+  private containment(base: string, path: string) {
+    const ns = this.opts.nativeSandbox ?? {};
+    const vwsHome = process.env.VWS_HOME || join(homedir(), '.vws');
+    const hide = [vwsHome, process.cwd(), ...(this.opts.hidePaths ?? []).map((p) => resolve(p))].filter((p) => existsSync(p));
+    return { writable: [base, ...(ns.readWritePaths ?? []).map((p) => resolve(base, p))], readOnly: (ns.readOnlyPaths ?? []).map((p) => resolve(base, p)), allowNetwork: ns.allowNetwork, hide, deny: deniedExecutables(this.opts.deny ?? [], path).filter((p) => !LAUNCHER_SHELLS.has(p)) };
   }
 
   private decide(command: string, args: string[]): PolicyDecision {
     const line = [command, ...args].join(' ');
-    const program = command.trim().split(/\s+/)[0] ?? '';
-    if (this.opts.deny?.some((d) => d === program || (d.endsWith('*') && line.startsWith(d.slice(0, -1))))) return { decision: 'deny', reason: `'${program}' is on the deny list` };
-    if (this.opts.allow && !this.opts.allow.includes(program)) return { decision: 'deny', reason: `'${program}' is not on the allow list` };
+    // Every program the line runs, by name and by resolved executable (not a boundary: see policy.ts).
+    const path = buildEnv(this.workingDirectory!, { env: this.getEnv(), inheritNames: this.opts.inheritEnvNames, inheritEnv: this.opts.inheritEnv }).PATH ?? '';
+    const lists = checkLists(line, { allow: this.opts.allow, deny: this.opts.deny }, { path, cwd: this.workingDirectory!, argv: args.length ? [command, ...args] : undefined });
+    if (lists.denied) return { decision: 'deny', reason: lists.reason };
     const p = this.opts.policy?.({ command, args, line });
     if (!p) return { decision: 'allow' };
     return typeof p === 'string' ? { decision: p } : p;
@@ -444,6 +468,8 @@ export class PtySandbox extends MastraSandbox {
         isolation,
         isolationConfig: isolation !== 'none' ? { allowNetwork: ns.allowNetwork ?? false, readOnlyPaths: ns.readOnlyPaths, readWritePaths: ns.readWritePaths } : undefined,
         mountModes: this.mountModes(),
+        // How what a command leaves behind is ended: exactly (a PID namespace, a cgroup per run) or by process group only.
+        reaping: isolation === 'bwrap' ? 'pid-namespace' : reapsExactly() ? 'cgroup' : 'process-group',
         running: this.running.size,
       },
     };
@@ -467,7 +493,7 @@ export class PtySandbox extends MastraSandbox {
       const where = mounts.map((m) => (m.mountPath === '/' ? `the workspace filesystem is "${wd}" itself` : `${m.mountPath} is at "${m.hostPath}"`)).join('; ');
       parts.push(`Mounted: ${where}. Changes made with the file tools are seen by the next command, and the file tools see what commands write there.`);
     }
-    if (this.opts.isolation === 'bwrap') parts.push(`The rest of the host is read-only${ns.allowNetwork ? '' : ' and there is no network'}.`);
+    if (this.opts.isolation === 'bwrap') parts.push(`The rest of the host is read-only (the project, other workspaces and secrets are hidden)${ns.allowNetwork ? '' : ' and there is no network'}; nothing a command starts outlives it.`);
     return parts.join(' ');
   }
 }

@@ -263,6 +263,7 @@ export class ShadowMount<F extends EngineHolder = EngineHolder> implements Omit<
    */
   pull(dirs: Set<string> | null): void {
     const undo = this.engine.fork();
+    this.unlinked.clear();
     try {
       if (dirs === null) this.scanDir('', true, new Set());
       else {
@@ -272,6 +273,7 @@ export class ShadowMount<F extends EngineHolder = EngineHolder> implements Omit<
           this.scanDir(d, false, visited);
         }
       }
+      this.settleLinks();
       this.watch?.prune(this.isDirAt);
       this.base = this.engine.fork();
     } catch (e) {
@@ -373,6 +375,13 @@ export class ShadowMount<F extends EngineHolder = EngineHolder> implements Omit<
     if (kind !== 'file') return; // FIFOs, sockets, devices stay on the host only
     // A second name of a host inode already recorded: a hard link in the engine too.
     if (st.nlink > 1n) {
+      if (!this.rec.linksOf(st.ino, p).length) {
+        // Its other names may come later in this scan, or lie outside the shadow: decided at the end.
+        const names = this.unlinked.get(st.ino) ?? [];
+        names.push([p, st]);
+        this.unlinked.set(st.ino, names);
+        return;
+      }
       for (const q of this.rec.linksOf(st.ino, p)) {
         const other = this.rec.get(q)!;
         if (!this.engine.exists(`/${q}`) || this.engine.inoOf(`/${q}`, false) !== other.eino) continue;
@@ -387,9 +396,32 @@ export class ShadowMount<F extends EngineHolder = EngineHolder> implements Omit<
         return;
       }
     }
+    this.createFile(p, st);
+  }
+
+  private createFile(p: string, st: BigIntStats): void {
+    const path = `/${p}`;
     this.engine.writeFile(path, readFileSync(this.abs(p)));
-    const s = this.engine.setattr(this.engine.inoOf(path, false), { mode, mtimeNs: st.mtimeNs });
+    const s = this.engine.setattr(this.engine.inoOf(path, false), { mode: Number(st.mode) & 0o7777, mtimeNs: st.mtimeNs });
     this.rec.set(p, recOf(st, s.ino));
+  }
+
+  /** New names of multiply-linked host files, by host inode, waiting for the end of a scan (settleLinks). */
+  private readonly unlinked = new Map<bigint, Array<[string, BigIntStats]>>();
+
+  /**
+   * New hard links seen in this scan: when all of an inode's names are in the shadow it is one file
+   * with links in the engine too; when some name lies outside (`ln /host/file here`), the host file's
+   * content is not the workspace's to take: those names stay on the host only, as devices do.
+   */
+  private settleLinks(): void {
+    for (const names of this.unlinked.values()) {
+      const [first, st] = names[0]!;
+      if (names.length < Number(st.nlink)) continue;
+      this.createFile(first, st);
+      for (const [p, s] of names.slice(1)) this.create(p, s);
+    }
+    this.unlinked.clear();
   }
 }
 

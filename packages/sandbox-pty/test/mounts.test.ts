@@ -2,7 +2,7 @@
 // Mastra Workspace with mounts, mixing with LocalSandbox, and snapshot/clone.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,6 +144,23 @@ describe('sync mode', () => {
     expect(readFileSync(join(base, 'd/e.txt'), 'utf8')).toBe('deep\n');
     expect(await local.exists('old.txt')).toBe(false);
     expect(await local.readFile('tool.sh', { encoding: 'utf-8' })).toContain('echo x');
+  });
+
+  it("copy sync carries back neither symlinks (a WorkspaceFilesystem has none) nor a host file's content through a hard link, and reports neither", async () => {
+    const base = mkdtempSync(join(tmpdir(), 'vws-local-'));
+    cleanups.push(() => rmSync(base, { recursive: true, force: true }));
+    // On the export's own filesystem (the temp dir), so that the link can be made at all.
+    const host = join(tmpdir(), `vws-host-secret-${process.pid}-${Date.now()}`);
+    writeFileSync(host, 'HOST-SECRET');
+    cleanups.push(() => rmSync(host, { force: true }));
+    const local = new LocalFilesystem({ basePath: base });
+    await local.writeFile('in.txt', 'from local');
+    const sb = sandbox();
+    await sb.mount(local, '/data');
+    const r = await sb.executeCommand(`cd data && ln -s in.txt link && ln ${host} stolen && cat stolen && echo n > n.txt && ln n.txt n2.txt`);
+    expect(r.stdout).toBe('HOST-SECRET');
+    expect(r.changes).toEqual({ created: ['/data/n.txt', '/data/n2.txt'], modified: [], deleted: [] });
+    expect(readdirSync(base).sort()).toEqual(['in.txt', 'n.txt', 'n2.txt']);
   });
 
   it('an InodeFilesystem in sync mode keeps modes through the round trip', async () => {

@@ -139,6 +139,8 @@ describe.each(['no mount', 'fuse', 'sync'] as const)('%s', (mode) => {
       const sb = new PtySandbox();
       const marker = `vws-destroy-${process.pid}-${Date.now()}`;
       const h = await sb.processes.spawn(`sleep 60; : ${marker}`);
+      // spawn() resolves at the fork; bash's command line shows once it has exec'd (a moment, under load).
+      for (const t0 = Date.now(); !alive(marker) && Date.now() - t0 < 5000; ) await new Promise((r) => setTimeout(r, 20));
       expect(alive(marker)).toBe(true);
       await sb._destroy();
       expect(h.exitCode).not.toBeUndefined();

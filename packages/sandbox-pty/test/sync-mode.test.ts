@@ -2,12 +2,14 @@
 // crash), background processes, checkpoint restore and reset, and quotas (all or nothing).
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { InodeFilesystem } from '@vws/filesystem-inode';
 import { InodeFs } from '@vws/inode-fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PtySandbox, SyncError } from '../src/index.js';
+import { Runner } from '../src/runner.js';
 
 const sandboxes: PtySandbox[] = [];
 afterEach(async () => {
@@ -156,5 +158,58 @@ describe('quotas', () => {
     await expect(sb.sync()).rejects.toThrow(/wrote past the workspace quota/);
     expect(fs.engine.fingerprint()).toBe(before);
     await expect(sb.sync()).resolves.toBeUndefined();
+  });
+});
+
+describe.each(['watch', 'walk'] as const)('links a command makes (%s)', (scan) => {
+  const old = process.env.VWS_SYNC_SCAN;
+  afterEach(() => (old === undefined ? delete process.env.VWS_SYNC_SCAN : (process.env.VWS_SYNC_SCAN = old)));
+
+  it('symlinks reach the engine: relative, absolute, dangling, in a new directory', async () => {
+    process.env.VWS_SYNC_SCAN = scan;
+    const fs = new InodeFilesystem({ files: { '/a.txt': 'A' } });
+    const sb = await synced(fs, '/ws');
+    const r = await sb.executeCommand('cd ws && ln -s a.txt rel && ln -s /etc/passwd abs && ln -s nowhere dangling && mkdir d && ln -s ../a.txt d/up');
+    expect(r.exitCode).toBe(0);
+    expect(r.changes.created.sort()).toEqual(['/ws/abs', '/ws/d', '/ws/d/up', '/ws/dangling', '/ws/rel']);
+    for (const [p, target] of [['/rel', 'a.txt'], ['/abs', '/etc/passwd'], ['/dangling', 'nowhere'], ['/d/up', '../a.txt']] as const) {
+      expect(fs.engine.lstat(p).kind).toBe('symlink');
+      expect(fs.engine.readlink(p)).toBe(target);
+    }
+    // And through the runner (the CLI's exec without FUSE uses the same sync).
+    const engine = new InodeFs();
+    const runner = new Runner({ spawner: false, warm: false });
+    try {
+      const rr = await runner.run(engine, ['sh', '-c', 'ln -s x y && ln -s /etc z'], {});
+      expect(rr.changes.created.sort()).toEqual(['/y', '/z']);
+      expect([engine.readlink('/y'), engine.readlink('/z')]).toEqual(['x', '/etc']);
+    } finally {
+      runner.stop();
+    }
+  });
+
+  it("a hard link to a host file does not bring the host file's content into the engine; links inside the shadow stay links", async () => {
+    process.env.VWS_SYNC_SCAN = scan;
+    // On the shadow's own filesystem (/dev/shm), so that the link can be made at all.
+    const host = `/dev/shm/vws-host-secret-${randomBytes(6).toString('hex')}`;
+    writeFileSync(host, 'HOST-SECRET');
+    try {
+      const fs = new InodeFilesystem({ files: { '/a.txt': 'A' } });
+      const sb = await synced(fs);
+      const r = await sb.executeCommand(`ln ${host} stolen && cat stolen && echo b > b && ln b b2 && ln a.txt a2`);
+      expect(r.stdout).toBe('HOST-SECRET');
+      expect(r.changes.created.sort()).toEqual(['/a2', '/b', '/b2']);
+      expect(fs.engine.exists('/stolen')).toBe(false);
+      // Links made inside the shadow are one inode in the engine too.
+      expect(fs.engine.inoOf('/b', false)).toBe(fs.engine.inoOf('/b2', false));
+      expect(fs.engine.inoOf('/a.txt', false)).toBe(fs.engine.inoOf('/a2', false));
+      expect(new TextDecoder().decode(fs.engine.readFile('/b2'))).toBe('b\n');
+      // A later command still sees its own link on the host, and the engine stays without it.
+      await sb.executeCommand('echo more >> b2');
+      expect(fs.engine.exists('/stolen')).toBe(false);
+      expect(new TextDecoder().decode(fs.engine.readFile('/b'))).toBe('b\nmore\n');
+    } finally {
+      rmSync(host, { force: true });
+    }
   });
 });
