@@ -4,7 +4,7 @@
 // byte <-> name mapping instead, so a name that is not UTF-8 reaches the vault byte for byte.
 
 import { readFileSync } from 'node:fs';
-import { bytesToName } from '@vws/inode-fs';
+import { bytesToName, nameToBytes } from '@vws/inode-fs';
 
 /**
  * process.argv.slice(2), losslessly where the kernel tells us the bytes. The user's arguments are
@@ -48,4 +48,14 @@ function split(cmdline: Buffer): Buffer[] {
   }
   if (start < cmdline.length) out.push(cmdline.subarray(start));
   return out;
+}
+
+/** Text for the terminal with names as their bytes (as ls prints them), not U+FFFD. JSON stays escaped. */
+export function outputBytes(text: string): string | Uint8Array {
+  if (!/[\ud800-\udfff]/.test(text)) return text;
+  try {
+    return nameToBytes(text);
+  } catch {
+    return text;
+  }
 }

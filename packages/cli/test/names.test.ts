@@ -45,6 +45,9 @@ describe('vws arguments and trees keep name bytes', () => {
     const r = await bash(`$VWS mkdir /b && $VWS write /b/$'\\xff' one >/dev/null && $VWS write /b/$'\\xfe' two >/dev/null && $VWS cat /b/$'\\xff' && $VWS cat /b/$'\\xfe'`);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.toString()).toBe('onetwo');
+    // Human output prints the names' bytes, as ls does (JSON keeps them escaped).
+    const human = await bash(`$VWS ls /b`);
+    expect([...human.stdout].filter((b) => b >= 0x80).sort()).toEqual([0xfe, 0xff]);
     const out = join(scratch, 'out');
     const e = await run(home, ['--vault', 'x', 'export', out, '/b']);
     expect(e.code, e.stderr).toBe(0);
