@@ -51,6 +51,17 @@ describe('the engine keeps names as bytes', () => {
     expect(back.fingerprint()).toBe(fs.fingerprint());
   });
 
+  it('diffs keep byte names apart', () => {
+    const a = new InodeFs();
+    const b = a.fork();
+    b.writeFile('/\udcff', '1');
+    b.writeFile('/\udcfe', '2');
+    const d = a.diff(b);
+    expect(d.added.map((c) => c.path).sort()).toEqual(['/\udcfe', '/\udcff']);
+    const back = InodeFs.restore(b.snapshot({ since: a }), { parent: a });
+    expect(a.diff(back).added.map((c) => c.path).sort()).toEqual(['/\udcfe', '/\udcff']);
+  });
+
   it('symlink targets with non-UTF-8 bytes survive snapshot + restore', () => {
     const fs = new InodeFs();
     fs.symlink('x\udc80y', '/l');
