@@ -1128,6 +1128,23 @@ export class InodeFs {
   usage(): { bytes: number; inodes: number } {
     return { bytes: this.usedBytes, inodes: this.usedInodes };
   }
+
+  /**
+   * @internal Usage of the state a snapshot holds: without unlinked inodes kept only by open handles
+   * or kernel holds (they are not part of a state, and a restore recomputes the counters from the tree).
+   */
+  liveUsage(): { bytes: number; inodes: number } {
+    let bytes = this.usedBytes;
+    let inodes = this.usedInodes;
+    for (const ino of this.openCounts.keys()) {
+      const inode = this.inodes.get(ino);
+      if (inode && inode.nlink === 0 && ino !== ROOT_INO) {
+        bytes -= chargedBytes(inode);
+        inodes--;
+      }
+    }
+    return { bytes, inodes };
+  }
 }
 
 /** What an inode counts against the byte quota: content size or target, plus its xattrs. */

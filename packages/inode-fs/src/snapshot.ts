@@ -12,8 +12,8 @@
 //
 // Version 2 stores names, symlink targets and attribute names as the bytes they stand for (names.ts:
 // bytes that are not UTF-8 round-trip exactly) and counts xattrs in usedBytes; version 1 (UTF-8 text
-// only, xattrs not counted) is still read, its counters recomputed. Every restore checks the whole
-// state (validate.ts): a valid checksum over an impossible state is refused.
+// only, xattrs not counted) is still read. Every restore checks the whole state (validate.ts): a valid
+// checksum over an impossible state is refused; the usage counters are recomputed from the tree.
 //
 // Records are canonical (inodes by ino, entries and xattrs by name), so the same state always gives
 // the same bytes. Owner epochs, handles and the links index are not stored: links are rebuilt from
@@ -58,8 +58,9 @@ function writeHeader(w: Writer, fs: InodeFs, kind: number, parentFingerprint?: U
   if (parentFingerprint) w.raw(parentFingerprint);
   w.varint(CHUNK);
   w.varint(fs.nextIno);
-  w.varint(fs.usedBytes);
-  w.varint(fs.usedInodes);
+  const used = fs.liveUsage();
+  w.varint(used.bytes);
+  w.varint(used.inodes);
 }
 
 function writeMeta(w: Writer, inode: Inode): void {
@@ -285,7 +286,7 @@ export interface RestoreOptions extends InodeFsOptions {
 /** Gives the bytes of a chunk a manifest references by SHA-256 (hex); throws if it has none. */
 export type ChunkSource = (hash: string) => Uint8Array;
 
-function check(bytes: Uint8Array): { kind: number; version: number; r: Reader } {
+function check(bytes: Uint8Array): { kind: number; r: Reader } {
   if (!(bytes instanceof Uint8Array)) throw new SnapshotError('snapshot must be a Uint8Array');
   if (bytes.length < MAGIC.length + 4 + 4) throw new SnapshotError(`snapshot is truncated: ${bytes.length} bytes`);
   for (let i = 0; i < MAGIC.length; i++) {
@@ -301,7 +302,7 @@ function check(bytes: Uint8Array): { kind: number; version: number; r: Reader } 
   const kind = r.u8();
   r.u8();
   if (kind !== FULL && kind !== DELTA) throw new SnapshotError(`unknown snapshot kind ${kind}`);
-  return { kind, version, r };
+  return { kind, r };
 }
 
 interface Header {
@@ -396,9 +397,12 @@ function readBodyFull(r: Reader, inode: Inode, owner: number, links?: LinkIndex,
   else if (type === S_IFLNK) inode.target = r.str();
 }
 
-/** Checks the whole state and adopts its counters: recomputed, and for version 2 required to match. */
-function finishState(fs: InodeFs, h: Header, version: number): void {
-  const used = checkState(fs, version >= 2 ? h : undefined);
+/**
+ * Checks the whole state and adopts counters recomputed from the tree: the header's are never trusted
+ * (a writer that counted differently, or a crafted header, cannot make the quota lie).
+ */
+function finishState(fs: InodeFs): void {
+  const used = checkState(fs);
   fs.usedBytes = used.usedBytes;
   fs.usedInodes = used.usedInodes;
 }
@@ -432,8 +436,8 @@ function validateAndLink(fs: InodeFs, links: LinkIndex): void {
 }
 
 export function decode(bytes: Uint8Array, options: RestoreOptions = {}, source?: ChunkSource): InodeFs {
-  const { kind, version, r } = check(bytes);
-  if (kind === DELTA) return decodeDelta(r, options, version, source);
+  const { kind, r } = check(bytes);
+  if (kind === DELTA) return decodeDelta(r, options, source);
   // Restored chunks are views into the bytes (adopted, or a private copy when asked): a write copies
   // the chunk it touches first, so the bytes themselves are never written.
   const own = options.copy ? Buffer.from(bytes) : bytes;
@@ -458,11 +462,11 @@ export function decode(bytes: Uint8Array, options: RestoreOptions = {}, source?:
   if (rr.pos !== rr.end) throw new SnapshotError(`snapshot is damaged: ${rr.end - rr.pos} trailing bytes`);
   fs.inodes = table;
   validateAndLink(fs, links);
-  finishState(fs, h, version);
+  finishState(fs);
   return fs;
 }
 
-function decodeDelta(r0: Reader, options: RestoreOptions, version: number, source?: ChunkSource): InodeFs {
+function decodeDelta(r0: Reader, options: RestoreOptions, source?: ChunkSource): InodeFs {
   const parent = options.parent;
   if (!parent) throw new SnapshotError('this is a delta snapshot: restore it with { parent } set to the state it was taken against');
   const expected = r0.buf.subarray(r0.pos, r0.pos + 32);
@@ -540,7 +544,7 @@ function decodeDelta(r0: Reader, options: RestoreOptions, version: number, sourc
   fs.nextIno = h.nextIno;
   validate(fs);
   relinkAfterDelta(fs, parent, touchedDirs, upserted, owner);
-  finishState(fs, h, version);
+  finishState(fs);
   return fs;
 }
 

@@ -24,12 +24,8 @@ export function badName(name: string): string | undefined {
   return undefined;
 }
 
-/**
- * Checks every invariant the engine relies on. The links index must be built. `headerCounters` are
- * the usage counters the snapshot claims: refused when they differ from what the tree holds (when
- * given; older formats counted differently, so their counters are recomputed instead).
- */
-export function checkState(fs: InodeFs, headerCounters?: { usedBytes: number; usedInodes: number }): { usedBytes: number; usedInodes: number } {
+/** Checks every invariant the engine relies on (the links index must be built); returns the usage the tree holds. */
+export function checkState(fs: InodeFs): { usedBytes: number; usedInodes: number } {
   if (!Number.isSafeInteger(fs.nextIno) || fs.nextIno <= ROOT_INO || fs.nextIno > MAX_INO) bad(`next inode number ${fs.nextIno} (must be above every inode and at most ${MAX_INO})`);
   const root = fs.inodes.get(ROOT_INO);
   if (!root || !root.isDir) bad('no root directory');
@@ -54,9 +50,6 @@ export function checkState(fs: InodeFs, headerCounters?: { usedBytes: number; us
     });
   }
   if (reached !== dirs) bad(`${dirs - reached} director${dirs - reached === 1 ? 'y' : 'ies'} not reachable from the root (a directory cycle or a detached tree)`);
-  if (headerCounters && (headerCounters.usedBytes !== usedBytes || headerCounters.usedInodes !== usedInodes)) {
-    bad(`usage counters say ${headerCounters.usedBytes} bytes and ${headerCounters.usedInodes} inodes, the tree holds ${usedBytes} bytes and ${usedInodes} inodes`);
-  }
   return { usedBytes, usedInodes };
 }
 
