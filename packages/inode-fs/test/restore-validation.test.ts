@@ -184,10 +184,10 @@ describe('restore fuzzer', () => {
     return b;
   };
   /** Restores, and says how it went: only a refusal or a valid, usable state are allowed. */
-  const attempt = (bytes: Uint8Array): 'refused' | 'accepted' => {
+  const attempt = (bytes: Uint8Array, parent?: InodeFs): 'refused' | 'accepted' => {
     let fs: InodeFs;
     try {
-      fs = InodeFs.restore(bytes, { copy: true });
+      fs = InodeFs.restore(bytes, { copy: true, parent });
     } catch (e) {
       if (e instanceof SnapshotError) return 'refused';
       throw new Error(`restore crashed instead of refusing: ${(e as Error).stack}`);
@@ -199,27 +199,40 @@ describe('restore fuzzer', () => {
     return 'accepted';
   };
 
-  it('bit flips and truncations: refused by the checksum or validation, never a crash or a hang', () => {
-    const good = base().snapshot();
-    const next = rng(16);
-    const tally = { refused: 0, accepted: 0 };
-    const started = Date.now();
-    for (let i = 0; i < 3000; i++) {
-      const b = Uint8Array.from(good);
-      const mode = i % 3;
-      let bytes: Uint8Array = b;
-      if (mode !== 1) {
-        const flips = 1 + Math.floor(next() * 8);
-        for (let k = 0; k < flips; k++) b[Math.floor(next() * (b.length - 4))] ^= 1 << Math.floor(next() * 8);
+  const parent = base();
+  const child = parent.fork();
+  child.rename('/d1/file', '/d1/d2/moved');
+  child.mkdir('/n');
+  child.writeFile('/n/x', 'new');
+  child.unlink('/big');
+  child.symlink('../link', '/n/l');
+  const cases: Array<[string, Uint8Array, InodeFs | undefined]> = [
+    ['a full snapshot', base().snapshot(), undefined],
+    ['a delta', child.snapshot({ since: parent }), parent],
+  ];
+  for (const [what, good, against] of cases) {
+    it(`${what}: bit flips and truncations are refused by the checksum or validation, never a crash or a hang`, () => {
+      const next = rng(16);
+      const tally = { refused: 0, accepted: 0 };
+      const started = Date.now();
+      for (let i = 0; i < 3000; i++) {
+        const b = Uint8Array.from(good);
+        const mode = i % 3;
+        let bytes: Uint8Array = b;
+        if (mode !== 1) {
+          const flips = 1 + Math.floor(next() * 8);
+          for (let k = 0; k < flips; k++) b[Math.floor(next() * (b.length - 4))] ^= 1 << Math.floor(next() * 8);
+        }
+        if (mode === 1) bytes = b.subarray(0, Math.floor(next() * b.length));
+        // Half the damaged blobs get a fresh checksum, so validation (not the CRC) has to catch them.
+        if (i % 2 === 0) bytes = reseal(Uint8Array.from(bytes));
+        tally[attempt(bytes, against)]++;
       }
-      if (mode === 1) bytes = b.subarray(0, Math.floor(next() * b.length));
-      // Half the damaged blobs get a fresh checksum, so validation (not the CRC) has to catch them.
-      if (i % 2 === 0) bytes = reseal(Uint8Array.from(bytes));
-      tally[attempt(bytes)]++;
-    }
-    // Unsealed flips and every truncation must be refused; only resealed flips of harmless fields
-    // (times, modes, contents) may give a valid state.
-    expect(tally.refused).toBeGreaterThan(2000);
-    expect(Date.now() - started).toBeLessThan(60_000);
-  });
+      // Unsealed flips and every truncation must be refused; only resealed flips of harmless fields
+      // (times, modes, contents) may give a valid state.
+      expect(tally.refused).toBeGreaterThan(2000);
+      expect(tally.refused + tally.accepted).toBe(3000);
+      expect(Date.now() - started).toBeLessThan(60_000);
+    });
+  }
 });
