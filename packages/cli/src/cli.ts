@@ -12,6 +12,7 @@ import { patchAction, registerExtra } from './commands/extra.js';
 import { daemonSummary, registerDaemon } from './commands/daemon.js';
 import { registerStore } from './commands/store.js';
 import { errorOutcome, execOutcome, type ExecResult } from './outcome.js';
+import { outputBytes } from './argv-bytes.js';
 // Mastra, the PTY sandbox and FUSE load only in the commands that use them: start-up is most of a command's time.
 
 /** Exit codes (outcome.ts): 0 ok, 1 unexpected, 2 usage, 3 not found, 4 damaged, 5 locked, 6 filesystem error, 7 no FUSE. */
@@ -27,7 +28,7 @@ function print(doc: unknown, human: () => string): void {
   if (json()) process.stdout.write(`${JSON.stringify(doc)}\n`);
   else {
     const text = human();
-    if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    if (text) process.stdout.write(outputBytes(text.endsWith('\n') ? text : `${text}\n`));
   }
 }
 const vaultName = () => currentVaultName(program.opts().vault);

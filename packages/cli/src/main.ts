@@ -3,10 +3,12 @@
 // the daemon is off or cannot start, is the full CLI (cli.ts) in this process.
 
 import { execRoute } from './daemon/route.js';
+import { userArgs } from './argv-bytes.js';
 import { hoistGlobalOptions } from './global-options.js';
 
 // --json and --vault after the command too (global-options.ts): the CLI reads process.argv.
-process.argv.splice(2, Infinity, ...hoistGlobalOptions(process.argv.slice(2)));
+// Arguments keep their exact bytes (argv-bytes.ts): a name that is not UTF-8 is not merged with another.
+process.argv.splice(2, Infinity, ...hoistGlobalOptions(userArgs()));
 const route = execRoute(process.argv.slice(2));
 const code = route ? await (await import('./daemon/client.js')).execThroughDaemon(route) : null;
 if (code !== null) process.exitCode = code;

@@ -2,6 +2,7 @@
 // diffs backed by the engine. '/' is the filesystem's own root; relative paths resolve against it.
 
 import {
+  FilesystemError,
   DirectoryNotFoundError,
   FileExistsError,
   FileNotFoundError,
@@ -24,7 +25,7 @@ import {
   type WalkOptions,
   type WriteOptions,
 } from '@mastra/core/workspace';
-import { FsError, InodeFs, type DiffResult } from '@vws/inode-fs';
+import { FsError, InodeFs, NAME_MAX, isCanonicalName, nameToBytes, type DiffResult } from '@vws/inode-fs';
 import { mapped } from './errors.js';
 import { grepEngine } from './grep.js';
 import { mimeTypeOf } from './mime.js';
@@ -46,13 +47,23 @@ const dirname = (p: string) => {
 };
 const basename = (p: string) => p.replace(/\/+$/, '').split('/').pop() || '/';
 
-/** '/a/b' for any spelling of a path ('a/b', './a/b', '/a/b/'). */
+/**
+ * '/a/b' for any spelling of a path ('a/b', './a/b', '/a/b/'). The path is used as given: spaces,
+ * tabs and newlines are parts of names (as on Linux and in Mastra's LocalFilesystem), never trimmed.
+ */
 export function normalize(path: string): string {
-  const trimmed = path.trim();
-  if (trimmed === '' || trimmed === '.' || trimmed === './') return '/';
-  const abs = trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
-  const out = abs.replace(/\/\.\//g, '/').replace(/\/+/g, '/');
+  if (path === '' || path === '.' || path === './') return '/';
+  const abs = path.startsWith('/') ? path : `/${path}`;
+  const out = abs.replace(/\/\.(?=\/|$)/g, '').replace(/\/+/g, '/');
+  if (out === '') return '/';
   return out.length > 1 ? out.replace(/\/$/, '') : out;
+}
+
+/** A path argument that is not a string gets Mastra's typed error, not a TypeError from deep inside. */
+function checkPath(path: unknown, argument = 'path'): asserts path is string {
+  if (typeof path === 'string') return;
+  const shown = path === null ? 'null' : Array.isArray(path) ? 'an array' : typeof path === 'object' ? 'an object' : `${typeof path} ${String(path)}`;
+  throw new FilesystemError(`${argument} must be a string, got ${shown}`, 'EINVAL', String(path));
 }
 
 export class InodeFilesystem extends MastraFilesystem {
@@ -114,7 +125,8 @@ export class InodeFilesystem extends MastraFilesystem {
   }
 
   /** A workspace path in the engine's terms: host paths under the mount lose their prefix. */
-  private enginePath(path: string): string {
+  private enginePath(path: string, argument?: string): string {
+    checkPath(path, argument);
     const host = this.host;
     if (host && path.startsWith(host) && (path.length === host.length || path[host.length] === '/')) return normalize(path.slice(host.length));
     return normalize(path);
@@ -184,30 +196,74 @@ export class InodeFilesystem extends MastraFilesystem {
         throw new StaleFileError(path, options.expectedMtime, new Date(Math.floor(st.mtimeMs)));
       }
     }
-    const data = typeof content === 'string' ? content : new Uint8Array(content.buffer, content.byteOffset, content.byteLength);
+    const data = typeof content === 'string' ? Buffer.from(content) : new Uint8Array(content.buffer, content.byteOffset, content.byteLength);
     const write = () => this.engine.writeFile(p, data, { flag: options?.overwrite === false ? 'wx' : 'w' });
     // The parent usually exists: write first, make the parents only when it was missing (one engine
     // call instead of two: a call may cross to the FUSE serving thread).
-    mapped(path, () => this.withParents(p, path, options?.recursive !== false, write), 'file', 'writeFile');
+    mapped(path, () => this.withParents(p, path, options?.recursive !== false, write, { bytes: data.length, inodes: 1 }), 'file', 'writeFile');
   }
 
-  /** Runs `fn`; if it failed for a missing parent and `parents`, makes the parents and runs it again. */
-  private withParents<T>(p: string, path: string, parents: boolean, fn: () => T): T {
+  /**
+   * Runs `fn`; if it failed for a missing parent and `parents`, makes the parents and runs it again.
+   * A refusal then takes the directories it made away again: a refused call changes nothing.
+   */
+  private withParents<T>(p: string, path: string, parents: boolean, fn: () => T, need?: { bytes: number; inodes: number }): T {
     try {
       return fn();
     } catch (e) {
       if (!parents || !(e instanceof FsError) || e.code !== 'ENOENT') throw e;
-      mapped(path, () => this.engine.mkdir(dirname(p), { recursive: true }), 'directory', 'writeFile');
-      return fn();
+      return this.madeParents(p, path, fn, need);
     }
+  }
+
+  /**
+   * Makes the parents of `p`, runs fn, and removes the parents it made if fn throws. What the call
+   * will need (`need`: bytes and inodes beyond the parents) and every new name are checked before
+   * the first parent is made, so the usual refusals (a long or unrepresentable name, a quota) leave
+   * the tree exactly as it was, its times and inode counter included.
+   */
+  private madeParents<T>(p: string, path: string, fn: () => T, need: { bytes: number; inodes: number } = { bytes: 0, inodes: 0 }): T {
+    const made = this.firstMissing(dirname(p));
+    if (made) this.precheck(p, made, need);
+    mapped(path, () => this.engine.mkdir(dirname(p), { recursive: true }), 'directory', 'writeFile');
+    try {
+      return fn();
+    } catch (e) {
+      if (made) this.engine.rm(made, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  /** Refuses before anything is made: names from the first missing parent down, then the quota. */
+  private precheck(p: string, made: string, need: { bytes: number; inodes: number }): void {
+    const segs = p.split('/').filter(Boolean);
+    const fresh = segs.slice(made.split('/').filter(Boolean).length - 1);
+    for (const name of fresh) {
+      if (name === '..' || name === '.') continue;
+      if (name.includes('\0') || !isCanonicalName(name)) throw new FsError('EINVAL', 'open', p, 'a name that stands for no byte string (NUL or a lone surrogate)');
+      if (nameToBytes(name).length > NAME_MAX) throw new FsError('ENAMETOOLONG', 'open', p, `a name is longer than ${NAME_MAX} bytes`);
+    }
+    const used = this.engine.usage();
+    const quota = this.engine.quota;
+    const inodes = fresh.length - 1 + need.inodes;
+    if (used.inodes + inodes > quota.inodes) throw new FsError('ENOSPC', 'open', p, `inode quota of ${quota.inodes} reached`);
+    if (used.bytes + need.bytes > quota.bytes) throw new FsError('ENOSPC', 'write', p, `byte quota of ${quota.bytes} reached`);
+  }
+
+  /** The highest missing directory on the way to `dir` (what mkdir -p would make first), if any. */
+  private firstMissing(dir: string): string | undefined {
+    if (this.lstatOrUndefined(dir)) return undefined;
+    let d = dir;
+    while (dirname(d) !== d && !this.lstatOrUndefined(dirname(d))) d = dirname(d);
+    return d;
   }
 
   async appendFile(path: string, content: FileContent): Promise<void> {
     await this.ensureReady();
     this.assertWritable(path, 'appendFile');
     const p = this.enginePath(path);
-    const data = typeof content === 'string' ? content : new Uint8Array(content.buffer, content.byteOffset, content.byteLength);
-    mapped(path, () => this.withParents(p, path, true, () => this.engine.appendFile(p, data)));
+    const data = typeof content === 'string' ? Buffer.from(content) : new Uint8Array(content.buffer, content.byteOffset, content.byteLength);
+    mapped(path, () => this.withParents(p, path, true, () => this.engine.appendFile(p, data), { bytes: data.length, inodes: 1 }));
   }
 
   async deleteFile(path: string, options?: RemoveOptions): Promise<void> {
@@ -232,11 +288,48 @@ export class InodeFilesystem extends MastraFilesystem {
     if (!st) throw new FileNotFoundError(src);
     if (st.isDirectory()) {
       if (!options?.recursive) throw new IsDirectoryError(src);
-      return mapped(dest, () => this.copyTree(s, d, options?.overwrite !== false));
+      return mapped(dest, () => this.copyTreeAtomic(s, d, options?.overwrite !== false));
     }
-    mapped(dest, () => this.engine.mkdir(dirname(d), { recursive: true }), 'directory');
     if (options?.overwrite === false && this.engine.exists(d)) throw new FileExistsError(dest);
-    mapped(dest, () => this.copyOne(s, d));
+    mapped(dest, () => this.madeParents(d, dest, () => this.copyOne(s, d), { bytes: st.size, inodes: 1 }));
+  }
+
+  /**
+   * A tree copy that is refused whole: the quota is checked against everything the copy would add
+   * before anything is written (ignoring what overwrites would free: an estimate from above), and
+   * a copy into a new directory that fails anyway (a file in the way, a race) is taken away again.
+   */
+  private copyTreeAtomic(s: string, d: string, overwrite: boolean): void {
+    if (d === s || d.startsWith(`${s}/`)) throw new FsError('EINVAL', 'copy', d, 'cannot copy a directory into itself');
+    const need = this.treeSize(s);
+    const used = this.engine.usage();
+    const quota = this.engine.quota;
+    if (used.inodes + need.inodes > quota.inodes) throw new FsError('ENOSPC', 'copy', d, `the copy needs ${need.inodes} inodes; ${quota.inodes - used.inodes} of the inode quota are free`);
+    if (used.bytes + need.bytes > quota.bytes) throw new FsError('ENOSPC', 'copy', d, `the copy needs ${need.bytes} bytes; ${quota.bytes - used.bytes} of the byte quota are free`);
+    const made = this.firstMissing(d);
+    try {
+      this.copyTree(s, d, overwrite);
+    } catch (e) {
+      if (made) this.engine.rm(made, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  /** Bytes and inodes a copy of the tree at `s` adds at most. */
+  private treeSize(s: string): { bytes: number; inodes: number } {
+    let bytes = 0;
+    let inodes = 1;
+    const stack = [s];
+    while (stack.length) {
+      const dir = stack.pop()!;
+      for (const e of this.engine.readdir(dir, { withFileTypes: true })) {
+        const full = `${dir === '/' ? '' : dir}/${e.name}`;
+        inodes++;
+        if (e.kind === 'directory') stack.push(full);
+        else bytes += this.engine.lstat(full).size;
+      }
+    }
+    return { bytes, inodes };
   }
 
   private copyOne(s: string, d: string): void {
@@ -268,10 +361,7 @@ export class InodeFilesystem extends MastraFilesystem {
     const d = this.enginePath(dest);
     if (!this.lstatOrUndefined(s)) throw new FileNotFoundError(src);
     if (options?.overwrite === false && this.lstatOrUndefined(d)) throw new FileExistsError(dest);
-    mapped(dest, () => {
-      this.engine.mkdir(dirname(d), { recursive: true });
-      this.engine.rename(s, d);
-    });
+    mapped(dest, () => this.madeParents(d, dest, () => this.engine.rename(s, d)));
   }
 
   // ------------------------------------------------------------------ directories

@@ -98,6 +98,106 @@ typedef struct {
     }                                                   \
   } while (0)
 
+// ------------------------------------------------------------------ names as bytes
+
+// Linux names are bytes; JS names are strings. The mapping is the engine's (inode-fs names.ts):
+// valid UTF-8 decodes as usual, every other byte becomes the lone surrogate U+DC00+byte, and back.
+
+// Length of the valid UTF-8 sequence at p (n bytes left), or 0.
+static size_t utf8_seq(const unsigned char *p, size_t n) {
+  unsigned c = p[0];
+#define CONT(k, lo, hi) ((k) < n && p[k] >= (lo) && p[k] <= (hi))
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) return CONT(1, 0x80, 0xbf) ? 2 : 0;
+  if (c == 0xe0) return CONT(1, 0xa0, 0xbf) && CONT(2, 0x80, 0xbf) ? 3 : 0;
+  if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) return CONT(1, 0x80, 0xbf) && CONT(2, 0x80, 0xbf) ? 3 : 0;
+  if (c == 0xed) return CONT(1, 0x80, 0x9f) && CONT(2, 0x80, 0xbf) ? 3 : 0;
+  if (c == 0xf0) return CONT(1, 0x90, 0xbf) && CONT(2, 0x80, 0xbf) && CONT(3, 0x80, 0xbf) ? 4 : 0;
+  if (c >= 0xf1 && c <= 0xf3) return CONT(1, 0x80, 0xbf) && CONT(2, 0x80, 0xbf) && CONT(3, 0x80, 0xbf) ? 4 : 0;
+  if (c == 0xf4) return CONT(1, 0x80, 0x8f) && CONT(2, 0x80, 0xbf) && CONT(3, 0x80, 0xbf) ? 4 : 0;
+#undef CONT
+  return 0;
+}
+
+// A JS string for the bytes b[0..n): never lossy.
+static napi_status make_name(napi_env env, const char *b, size_t n, napi_value *out) {
+  const unsigned char *p = (const unsigned char *)b;
+  char16_t stack[512];
+  stack[0] = 0;
+  char16_t *u = n <= 512 ? stack : malloc(n * sizeof(char16_t));
+  if (!u) return napi_generic_failure;
+  size_t k = 0;
+  for (size_t i = 0; i < n;) {
+    size_t len = utf8_seq(p + i, n - i);
+    uint32_t cp;
+    if (len == 0) {
+      u[k++] = (char16_t)(0xdc00 + p[i]);
+      i++;
+      continue;
+    }
+    if (len == 1) cp = p[i];
+    else if (len == 2) cp = ((p[i] & 0x1f) << 6) | (p[i + 1] & 0x3f);
+    else if (len == 3) cp = ((p[i] & 0x0f) << 12) | ((p[i + 1] & 0x3f) << 6) | (p[i + 2] & 0x3f);
+    else cp = ((p[i] & 0x07) << 18) | ((p[i + 1] & 0x3f) << 12) | ((p[i + 2] & 0x3f) << 6) | (p[i + 3] & 0x3f);
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      u[k++] = (char16_t)(0xd800 + (cp >> 10));
+      u[k++] = (char16_t)(0xdc00 + (cp & 0x3ff));
+    } else {
+      u[k++] = (char16_t)cp;
+    }
+    i += len;
+  }
+  napi_status st = napi_create_string_utf16(env, u, k, out);
+  if (u != stack) free(u);
+  return st;
+}
+
+// The bytes a JS name stands for, NUL-terminated, in a malloc'd buffer (*len without the NUL).
+// A lone surrogate outside U+DC80..U+DCFF (the engine never holds one) becomes U+FFFD.
+static char *name_bytes(napi_env env, napi_value v, size_t *len) {
+  size_t n = 0;
+  if (napi_get_value_string_utf16(env, v, NULL, 0, &n) != napi_ok) return NULL;
+  char16_t *u = malloc((n + 1) * sizeof(char16_t));
+  char *out = malloc(n * 3 + 1);
+  if (!u || !out) {
+    free(u);
+    free(out);
+    return NULL;
+  }
+  napi_get_value_string_utf16(env, v, u, n + 1, &n);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t c = u[i];
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && u[i + 1] >= 0xdc00 && u[i + 1] <= 0xdfff) {
+      c = 0x10000 + ((c - 0xd800) << 10) + (u[++i] - 0xdc00);
+    } else if (c >= 0xdc80 && c <= 0xdcff) {
+      out[k++] = (char)(c - 0xdc00);
+      continue;
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      c = 0xfffd;
+    }
+    if (c < 0x80) out[k++] = (char)c;
+    else if (c < 0x800) {
+      out[k++] = (char)(0xc0 | (c >> 6));
+      out[k++] = (char)(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+      out[k++] = (char)(0xe0 | (c >> 12));
+      out[k++] = (char)(0x80 | ((c >> 6) & 0x3f));
+      out[k++] = (char)(0x80 | (c & 0x3f));
+    } else {
+      out[k++] = (char)(0xf0 | (c >> 18));
+      out[k++] = (char)(0x80 | ((c >> 12) & 0x3f));
+      out[k++] = (char)(0x80 | ((c >> 6) & 0x3f));
+      out[k++] = (char)(0x80 | (c & 0x3f));
+    }
+  }
+  out[k] = 0;
+  free(u);
+  *len = k;
+  return out;
+}
+
 // ------------------------------------------------------------------ calling JS
 
 // Calls dispatch(op, ino, a, b, c, s1, s2) and returns its numeric result (negative errno on
@@ -117,10 +217,8 @@ static double call_js(session_t *s, fuse_req_t req, int op, double ino, double a
   napi_create_double(env, a, &argv[2]);
   napi_create_double(env, b, &argv[3]);
   napi_create_double(env, c, &argv[4]);
-  if (s1) napi_create_string_utf8(env, s1, s1len, &argv[5]);
-  else napi_get_undefined(env, &argv[5]);
-  if (s2) napi_create_string_utf8(env, s2, NAPI_AUTO_LENGTH, &argv[6]);
-  else napi_get_undefined(env, &argv[6]);
+  if (!s1 || make_name(env, s1, s1len, &argv[5]) != napi_ok) napi_get_undefined(env, &argv[5]);
+  if (!s2 || make_name(env, s2, strlen(s2), &argv[6]) != napi_ok) napi_get_undefined(env, &argv[6]);
   napi_status st = napi_call_function(env, s->recv, s->dispatch, 7, argv, &result);
   if (st != napi_ok) {
     napi_value exc;
@@ -131,11 +229,8 @@ static double call_js(session_t *s, fuse_req_t req, int op, double ino, double a
   napi_typeof(env, result, &t);
   if (t == napi_string && str) {
     size_t len;
-    napi_get_value_string_utf8(env, result, NULL, 0, &len);
-    *str = malloc(len + 1);
-    if (!*str) return -ENOMEM;
-    napi_get_value_string_utf8(env, result, *str, len + 1, &len);
-    return 0;
+    *str = name_bytes(env, result, &len);
+    return *str ? 0 : -ENOMEM;
   }
   double v = -EIO;
   if (t == napi_number) napi_get_value_double(env, result, &v);
@@ -888,10 +983,11 @@ static napi_value js_invalidate(napi_env env, napi_callback_info info) {
     napi_get_element(env, pair, 1, &nm);
     double parent = 0;
     napi_get_value_double(env, p, &parent);
-    char name[1024];
     size_t len = 0;
-    if (napi_get_value_string_utf8(env, nm, name, sizeof name, &len) != napi_ok) continue;
-    enqueue(s, 1, (uint64_t)parent, name, len);
+    char *name = name_bytes(env, nm, &len);
+    if (!name) continue;
+    if (len < 1024) enqueue(s, 1, (uint64_t)parent, name, len);
+    free(name);
   }
   for (uint32_t i = 0; i < ni; i++) {
     napi_value v;

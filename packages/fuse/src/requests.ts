@@ -5,8 +5,12 @@
 // Attributes travel in the shared `io` array, data in the shared `rbuf`/`wbuf` buffers, directory
 // listings are packed here in the kernel's own dirent format.
 
-import { FsError, O_CREAT, O_RDWR, type InodeFs, type Stats, type DirEntry } from '@vws/inode-fs';
+import { FsError, O_CREAT, O_RDWR, nameToBytes, type InodeFs, type Stats, type DirEntry } from '@vws/inode-fs';
 import type { KernelCache } from './kernel-cache.js';
+
+/** A name with a surrogate may hold escaped bytes (see @vws/inode-fs names.ts). */
+const SURROGATE = /[\ud800-\udfff]/;
+const NUL = Buffer.from([0]);
 
 /** Operation codes: keep in sync with native/vws_fuse.c. */
 export const OP = {
@@ -197,7 +201,7 @@ export class RequestHandler {
       case OP.GETXATTR:
         return this.putBytes(fs.getxattr(ino, s1!));
       case OP.LISTXATTR:
-        return this.putBytes(Buffer.from(fs.listxattr(ino).map((n) => `${n}\0`).join('')));
+        return this.putBytes(Buffer.concat(fs.listxattr(ino).flatMap((n) => [nameToBytes(n), NUL])));
       case OP.REMOVEXATTR:
         fs.removexattr(ino, s1!);
         return 0;
@@ -355,7 +359,9 @@ export class RequestHandler {
         child = e.ino;
         type = DT[e.kind] ?? 0;
       }
-      const nameLen = Buffer.byteLength(name);
+      // Names are bytes: one with escaped (non-UTF-8) bytes is written as those bytes.
+      const raw = SURROGATE.test(name) ? nameToBytes(name) : undefined;
+      const nameLen = raw ? raw.length : Buffer.byteLength(name);
       const direntLen = (24 + nameLen + 7) & ~7;
       const entryLen = plus ? 128 + direntLen : direntLen;
       if (pos + entryLen > size) break;
@@ -388,7 +394,8 @@ export class RequestHandler {
       u64(view, at + 8, i + 1);
       view.setUint32(at + 16, nameLen, true);
       view.setUint32(at + 20, type, true);
-      buf.write(name, at + 24, nameLen, 'utf8');
+      if (raw) buf.set(raw, at + 24);
+      else buf.write(name, at + 24, nameLen, 'utf8');
       buf.fill(0, at + 24 + nameLen, pos + entryLen);
       pos += entryLen;
     }

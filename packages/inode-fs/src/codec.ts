@@ -2,9 +2,7 @@
 // length-prefixed strings and byte runs. Bounds are checked on read so damage surfaces as an error.
 
 import { SnapshotError } from './errors.js';
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+import { bytesToName, nameToBytes } from './names.js';
 
 export class Writer {
   private buf: Uint8Array;
@@ -78,8 +76,9 @@ export class Writer {
     this.pos += b.length;
   }
 
+  /** A name, target or attribute name as the bytes it stands for (escaped bytes come back raw). */
   str(s: string): void {
-    this.bytes(encoder.encode(s));
+    this.bytes(nameToBytes(s));
   }
 
   /** Length-prefixed bytes; a large run is referenced, not copied, until finish(). */
@@ -173,12 +172,8 @@ export class Reader {
     return out;
   }
 
+  /** Bytes back to a name: valid UTF-8 as text, other bytes escaped (names.ts). Never lossy. */
   str(): string {
-    try {
-      return decoder.decode(this.bytes());
-    } catch (e) {
-      if (e instanceof SnapshotError) throw e;
-      throw new SnapshotError(`snapshot is damaged: bad UTF-8 at offset ${this.pos}`);
-    }
+    return bytesToName(this.bytes());
   }
 }

@@ -1,4 +1,5 @@
-export { InodeFs, ROOT_INO, NAME_MAX, PATH_MAX, SYMLOOP_MAX, FILE_MAX, DEFAULT_QUOTA, wallClock } from './inode-fs.js';
+export { InodeFs, ROOT_INO, NAME_MAX, PATH_MAX, SYMLOOP_MAX, FILE_MAX, MAX_INO, DEFAULT_QUOTA, wallClock } from './inode-fs.js';
+export { nameToBytes, bytesToName, isCanonicalName } from './names.js';
 export {
   O_ACCMODE,
   O_RDONLY,

@@ -7,6 +7,7 @@ import { PMap } from './hamt.js';
 import { PVec } from './pvec.js';
 import { Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Stats, kindOf, type DirEntry, type Kind } from './inode.js';
 import { diffStates, type DiffResult } from './diff.js';
+import { byteLength, isCanonicalName } from './names.js';
 import { decode, encodeDelta, encodeFull, encodeManifest, fingerprint, type ChunkSource, type ManifestExport, type RestoreOptions } from './snapshot.js';
 
 export const ROOT_INO = 1;
@@ -15,6 +16,8 @@ export const PATH_MAX = 4096;
 export const SYMLOOP_MAX = 40;
 export const FILE_MAX = 2 ** 40;
 export const XATTR_SIZE_MAX = 65536;
+/** Inode numbers stay below this, exact as doubles with room to spare (the FUSE bridge passes doubles). */
+export const MAX_INO = 2 ** 48;
 
 export const O_ACCMODE = 0o3;
 export const O_RDONLY = 0o0;
@@ -35,7 +38,7 @@ export const XATTR_REPLACE = 2;
 export type Clock = () => bigint;
 
 export interface Quota {
-  /** Sum of regular file sizes and symlink targets, in bytes. */
+  /** Sum of regular file sizes, symlink targets and extended attributes (names and values), in bytes. */
   bytes: number;
   /** Number of inodes, the root included. */
   inodes: number;
@@ -286,6 +289,7 @@ export class InodeFs {
   }
 
   private allocInode(mode: number, uid: number, gid: number, extra: Partial<Pick<Inode, 'content' | 'entries' | 'target' | 'rdev'>>): Inode {
+    if (this.nextIno >= MAX_INO) fail('ENOSPC', 'create', undefined, 'inode numbers exhausted');
     const now = this.clock();
     const ino = this.nextIno++;
     const inode = new Inode(this.epoch, ino, mode, uid, gid, 0, extra.rdev ?? 0, now, now, now, now, null, extra.content ?? null, extra.entries ?? null, extra.target ?? null, []);
@@ -332,9 +336,7 @@ export class InodeFs {
   }
 
   private chargedBytes(inode: Inode): number {
-    if (inode.content) return inode.content.size;
-    if (inode.target !== null) return Buffer.byteLength(inode.target);
-    return 0;
+    return chargedBytes(inode);
   }
 
   // ---------------------------------------------------------------- names and paths
@@ -343,7 +345,8 @@ export class InodeFs {
     if (name.length === 0) fail('ENOENT', syscall, path, 'empty name');
     if (name.includes('\0')) fail('EINVAL', syscall, path, 'NUL byte in name');
     if (name.includes('/')) fail('EINVAL', syscall, path, "'/' in name");
-    if (name.length > NAME_MAX / 3 && Buffer.byteLength(name) > NAME_MAX) fail('ENAMETOOLONG', syscall, path, `a name is longer than ${NAME_MAX} bytes`);
+    if (name.length > NAME_MAX / 3 && byteLength(name) > NAME_MAX) fail('ENAMETOOLONG', syscall, path, `a name is longer than ${NAME_MAX} bytes`);
+    if (!isCanonicalName(name)) fail('EINVAL', syscall, path, 'the name has a lone surrogate that stands for no byte (see names.ts)');
   }
 
   /** Splits and validates a path; `..` may not climb above the root. */
@@ -351,7 +354,7 @@ export class InodeFs {
     if (typeof path !== 'string') fail('EINVAL', syscall, String(path), 'path must be a string');
     if (path.length === 0) fail('ENOENT', syscall, path, 'empty path');
     if (path.includes('\0')) fail('EINVAL', syscall, path, 'NUL byte in path');
-    if (path.length > PATH_MAX / 4 && Buffer.byteLength(path) >= PATH_MAX) fail('ENAMETOOLONG', syscall, path, `path is longer than ${PATH_MAX} bytes`);
+    if (path.length > PATH_MAX / 4 && byteLength(path) >= PATH_MAX) fail('ENAMETOOLONG', syscall, path, `path is longer than ${PATH_MAX} bytes`);
     const raw = path.split('/');
     const out: string[] = [];
     let depth = 0;
@@ -361,7 +364,7 @@ export class InodeFs {
         if (depth === 0) fail('EACCES', syscall, path, "'..' climbs above the workspace root");
         depth--;
       } else {
-        if (name.length > NAME_MAX / 3 && Buffer.byteLength(name) > NAME_MAX) fail('ENAMETOOLONG', syscall, path, `a name is longer than ${NAME_MAX} bytes`);
+        if (name.length > NAME_MAX / 3 && byteLength(name) > NAME_MAX) fail('ENAMETOOLONG', syscall, path, `a name is longer than ${NAME_MAX} bytes`);
         depth++;
       }
       out.push(name);
@@ -566,7 +569,7 @@ export class InodeFs {
     const parentRo = this.dir(parentIno, syscall, path);
     if (parentRo.nlink === 0) fail('ENOENT', syscall, path, 'directory was removed');
     if (parentRo.entries!.get(name) !== undefined) fail('EEXIST', syscall, path);
-    const bytes = extra.target !== undefined ? Buffer.byteLength(extra.target) : 0;
+    const bytes = extra.target !== undefined ? byteLength(extra.target) : 0;
     this.reserve(syscall, path, bytes, 1);
     const type = mode & S_IFMT;
     const inode = this.allocInode(mode, this.uid, this.gid, {
@@ -611,7 +614,8 @@ export class InodeFs {
   private checkTarget(target: string, syscall: string, path?: string): void {
     if (typeof target !== 'string' || target.length === 0) fail('ENOENT', syscall, path, 'empty symlink target');
     if (target.includes('\0')) fail('EINVAL', syscall, path, 'NUL byte in symlink target');
-    if (Buffer.byteLength(target) >= PATH_MAX) fail('ENAMETOOLONG', syscall, path, 'symlink target too long');
+    if (!isCanonicalName(target)) fail('EINVAL', syscall, path, 'the target has a lone surrogate that stands for no byte');
+    if (byteLength(target) >= PATH_MAX) fail('ENAMETOOLONG', syscall, path, 'symlink target too long');
   }
 
   unlinkAt(parentIno: number, name: string, path?: string): void {
@@ -871,13 +875,18 @@ export class InodeFs {
   }
 
   setxattr(ino: number, name: string, value: Uint8Array, flags = 0): void {
-    if (!name || name.includes('\0') || Buffer.byteLength(name) > NAME_MAX) fail('ERANGE', 'setxattr', undefined, 'bad attribute name');
+    if (typeof name !== 'string' || !name || name.includes('\0') || !isCanonicalName(name) || byteLength(name) > NAME_MAX) fail('ERANGE', 'setxattr', undefined, 'bad attribute name');
     if (value.length > XATTR_SIZE_MAX) fail('ENOSPC', 'setxattr', undefined, `value over ${XATTR_SIZE_MAX} bytes`);
-    const has = this.node(ino, 'setxattr').xattrs?.has(name) ?? false;
+    const old = this.node(ino, 'setxattr').xattrs?.get(name);
+    const has = old !== undefined;
     if (flags & XATTR_CREATE && has) fail('EEXIST', 'setxattr', undefined, name);
     if (flags & XATTR_REPLACE && !has) fail('ENODATA', 'setxattr', undefined, name);
+    // Attributes take room like content: their names and values count in the byte quota.
+    const delta = value.length - (has ? old!.length : -byteLength(name));
+    this.reserve('setxattr', undefined, delta, 0);
     const inode = this.mut(ino);
     (inode.xattrs ??= new Map()).set(name, value.slice());
+    this.usedBytes += delta;
     inode.ctime = this.clock();
     this.touchedInode(ino);
   }
@@ -885,6 +894,7 @@ export class InodeFs {
   removexattr(ino: number, name: string): void {
     if (!this.node(ino, 'removexattr').xattrs?.has(name)) fail('ENODATA', 'removexattr', undefined, name);
     const inode = this.mut(ino);
+    this.usedBytes -= byteLength(name) + inode.xattrs!.get(name)!.length;
     inode.xattrs!.delete(name);
     if (inode.xattrs!.size === 0) inode.xattrs = null;
     inode.ctime = this.clock();
@@ -959,6 +969,7 @@ export class InodeFs {
     }
     const comps = this.parts(path, 'mkdir');
     let cur = this.node(ROOT_INO);
+    let checked = false;
     for (let i = 0; i < comps.length; i++) {
       const name = comps[i];
       if (name === '..') {
@@ -967,6 +978,15 @@ export class InodeFs {
       }
       const childIno = cur.entries!.get(name);
       if (childIno === undefined) {
+        if (!checked) {
+          // The rest is (mostly) new: check every name and the quota first, so a refusal leaves no
+          // half-made chain of directories behind.
+          const fresh = comps.slice(i).filter((n) => n !== '..');
+          for (const n of fresh) this.checkName(n, 'mkdir', path);
+          if (cur.nlink === 0) fail('ENOENT', 'mkdir', path, 'directory was removed');
+          this.reserve('mkdir', path, 0, fresh.length);
+          checked = true;
+        }
         cur = this.makeNode(cur.ino, name, S_IFDIR | mode, 'mkdir', path);
         continue;
       }
@@ -1108,6 +1128,32 @@ export class InodeFs {
   usage(): { bytes: number; inodes: number } {
     return { bytes: this.usedBytes, inodes: this.usedInodes };
   }
+
+  /**
+   * @internal Usage of the state a snapshot holds: without unlinked inodes kept only by open handles
+   * or kernel holds (they are not part of a state, and a restore recomputes the counters from the tree).
+   */
+  liveUsage(): { bytes: number; inodes: number } {
+    let bytes = this.usedBytes;
+    let inodes = this.usedInodes;
+    for (const ino of this.openCounts.keys()) {
+      const inode = this.inodes.get(ino);
+      if (inode && inode.nlink === 0 && ino !== ROOT_INO) {
+        bytes -= chargedBytes(inode);
+        inodes--;
+      }
+    }
+    return { bytes, inodes };
+  }
+}
+
+/** What an inode counts against the byte quota: content size or target, plus its xattrs. */
+export function chargedBytes(inode: Inode): number {
+  let n = 0;
+  if (inode.content) n = inode.content.size;
+  else if (inode.target !== null) n = byteLength(inode.target);
+  if (inode.xattrs) for (const [name, value] of inode.xattrs) n += byteLength(name) + value.length;
+  return n;
 }
 
 function linkIndex(inode: Inode, parent: number, name: string): number {

@@ -2,6 +2,7 @@
 
 import type { Content } from './content.js';
 import type { PMap } from './hamt.js';
+import { byteLength } from './names.js';
 
 export const S_IFMT = 0o170000;
 export const S_IFSOCK = 0o140000;
@@ -72,7 +73,7 @@ export class Inode {
 
   get size(): number {
     if (this.content) return this.content.size;
-    if (this.target !== null) return Buffer.byteLength(this.target);
+    if (this.target !== null) return byteLength(this.target);
     if (this.entries) return 4096;
     return 0;
   }

@@ -10,6 +10,11 @@
 // SHA-256 of its bytes (a manifest: the same format with chunks referenced by hash, for a
 // content-addressed store that keeps each chunk once).
 //
+// Version 2 stores names, symlink targets and attribute names as the bytes they stand for (names.ts:
+// bytes that are not UTF-8 round-trip exactly) and counts xattrs in usedBytes; version 1 (UTF-8 text
+// only, xattrs not counted) is still read. Every restore checks the whole state (validate.ts): a valid
+// checksum over an impossible state is refused; the usage counters are recomputed from the tree.
+//
 // Records are canonical (inodes by ino, entries and xattrs by name), so the same state always gives
 // the same bytes. Owner epochs, handles and the links index are not stored: links are rebuilt from
 // the directory entries on restore.
@@ -22,10 +27,13 @@ import { SnapshotError } from './errors.js';
 import { PMap } from './hamt.js';
 import { PVec } from './pvec.js';
 import { Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Link } from './inode.js';
-import { InodeFs, ROOT_INO, type InodeFsOptions } from './inode-fs.js';
+import { FILE_MAX, InodeFs, MAX_INO, ROOT_INO, type InodeFsOptions } from './inode-fs.js';
+import { checkState } from './validate.js';
 
 const MAGIC = new TextEncoder().encode('VWSSNAP1');
-const VERSION = 1;
+const VERSION = 2;
+/** Versions this build reads. */
+const READS = new Set([1, 2]);
 const FULL = 0;
 const DELTA = 1;
 /** Record body forms. */
@@ -50,8 +58,9 @@ function writeHeader(w: Writer, fs: InodeFs, kind: number, parentFingerprint?: U
   if (parentFingerprint) w.raw(parentFingerprint);
   w.varint(CHUNK);
   w.varint(fs.nextIno);
-  w.varint(fs.usedBytes);
-  w.varint(fs.usedInodes);
+  const used = fs.liveUsage();
+  w.varint(used.bytes);
+  w.varint(used.inodes);
 }
 
 function writeMeta(w: Writer, inode: Inode): void {
@@ -289,7 +298,7 @@ function check(bytes: Uint8Array): { kind: number; r: Reader } {
   const r = new Reader(bytes, bytes.length - 4);
   r.pos = MAGIC.length;
   const version = r.u16();
-  if (version !== VERSION) throw new SnapshotError(`snapshot version ${version} is not supported (this build reads ${VERSION})`);
+  if (!READS.has(version)) throw new SnapshotError(`snapshot version ${version} is not supported (this build reads ${[...READS].join(', ')})`);
   const kind = r.u8();
   r.u8();
   if (kind !== FULL && kind !== DELTA) throw new SnapshotError(`unknown snapshot kind ${kind}`);
@@ -305,7 +314,9 @@ interface Header {
 function readHeader(r: Reader): Header {
   const chunk = r.varint();
   if (chunk !== CHUNK) throw new SnapshotError(`snapshot chunk size ${chunk} differs from this build's ${CHUNK}`);
-  return { nextIno: r.varint(), usedBytes: r.varint(), usedInodes: r.varint() };
+  const h = { nextIno: r.varint(), usedBytes: r.varint(), usedInodes: r.varint() };
+  if (h.nextIno <= ROOT_INO || h.nextIno > MAX_INO) throw new SnapshotError(`snapshot holds an impossible state: next inode number ${h.nextIno} (must be above every inode and at most ${MAX_INO})`);
+  return h;
 }
 
 function readMeta(r: Reader): Inode {
@@ -347,7 +358,10 @@ function readChunk(r: Reader, source?: ChunkSource): Uint8Array | null {
 function readContentFull(r: Reader, source?: ChunkSource): Content {
   const size = r.varint();
   const n = r.varint();
+  if (size > FILE_MAX) throw new SnapshotError(`snapshot holds an impossible state: a file of ${size} bytes`);
   if (n > Math.ceil(size / CHUNK)) throw new SnapshotError(`snapshot is damaged: ${n} chunks for ${size} bytes`);
+  // Each chunk takes at least one byte: a count beyond what is left is damage, not an allocation.
+  if (n > r.end - r.pos) throw new SnapshotError(`snapshot is truncated: ${n} chunks at offset ${r.pos}`);
   const chunks: Array<Uint8Array | null> = new Array(n);
   let allocated = 0;
   for (let i = 0; i < n; i++) {
@@ -383,10 +397,14 @@ function readBodyFull(r: Reader, inode: Inode, owner: number, links?: LinkIndex,
   else if (type === S_IFLNK) inode.target = r.str();
 }
 
-function finishState(fs: InodeFs, h: Header): void {
-  fs.nextIno = h.nextIno;
-  fs.usedBytes = h.usedBytes;
-  fs.usedInodes = h.usedInodes;
+/**
+ * Checks the whole state and adopts counters recomputed from the tree: the header's are never trusted
+ * (a writer that counted differently, or a crafted header, cannot make the quota lie).
+ */
+function finishState(fs: InodeFs): void {
+  const used = checkState(fs);
+  fs.usedBytes = used.usedBytes;
+  fs.usedInodes = used.usedInodes;
 }
 
 function validate(fs: InodeFs): void {
@@ -434,7 +452,8 @@ export function decode(bytes: Uint8Array, options: RestoreOptions = {}, source?:
   let prev = 0;
   for (let i = 0; i < n; i++) {
     const inode = readMeta(rr);
-    if (inode.ino <= prev) throw new SnapshotError(`snapshot is damaged: inode ${inode.ino} out of order`);
+    if (inode.ino <= prev) throw new SnapshotError(`snapshot is damaged: inode ${inode.ino} out of order (or a duplicate inode number)`);
+    if (inode.ino >= h.nextIno) throw new SnapshotError(`snapshot holds an impossible state: inode ${inode.ino} is not below the next inode number ${h.nextIno}`);
     prev = inode.ino;
     if (rr.u8() !== BODY_FULL) throw new SnapshotError(`snapshot is damaged: patch record in a full snapshot`);
     readBodyFull(rr, inode, owner, links, source);
@@ -442,8 +461,8 @@ export function decode(bytes: Uint8Array, options: RestoreOptions = {}, source?:
   }
   if (rr.pos !== rr.end) throw new SnapshotError(`snapshot is damaged: ${rr.end - rr.pos} trailing bytes`);
   fs.inodes = table;
-  finishState(fs, h);
   validateAndLink(fs, links);
+  finishState(fs);
   return fs;
 }
 
@@ -472,8 +491,12 @@ function decodeDelta(r0: Reader, options: RestoreOptions, source?: ChunkSource):
   const n = r.varint();
   const touchedDirs: Inode[] = [];
   const upserted: number[] = [];
+  const seen = new Set<number>();
   for (let i = 0; i < n; i++) {
     const inode = readMeta(r);
+    if (seen.has(inode.ino)) throw new SnapshotError(`snapshot is damaged: inode ${inode.ino} appears twice`);
+    seen.add(inode.ino);
+    if (inode.ino < ROOT_INO || inode.ino >= h.nextIno) throw new SnapshotError(`snapshot holds an impossible state: inode ${inode.ino} is not below the next inode number ${h.nextIno}`);
     const form = r.u8();
     if (form === BODY_FULL) {
       readBodyFull(r, inode, owner, undefined, source);
@@ -483,6 +506,7 @@ function decodeDelta(r0: Reader, options: RestoreOptions, source?: ChunkSource):
       if (before.content) {
         const size = r.varint();
         const count = r.varint();
+        if (size > FILE_MAX || count > Math.ceil(size / CHUNK)) throw new SnapshotError(`snapshot is damaged: ${count} chunks for ${size} bytes`);
         const c = new Content(owner, size, before.content.chunks.slice(0, count), before.content.owners.slice(0, count).fill(FROZEN));
         while (c.chunks.length < count) {
           c.chunks.push(null);
@@ -517,9 +541,10 @@ function decodeDelta(r0: Reader, options: RestoreOptions, source?: ChunkSource):
   }
   if (r.pos !== r.end) throw new SnapshotError(`snapshot is damaged: ${r.end - r.pos} trailing bytes`);
   fs.inodes = table;
-  finishState(fs, h);
+  fs.nextIno = h.nextIno;
   validate(fs);
   relinkAfterDelta(fs, parent, touchedDirs, upserted, owner);
+  finishState(fs);
   return fs;
 }
 

@@ -95,11 +95,17 @@ describe('quotas', () => {
     fs.writeFile('/work/one-more', '');
   });
 
-  it('a quota reached midway through mkdir -p keeps the levels made so far consistent', () => {
+  it('a quota that mkdir -p would pass midway refuses the whole call: no level is made', () => {
     const fs = seeded({ inodes: 7 });
-    expect(() => fs.mkdir('/work/a/b/c/d', { recursive: true })).toThrow(FsError);
-    // The levels that fit were made, and the tree is still whole and restorable.
-    expect(fs.readdir('/work/a')).toEqual(['b']);
-    expect(InodeFs.restore(fs.snapshot()).readdir('/work/a/b')).toEqual([]);
+    expectRefused(fs, () => fs.mkdir('/work/a/b/c/d', { recursive: true }), 'ENOSPC', '/work/a/b/c/d');
+    expect(fs.exists('/work/a')).toBe(false);
+    fs.mkdir('/work/a/b', { recursive: true });
+    expect(InodeFs.restore(fs.snapshot()).readdir('/work/a')).toEqual(['b']);
+  });
+
+  it('a bad name deep in mkdir -p refuses the whole call: no level is made', () => {
+    const fs = seeded();
+    expectRefused(fs, () => fs.mkdir(`/work/a/b/${'n'.repeat(256)}`, { recursive: true }), 'ENAMETOOLONG');
+    expect(fs.exists('/work/a')).toBe(false);
   });
 });

@@ -10,7 +10,7 @@
 
 import { readFileSync, rmSync, unlinkSync, watch, writeFileSync, type FSWatcher, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeAtExit, shadowRoot } from './shadow-dir.js';
+import { hostPath, removeAtExit, shadowRoot } from './shadow-dir.js';
 
 /** Whether directory watching can be exact here. */
 export const canWatch = process.platform === 'linux';
@@ -69,7 +69,7 @@ export class DirWatch {
     had?.w.close();
     this.watchers.delete(rel);
     try {
-      const w = watch(rel === '' ? this.root : join(this.root, rel), { persistent: false }, () => {
+      const w = watch(hostPath(rel === '' ? this.root : join(this.root, rel)), { persistent: false }, () => {
         delivered++;
         this.dirty.add(rel);
       });

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { nameToBytes } from '@vws/inode-fs';
 
 const PREFIX = 'vws-sync-';
 
@@ -110,4 +111,11 @@ function alive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+const SURROGATE = /[\ud800-\udfff]/;
+
+/** A host path for a workspace path string: as is, or as its bytes when it holds escaped (non-UTF-8) bytes. */
+export function hostPath(p: string): string | Buffer {
+  return SURROGATE.test(p) ? Buffer.from(nameToBytes(p)) : p;
 }

@@ -6,10 +6,10 @@
 // report is the engine's own diff, as on the FUSE path.
 
 import { closeSync, futimesSync, fchmodSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeSync, chmodSync, type BigIntStats } from 'node:fs';
-import { FsError, type InodeFs, type DiffResult } from '@vws/inode-fs';
+import { FsError, bytesToName, type InodeFs, type DiffResult } from '@vws/inode-fs';
 import { engineChanges, type Changes } from './changes.js';
 import { canWatch, DirWatch } from './host-watch.js';
-import { forget, removeAtExit } from './shadow-dir.js';
+import { forget, hostPath, removeAtExit } from './shadow-dir.js';
 import { baseOf, joinRel, kindOfStat, parentOf, racy, Recorded, recOf } from './shadow-record.js';
 import type { ActiveMount } from './mounts.js';
 
@@ -78,9 +78,13 @@ export class ShadowMount<F extends EngineHolder = EngineHolder> implements Omit<
     return this.filesystem.engine;
   }
 
-  /** Relative paths here are normalized already ('a/b', no '.' or '..'): plain concatenation (path.join showed in profiles). */
-  private abs(p: string): string {
-    return p === '' ? this.hostPath : `${this.hostPath}/${p}`;
+  /**
+   * Relative paths here are normalized already ('a/b', no '.' or '..'): plain concatenation (path.join
+   * showed in profiles). A path with escaped bytes (names are bytes: @vws/inode-fs names.ts) is given
+   * to the host as those bytes.
+   */
+  private abs(p: string): string | Buffer {
+    return hostPath(p === '' ? this.hostPath : `${this.hostPath}/${p}`);
   }
 
   // ------------------------------------------------------------------ the ActiveMount contract
@@ -196,7 +200,7 @@ export class ShadowMount<F extends EngineHolder = EngineHolder> implements Omit<
       return;
     }
     if (es.kind === 'symlink') {
-      symlinkSync(this.engine.readlink(path), abs);
+      symlinkSync(hostPath(this.engine.readlink(path)), abs);
     } else if (es.kind === 'file') {
       // A hard link of an inode already in the shadow is a link there too.
       const other = es.nlink > 1 ? this.engine.pathsOf(es.ino).map(rel).find((q) => q !== p && this.rec.get(q)?.eino === es.ino) : undefined;
@@ -289,7 +293,7 @@ export class ShadowMount<F extends EngineHolder = EngineHolder> implements Omit<
     visited.add(dir);
     let names: string[];
     try {
-      names = readdirSync(this.abs(dir));
+      names = readdirSync(this.abs(dir), { encoding: 'buffer' }).map(bytesToName);
     } catch {
       return; // gone: its parent's scan removes it
     }
@@ -368,7 +372,7 @@ export class ShadowMount<F extends EngineHolder = EngineHolder> implements Omit<
       return;
     }
     if (kind === 'link') {
-      this.engine.symlink(readlinkSync(this.abs(p)), path);
+      this.engine.symlink(bytesToName(readlinkSync(this.abs(p), { encoding: 'buffer' })), path);
       this.rec.set(p, recOf(st, this.engine.inoOf(path, false)));
       return;
     }
