@@ -1,0 +1,163 @@
+// Chunks known by hash but not fetched yet: what a state imported lazily from a manifest holds until
+// something reads them. The engine is synchronous and a store is not, so a synchronous read of an
+// unfetched chunk throws ChunkNotFetchedError (nothing changed) and the caller fetches asynchronously
+// and retries: `await fetching(() => fs.readFile(p))`, or `await fs.prefetch(p)` first.
+
+/** A chunk referenced by its SHA-256: `bytes` is null until fetched, then set once and kept. */
+export class ChunkRef {
+  bytes: Uint8Array | null = null;
+  constructor(
+    /** SHA-256 of the bytes, hex. */
+    readonly hash: string,
+    /** The chunk's length (known from the manifest; exact unless `exact` is false). */
+    readonly length: number,
+    readonly source: LazyChunks,
+    /** False for manifests that did not record lengths (then `length` is the largest it can be). */
+    readonly exact = true,
+  ) {}
+}
+
+/** A chunk slot's length in bytes, fetched or not. */
+export const chunkLength = (c: Uint8Array | ChunkRef): number => (c instanceof ChunkRef ? (c.bytes?.length ?? c.length) : c.length);
+
+/** A read or write needs chunks that are not fetched yet; the state is unchanged. */
+export class ChunkNotFetchedError extends Error {
+  readonly code = 'ENOTFETCHED';
+  /** Hashes (hex) of the chunks needed. */
+  readonly hashes: string[];
+  /** Their total length in bytes. */
+  readonly bytes: number;
+  constructor(
+    private readonly refs: ChunkRef[],
+    what: string,
+  ) {
+    const bytes = refs.reduce((n, r) => n + r.length, 0);
+    super(`${what} needs ${refs.length} chunk(s) (${bytes} bytes) not fetched from the store yet: await fs.prefetch(path), or run the call in fetching(() => ...) from @vws/inode-fs, which fetches and retries`);
+    this.name = 'ChunkNotFetchedError';
+    this.hashes = refs.map((r) => r.hash);
+    this.bytes = bytes;
+  }
+
+  /** Fetches the chunks this call needed (then the same call succeeds, unless the state changed). */
+  fetch(): Promise<void> {
+    return fetchRefs(this.refs);
+  }
+}
+
+/** Fetches refs, each from its own source (a state may mix chunks of several imports). */
+export async function fetchRefs(refs: Iterable<ChunkRef>): Promise<void> {
+  const bySource = new Map<LazyChunks, ChunkRef[]>();
+  for (const r of refs) {
+    if (r.bytes) continue;
+    const list = bySource.get(r.source);
+    if (list) list.push(r);
+    else bySource.set(r.source, [r]);
+  }
+  await Promise.all([...bySource].map(([source, list]) => source.fetch(list)));
+}
+
+/**
+ * Runs a synchronous engine call, fetching whatever chunks it needs and running it again (up to a few
+ * times: a call may reach further chunks once the first are there). Other errors pass through.
+ */
+export async function fetching<T>(call: () => T): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return call();
+    } catch (e) {
+      if (!(e instanceof ChunkNotFetchedError) || attempt >= 8) throw e;
+      await e.fetch();
+    }
+  }
+}
+
+/** Gives the bytes of these chunks (hash hex -> bytes), each checked against its hash. */
+export type ChunkLoader = (hashes: string[]) => Promise<Map<string, Uint8Array>>;
+
+export interface LazyStats {
+  /** Loader calls, chunks and bytes fetched so far. */
+  calls: number;
+  chunks: number;
+  bytes: number;
+}
+
+/**
+ * Where a lazily imported state's chunks come from: one table of refs by hash (so that a chunk shared by
+ * many files, or by several manifests of a chain, is fetched once) and a loader. Requests made in the
+ * same turn of the event loop go out together, in batches of `batch` chunks; a chunk already on its
+ * way is not asked for twice.
+ */
+export class LazyChunks {
+  private readonly refs = new Map<string, ChunkRef>();
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private queued: { refs: ChunkRef[]; done: Promise<void>; settle: (e?: unknown) => void } | null = null;
+  readonly stats: LazyStats = { calls: 0, chunks: 0, bytes: 0 };
+
+  constructor(
+    private readonly load: ChunkLoader,
+    private readonly batch = 512,
+  ) {}
+
+  /** The ref for this hash (one per hash). */
+  ref(hash: string, length: number, exact = true): ChunkRef {
+    let r = this.refs.get(hash);
+    if (!r) this.refs.set(hash, (r = new ChunkRef(hash, length, this, exact)));
+    return r;
+  }
+
+  /** Refs not fetched yet (every one this table knows, referenced by a live state or not). */
+  unfetched(): ChunkRef[] {
+    return [...this.refs.values()].filter((r) => !r.bytes);
+  }
+
+  /** Fetches these refs (those not fetched or on their way), batched with other requests of this turn. */
+  fetch(refs: ChunkRef[]): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const r of refs) {
+      if (r.bytes) continue;
+      const flying = this.inFlight.get(r.hash);
+      if (flying) {
+        waits.push(flying);
+        continue;
+      }
+      if (!this.queued) {
+        let settle!: (e?: unknown) => void;
+        const done = new Promise<void>((resolve, reject) => (settle = (e) => (e ? reject(e) : resolve())));
+        this.queued = { refs: [], done, settle };
+        setImmediate(() => void this.flush());
+      }
+      this.queued.refs.push(r);
+      this.inFlight.set(r.hash, this.queued.done);
+      waits.push(this.queued.done);
+    }
+    return Promise.all(new Set(waits)).then(() => {});
+  }
+
+  private async flush(): Promise<void> {
+    const q = this.queued!;
+    this.queued = null;
+    try {
+      for (let i = 0; i < q.refs.length; i += this.batch) {
+        const part = q.refs.slice(i, i + this.batch);
+        this.stats.calls++;
+        const got = await this.load(part.map((r) => r.hash));
+        for (const r of part) {
+          const bytes = got.get(r.hash);
+          if (!(bytes instanceof Uint8Array)) throw new Error(`chunk loader gave no bytes for chunk ${r.hash}`);
+          if (r.exact ? bytes.length !== r.length : bytes.length > r.length) {
+            throw new Error(`chunk ${r.hash} has ${bytes.length} bytes, the manifest says ${r.length}`);
+          }
+          r.bytes = bytes;
+          this.stats.chunks++;
+          this.stats.bytes += bytes.length;
+        }
+      }
+      q.settle();
+    } catch (e) {
+      // Nothing half-done: refs not filled stay unfetched, and a later read asks again.
+      q.settle(e);
+    } finally {
+      for (const r of q.refs) if (this.inFlight.get(r.hash) === q.done) this.inFlight.delete(r.hash);
+    }
+  }
+}
