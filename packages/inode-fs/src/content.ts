@@ -15,7 +15,11 @@ export const CHUNK = 16 * 1024;
 export type Chunk = Uint8Array | ChunkRef | null;
 
 /** The bytes of a present chunk (a ref's once fetched: callers check with `need` first). */
-const bytesOf = (c: Uint8Array | ChunkRef): Uint8Array => (c instanceof ChunkRef ? c.bytes! : c);
+const bytesOf = (c: Uint8Array | ChunkRef): Uint8Array => {
+  if (!(c instanceof ChunkRef)) return c;
+  if (!c.bytes) throw new Error(`internal: chunk ${c.hash} used before it was fetched`);
+  return c.bytes;
+};
 
 export class Content {
   constructor(
@@ -53,11 +57,10 @@ export class Content {
     return this.unfetched(0, this.chunks.length - 1);
   }
 
-  /** Throws ChunkNotFetchedError unless the bytes of [from, to) are all here. */
+  /** Throws ChunkNotFetchedError unless the chunks under [from, to) are all here (a write past EOF may still touch the last one). */
   need(from: number, to: number, what = 'this read'): void {
-    const end = Math.min(to, this.size);
-    if (end <= from) return;
-    const refs = this.unfetched(Math.floor(from / CHUNK), Math.floor((end - 1) / CHUNK));
+    if (to <= from) return;
+    const refs = this.unfetched(Math.floor(from / CHUNK), Math.floor((to - 1) / CHUNK));
     if (refs.length) throw new ChunkNotFetchedError(refs, what);
   }
 
