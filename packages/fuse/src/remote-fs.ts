@@ -223,6 +223,15 @@ export class RemoteInodeFs extends InodeFs {
     return bytes.length;
   }
 
+  /** A moved engine has every chunk (mount() fetched a lazily opened tree before moving it). */
+  override unfetched(): [] {
+    return [];
+  }
+
+  override async prefetch(): Promise<{ chunks: number; bytes: number }> {
+    return { chunks: 0, bytes: 0 };
+  }
+
   override shareState(): never {
     throw new Error('vws: an engine on the serving thread cannot share its structures with this thread (use fork())');
   }
