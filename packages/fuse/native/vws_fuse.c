@@ -44,9 +44,21 @@ enum {
   IO_SET_MASK = 16, IO_SET_MODE, IO_SET_UID, IO_SET_GID, IO_SET_SIZE, IO_SET_ATIME, IO_SET_ATIME_NS,
   IO_SET_MTIME, IO_SET_MTIME_NS, IO_FLAGS,
   IO_CALLER_UID = 28, IO_CALLER_GID, IO_CALLER_PID,
-  IO_ENTRY_TIMEOUT = 32, IO_ATTR_TIMEOUT, IO_NEG_TIMEOUT, IO_SPIN_US,
+  IO_ENTRY_TIMEOUT = 32, IO_ATTR_TIMEOUT, IO_NEG_TIMEOUT, IO_SPIN_US, IO_DEFER_ID,
   IO_LEN = 40
 };
+
+// What dispatch returns for a read or write it answers later (the chunks it needs are being
+// fetched): the request is parked under the id it put in io[IO_DEFER_ID] until
+// replyDeferred(session, id, ...) answers it, and the loop goes on serving other requests meanwhile.
+#define DEFERRED (-1000000.0)
+
+typedef struct deferred {
+  struct deferred *next;
+  double id;
+  fuse_req_t req;
+  int write;  // answered with fuse_reply_write, else fuse_reply_buf
+} deferred_t;
 
 typedef struct note {
   struct note *next;
@@ -86,6 +98,7 @@ typedef struct {
   int no_open;  // the kernel can do without open/release for files
   uint64_t spin_us;  // how long to keep polling after a request before sleeping
   int owners;  // the JS external and the libuv handles: freed when both let go
+  deferred_t *deferred;  // reads and writes waiting for their chunks (replyDeferred)
 } session_t;
 
 #define NAPI_OK(call)                                   \
@@ -340,10 +353,21 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
   fuse_reply_create(req, &e, fi);
 }
 
+static void park(session_t *s, fuse_req_t req, int write) {
+  deferred_t *d = malloc(sizeof *d);
+  if (!d) return (void)fuse_reply_err(req, ENOMEM);
+  d->id = s->io[IO_DEFER_ID];
+  d->req = req;
+  d->write = write;
+  d->next = s->deferred;
+  s->deferred = d;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   session_t *s = SESSION(req);
   if (size > s->rbuf_len) size = s->rbuf_len;
   double r = call_js(s, req, OP_READ, ino, (double)fi->fh, (double)size, (double)off, NULL, 0, NULL, NULL);
+  if (r == DEFERRED) return park(s, req, 0);
   if (r < 0) return (void)fuse_reply_err(req, (int)-r);
   fuse_reply_buf(req, s->rbuf, (size_t)r);
 }
@@ -354,6 +378,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
   memcpy(s->wbuf, data, size);
   s->io[IO_FLAGS] = fi->flags;
   double r = call_js(s, req, OP_WRITE, ino, (double)fi->fh, (double)size, (double)off, NULL, 0, NULL, NULL);
+  if (r == DEFERRED) return park(s, req, 1);
   if (r < 0) return (void)fuse_reply_err(req, (int)-r);
   fuse_reply_write(req, (size_t)r);
 }
@@ -594,6 +619,16 @@ static void stop_thread(session_t *s) {
 
 // ------------------------------------------------------------------ teardown
 
+// Parked reads get EIO (or, when the connection is gone already, are just forgotten).
+static void drop_deferred(session_t *s, int reply) {
+  while (s->deferred) {
+    deferred_t *d = s->deferred;
+    s->deferred = d->next;
+    if (reply) fuse_reply_err(d->req, EIO);
+    free(d);
+  }
+}
+
 static void release_session(session_t *s) {
   if (--s->owners > 0) return;
   pthread_mutex_destroy(&s->mu);
@@ -641,6 +676,7 @@ static void env_teardown(void *arg) {
   session_t *s = arg;
   if (s->closed) return;
   s->closed = 1;
+  drop_deferred(s, 0);
   stop_polling(s);
   fuse_session_unmount(s->se);
   if (s->fd >= 0) close(s->fd);
@@ -656,6 +692,7 @@ static void env_teardown(void *arg) {
 static void shutdown_session(session_t *s, int unmount) {
   if (s->closed) return;
   s->closed = 1;
+  drop_deferred(s, 1);
   napi_remove_env_cleanup_hook(s->env, env_teardown, s);
   stop_polling(s);
   stop_thread(s);
@@ -921,6 +958,39 @@ static napi_value js_settled(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// replyDeferred(session, id, result, data?) answers a parked request: a read with `result` bytes of
+// data, a write with `result` bytes written, either with a negative errno. False when nothing waits
+// under that id (answered already, or the session is gone).
+static napi_value js_reply_deferred(napi_env env, napi_callback_info info) {
+  size_t argc;
+  napi_value argv[4], out;
+  session_t *s = session_args(env, info, argv, 4, &argc);
+  if (!s) return NULL;
+  double id = 0, r = -EIO;
+  if (argc < 3 || napi_get_value_double(env, argv[1], &id) != napi_ok || napi_get_value_double(env, argv[2], &r) != napi_ok) {
+    napi_throw_type_error(env, NULL, "replyDeferred: (session, id, result, data?) expected");
+    return NULL;
+  }
+  deferred_t **p = &s->deferred;
+  while (*p && (*p)->id != id) p = &(*p)->next;
+  deferred_t *d = *p;
+  void *data = NULL;
+  size_t len = 0;
+  if (d && r >= 0 && !d->write && (argc < 4 || napi_get_buffer_info(env, argv[3], &data, &len) != napi_ok)) {
+    napi_throw_type_error(env, NULL, "replyDeferred: a read's data must be a Buffer");
+    return NULL;
+  }
+  if (d) {
+    *p = d->next;
+    if (r < 0) fuse_reply_err(d->req, (int)-r);
+    else if (d->write) fuse_reply_write(d->req, (size_t)r);
+    else fuse_reply_buf(d->req, data, (size_t)r < len ? (size_t)r : len);
+    free(d);
+  }
+  napi_get_boolean(env, d != NULL, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -928,6 +998,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"detachNow", NULL, js_detach_now, NULL, NULL, NULL, napi_default, NULL},
     {"invalidate", NULL, js_invalidate, NULL, NULL, NULL, napi_default, NULL},
     {"settled", NULL, js_settled, NULL, NULL, NULL, napi_default, NULL},
+    {"replyDeferred", NULL, js_reply_deferred, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -6,7 +6,7 @@
 import { rmdirSync } from 'node:fs';
 import { InodeFs, type InodeFsOptions } from '@vws/inode-fs';
 import { fuseProblem } from './driver.js';
-import { adopt, cacheReads, isRemote, restoreServed } from './remote-fs.js';
+import { adopt, cacheReads, restoreServed } from './remote-fs.js';
 import { serveMount, servedHere, type Mount, type MountOptions } from './serve.js';
 import { runningServingThread, servingThread, type ServingThread } from './serve-thread.js';
 import { detach, isMountPoint } from './stale.js';
@@ -20,9 +20,6 @@ let exitHandlersInstalled = false;
 
 /** Mounts `fs` at `dir` (a fresh 0700 temp dir when omitted) and returns the handle. */
 export async function mount(fs: InodeFs, dir?: string, options: MountOptions = {}): Promise<Mount> {
-  // A tree opened lazily from a store (@vws/store) is fetched whole first: the kernel's reads are
-  // answered synchronously, and the engine moves to the serving thread as a snapshot.
-  if (!isRemote(fs)) await fs.prefetch();
   if (options.inline || options.driver || process.env.VWS_SERVE_INLINE === '1') return serveMount(fs, dir, options);
   const problem = fuseProblem();
   if (problem) throw problem;

@@ -27,20 +27,26 @@ export class ChunkNotFetchedError extends Error {
   readonly hashes: string[];
   /** Their total length in bytes. */
   readonly bytes: number;
-  constructor(
-    private readonly refs: ChunkRef[],
-    what: string,
-  ) {
-    const bytes = refs.reduce((n, r) => n + r.length, 0);
-    super(`${what} needs ${refs.length} chunk(s) (${bytes} bytes) not fetched from the store yet: await fs.prefetch(path), or run the call in fetching(() => ...) from @vws/inode-fs, which fetches and retries`);
+  private readonly fetcher: () => Promise<void>;
+
+  /**
+   * `needed`: the refs, or (for an engine on another thread) their hashes and size and how to fetch
+   * them there, with `what` then the whole message.
+   */
+  constructor(needed: ChunkRef[] | { hashes: string[]; bytes: number; fetch: () => Promise<void> }, what: string) {
+    const remote = !Array.isArray(needed);
+    const bytes = remote ? needed.bytes : needed.reduce((n, r) => n + r.length, 0);
+    const count = remote ? needed.hashes.length : needed.length;
+    super(remote ? what : `${what} needs ${count} chunk(s) (${bytes} bytes) not fetched from the store yet: await fs.prefetch(path), or run the call in fetching(() => ...) from @vws/inode-fs, which fetches and retries`);
     this.name = 'ChunkNotFetchedError';
-    this.hashes = refs.map((r) => r.hash);
+    this.hashes = remote ? needed.hashes : needed.map((r) => r.hash);
     this.bytes = bytes;
+    this.fetcher = remote ? needed.fetch : () => fetchRefs(needed);
   }
 
   /** Fetches the chunks this call needed (then the same call succeeds, unless the state changed). */
   fetch(): Promise<void> {
-    return fetchRefs(this.refs);
+    return this.fetcher();
   }
 }
 
@@ -102,6 +108,21 @@ export class LazyChunks {
   ref(hash: string, length: number, exact = true): ChunkRef {
     let r = this.refs.get(hash);
     if (!r) this.refs.set(hash, (r = new ChunkRef(hash, length, this, exact)));
+    return r;
+  }
+
+  /** The ref for this hash, if this table has one. */
+  get(hash: string): ChunkRef | undefined {
+    return this.refs.get(hash);
+  }
+
+  /** Gives a chunk its bytes ahead of any import (one fetched elsewhere), checked against its length. */
+  put(hash: string, bytes: Uint8Array): ChunkRef {
+    const r = this.ref(hash, bytes.length);
+    if (!r.bytes) {
+      if (r.exact ? bytes.length !== r.length : bytes.length > r.length) throw new Error(`chunk ${hash} has ${bytes.length} bytes, the manifest says ${r.length}`);
+      r.bytes = bytes;
+    }
     return r;
   }
 
