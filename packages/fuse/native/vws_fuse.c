@@ -48,8 +48,8 @@ enum {
   IO_LEN = 40
 };
 
-// What dispatch returns for a read or write it answers later (the chunks it needs are being
-// fetched): the request is parked under the id it put in io[IO_DEFER_ID] until
+// What dispatch returns for a read, write, setattr or fallocate it answers later (the chunks it
+// needs are being fetched): the request is parked under the id it put in io[IO_DEFER_ID] until
 // replyDeferred(session, id, ...) answers it, and the loop goes on serving other requests meanwhile.
 #define DEFERRED (-1000000.0)
 
@@ -57,8 +57,10 @@ typedef struct deferred {
   struct deferred *next;
   double id;
   fuse_req_t req;
-  int write;  // answered with fuse_reply_write, else fuse_reply_buf
+  int kind;  // what answers it: one of the DEFER_* below
 } deferred_t;
+
+enum { DEFER_BUF, DEFER_WRITE, DEFER_ATTR, DEFER_ERR };
 
 typedef struct note {
   struct note *next;
@@ -217,6 +219,17 @@ static void reply_attr(fuse_req_t req, session_t *s, double r) {
 
 static void reply_err(fuse_req_t req, double r) { fuse_reply_err(req, r < 0 ? (int)-r : 0); }
 
+// A request answered later (DEFERRED): kept under the id dispatch put in io[IO_DEFER_ID].
+static void park(session_t *s, fuse_req_t req, int kind) {
+  deferred_t *d = malloc(sizeof *d);
+  if (!d) return (void)fuse_reply_err(req, ENOMEM);
+  d->id = s->io[IO_DEFER_ID];
+  d->req = req;
+  d->kind = kind;
+  d->next = s->deferred;
+  s->deferred = d;
+}
+
 // ------------------------------------------------------------------ low-level operations
 
 static void op_init(void *userdata, struct fuse_conn_info *conn) {
@@ -276,7 +289,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
   io[IO_SET_ATIME_NS] = attr->st_atim.tv_nsec;
   io[IO_SET_MTIME] = (double)attr->st_mtim.tv_sec;
   io[IO_SET_MTIME_NS] = attr->st_mtim.tv_nsec;
-  reply_attr(req, s, call_js(s, req, OP_SETATTR, ino, 0, 0, 0, NULL, 0, NULL, NULL));
+  double r = call_js(s, req, OP_SETATTR, ino, 0, 0, 0, NULL, 0, NULL, NULL);
+  if (r == DEFERRED) return park(s, req, DEFER_ATTR);
+  reply_attr(req, s, r);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino) {
@@ -353,21 +368,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
   fuse_reply_create(req, &e, fi);
 }
 
-static void park(session_t *s, fuse_req_t req, int write) {
-  deferred_t *d = malloc(sizeof *d);
-  if (!d) return (void)fuse_reply_err(req, ENOMEM);
-  d->id = s->io[IO_DEFER_ID];
-  d->req = req;
-  d->write = write;
-  d->next = s->deferred;
-  s->deferred = d;
-}
-
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   session_t *s = SESSION(req);
   if (size > s->rbuf_len) size = s->rbuf_len;
   double r = call_js(s, req, OP_READ, ino, (double)fi->fh, (double)size, (double)off, NULL, 0, NULL, NULL);
-  if (r == DEFERRED) return park(s, req, 0);
+  if (r == DEFERRED) return park(s, req, DEFER_BUF);
   if (r < 0) return (void)fuse_reply_err(req, (int)-r);
   fuse_reply_buf(req, s->rbuf, (size_t)r);
 }
@@ -378,7 +383,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
   memcpy(s->wbuf, data, size);
   s->io[IO_FLAGS] = fi->flags;
   double r = call_js(s, req, OP_WRITE, ino, (double)fi->fh, (double)size, (double)off, NULL, 0, NULL, NULL);
-  if (r == DEFERRED) return park(s, req, 1);
+  if (r == DEFERRED) return park(s, req, DEFER_WRITE);
   if (r < 0) return (void)fuse_reply_err(req, (int)-r);
   fuse_reply_write(req, (size_t)r);
 }
@@ -471,7 +476,9 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
   (void)fi;
   session_t *s = fuse_req_userdata(req);
-  reply_err(req, call_js(s, req, OP_FALLOCATE, ino, mode, (double)offset, (double)length, NULL, 0, NULL, NULL));
+  double r = call_js(s, req, OP_FALLOCATE, ino, mode, (double)offset, (double)length, NULL, 0, NULL, NULL);
+  if (r == DEFERRED) return park(s, req, DEFER_ERR);
+  reply_err(req, r);
 }
 
 static void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
@@ -959,7 +966,8 @@ static napi_value js_settled(napi_env env, napi_callback_info info) {
 }
 
 // replyDeferred(session, id, result, data?) answers a parked request: a read with `result` bytes of
-// data, a write with `result` bytes written, either with a negative errno. False when nothing waits
+// data, a write with `result` bytes written, a setattr with the attributes in io, a fallocate with
+// success; any of them with a negative errno. False when nothing waits
 // under that id (answered already, or the session is gone).
 static napi_value js_reply_deferred(napi_env env, napi_callback_info info) {
   size_t argc;
@@ -976,14 +984,15 @@ static napi_value js_reply_deferred(napi_env env, napi_callback_info info) {
   deferred_t *d = *p;
   void *data = NULL;
   size_t len = 0;
-  if (d && r >= 0 && !d->write && (argc < 4 || napi_get_buffer_info(env, argv[3], &data, &len) != napi_ok)) {
+  if (d && r >= 0 && d->kind == DEFER_BUF && (argc < 4 || napi_get_buffer_info(env, argv[3], &data, &len) != napi_ok)) {
     napi_throw_type_error(env, NULL, "replyDeferred: a read's data must be a Buffer");
     return NULL;
   }
   if (d) {
     *p = d->next;
-    if (r < 0) fuse_reply_err(d->req, (int)-r);
-    else if (d->write) fuse_reply_write(d->req, (size_t)r);
+    if (d->kind == DEFER_ATTR) reply_attr(d->req, s, r);
+    else if (r < 0 || d->kind == DEFER_ERR) reply_err(d->req, r);
+    else if (d->kind == DEFER_WRITE) fuse_reply_write(d->req, (size_t)r);
     else fuse_reply_buf(d->req, data, (size_t)r < len ? (size_t)r : len);
     free(d);
   }

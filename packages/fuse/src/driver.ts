@@ -20,9 +20,9 @@ export interface KernelSession {
   /** How many invalidations have completed. */
   settled(): number;
   /**
-   * Answers a read or write that dispatch deferred (returned DEFERRED with its id in io[IO.DEFER_ID]):
-   * a read's `result` bytes of `data`, a write's `result` bytes written, or a negative errno. False
-   * if nothing waits under that id.
+   * Answers a request dispatch deferred (returned DEFERRED with its id in io[IO.DEFER_ID]): a read's
+   * `result` bytes of `data`, a write's `result` bytes written, a setattr's Stats (put in io just
+   * before), a fallocate's 0; or a negative errno. False if nothing waits under that id.
    */
   replyDeferred(id: number, result: number, data?: Buffer): boolean;
   /** Stops serving and unmounts (after pending invalidations have settled). */

@@ -127,7 +127,13 @@ export class RequestHandler {
         this.putStats(fs.getattr(ino));
         return 0;
       case OP.SETATTR:
-        return this.setattr(ino);
+        try {
+          return this.setattr(ino, this.io);
+        } catch (e) {
+          if (!(e instanceof ChunkNotFetchedError) || !this.replyDeferred) throw e;
+          const request = Float64Array.from(this.io); // the next request overwrites io
+          return this.defer(e, ino, () => [this.setattr(ino, request)]);
+        }
       case OP.READLINK:
         return fs.readlinkIno(ino);
       case OP.MKNOD: {
@@ -184,8 +190,13 @@ export class RequestHandler {
       case OP.ACCESS:
         return this.access(ino, a);
       case OP.FALLOCATE:
-        fs.fallocate(ino, a, b, c);
-        return 0;
+        try {
+          fs.fallocate(ino, a, b, c);
+          return 0;
+        } catch (e) {
+          if (!(e instanceof ChunkNotFetchedError) || !this.replyDeferred) throw e;
+          return this.defer(e, ino, () => [(fs.fallocate(ino, a, b, c), 0)]);
+        }
       case OP.OPENDIR: {
         if (!fs.getattr(ino).isDirectory()) return -ENOTDIR;
         const fh = this.nextDir++;
@@ -245,8 +256,8 @@ export class RequestHandler {
   }
 
   /**
-   * A read or write of chunks not fetched yet (a tree opened lazily from a store): parked by the
-   * native side while they are fetched, then run again and answered; other requests are served
+   * A read, write, truncate or fallocate that needs chunks not fetched yet (a tree opened lazily
+   * from a store): parked by the native side while they are fetched, then run again and answered; other requests are served
    * meanwhile. A fetch that fails (a damaged chunk, the store gone) answers EIO.
    */
   private defer(miss: ChunkNotFetchedError, ino: number, run: () => [number, Buffer?]): number {
@@ -324,8 +335,8 @@ export class RequestHandler {
     return 0;
   }
 
-  private setattr(ino: number): number {
-    const io = this.io;
+  /** `io`: the request's arguments (this.io, or a copy kept for a deferred request); Stats go to this.io. */
+  private setattr(ino: number, io: Float64Array): number {
     const mask = io[IO.SET_MASK];
     const time = (s: number, ns: number) => BigInt(s) * NS + BigInt(ns);
     const st = this.fs.setattr(ino, {

@@ -107,6 +107,19 @@ describe.each([
     expect(await fetching(() => fs.readFile('/d1/f21.txt', 'utf8'))).toBe(want);
   });
 
+  it('a truncate or hole punch that cuts into a chunk not fetched yet waits for it, then lands', async () => {
+    const { src, fs } = lazyTree();
+    const m = await mount(fs, undefined, { inline });
+    mounts.push(m);
+    await run('truncate', ['-s', '20000', `${m.path}/big.bin`]);
+    await run('fallocate', ['--punch-hole', '--offset', '100', '--length', '50', `${m.path}/big.bin`]);
+    const want = Buffer.from(src.readFile('/big.bin').subarray(0, 20000));
+    want.fill(0, 100, 150);
+    const got = await run('cat', [`${m.path}/big.bin`], { encoding: 'buffer' });
+    expect(Buffer.compare(got.stdout, want)).toBe(0);
+    expect(Buffer.compare(Buffer.from(await fetching(() => fs.readFile('/big.bin'))), want)).toBe(0);
+  });
+
   it('API reads of the mounted engine fetch what they read (fetching, prefetch)', async () => {
     const { src, fs, asked } = lazyTree();
     const m = await mount(fs, undefined, { inline });
