@@ -8,11 +8,13 @@
 // A chunk may also be a ChunkRef (lazy.ts): known by hash and length, its bytes fetched on demand.
 // Operations that need bytes a ref lacks throw ChunkNotFetchedError before changing anything.
 
-import { ChunkNotFetchedError, ChunkRef, chunkLength } from './lazy.js';
+import { ChunkNotFetchedError, ChunkRef, chunkLength, lazyInUse } from './lazy.js';
 
 export const CHUNK = 16 * 1024;
 
 export type Chunk = Uint8Array | ChunkRef | null;
+
+const NONE: ChunkRef[] = [];
 
 /** The bytes of a present chunk (a ref's once fetched: callers check with `need` first). */
 const bytesOf = (c: Uint8Array | ChunkRef): Uint8Array => {
@@ -44,6 +46,7 @@ export class Content {
 
   /** Unfetched refs among chunks first..last (inclusive) for which `needs(i, length)` holds. */
   private unfetched(first: number, last: number, needs: (i: number, length: number) => boolean = () => true): ChunkRef[] {
+    if (!lazyInUse) return NONE;
     const out: ChunkRef[] = [];
     for (let i = first; i <= last && i < this.chunks.length; i++) {
       const c = this.chunks[i];

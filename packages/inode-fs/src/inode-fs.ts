@@ -8,7 +8,7 @@ import { PVec } from './pvec.js';
 import { Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Stats, kindOf, type DirEntry, type Kind } from './inode.js';
 import { diffStates, type DiffResult } from './diff.js';
 import { decode, encodeDelta, encodeFull, encodeManifest, fingerprint, type ChunkSource, type ManifestExport, type RestoreOptions } from './snapshot.js';
-import { fetchRefs, type ChunkRef, type LazyChunks } from './lazy.js';
+import { fetchRefs, lazyInUse, type ChunkRef, type LazyChunks } from './lazy.js';
 
 export const ROOT_INO = 1;
 export const NAME_MAX = 255;
@@ -205,6 +205,7 @@ export class InodeFs {
    * everything below them; default: the whole state), each once.
    */
   unfetched(paths?: string | string[]): ChunkRef[] {
+    if (!lazyInUse) return [];
     const refs = new Set<ChunkRef>();
     const visit = (inode: Inode, seen: Set<number>): void => {
       if (seen.has(inode.ino)) return;

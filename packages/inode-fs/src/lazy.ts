@@ -17,6 +17,9 @@ export class ChunkRef {
   ) {}
 }
 
+/** Whether any lazy table exists in this thread: until then no chunk can be a ref (hot paths skip the look). */
+export let lazyInUse = false;
+
 /** A chunk slot's length in bytes, fetched or not. */
 export const chunkLength = (c: Uint8Array | ChunkRef): number => (c instanceof ChunkRef ? (c.bytes?.length ?? c.length) : c.length);
 
@@ -102,7 +105,9 @@ export class LazyChunks {
   constructor(
     private readonly load: ChunkLoader,
     private readonly batch = 512,
-  ) {}
+  ) {
+    lazyInUse = true;
+  }
 
   /** The ref for this hash (one per hash). */
   ref(hash: string, length: number, exact = true): ChunkRef {
