@@ -205,7 +205,11 @@ export class InodeFs {
    * everything below them; default: the whole state), each once.
    */
   unfetched(paths?: string | string[]): ChunkRef[] {
-    if (!lazyInUse) return [];
+    const list = paths === undefined ? undefined : typeof paths === 'string' ? [paths] : paths;
+    if (!lazyInUse) {
+      for (const p of list ?? []) this.resolve(p, 'prefetch'); // a bad path is still an error
+      return [];
+    }
     const refs = new Set<ChunkRef>();
     const visit = (inode: Inode, seen: Set<number>): void => {
       if (seen.has(inode.ino)) return;
@@ -213,13 +217,13 @@ export class InodeFs {
       if (inode.content) for (const r of inode.content.missing()) refs.add(r);
       inode.entries?.forEach((child) => visit(this.node(child), seen));
     };
-    if (paths === undefined) {
+    if (list === undefined) {
       this.inodes.forEach((inode) => {
         if (inode.content) for (const r of inode.content.missing()) refs.add(r);
       });
     } else {
       const seen = new Set<number>();
-      for (const p of typeof paths === 'string' ? [paths] : paths) visit(this.resolve(p, 'prefetch'), seen);
+      for (const p of list) visit(this.resolve(p, 'prefetch'), seen);
     }
     return [...refs];
   }

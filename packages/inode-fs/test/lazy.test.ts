@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CHUNK, ChunkNotFetchedError, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, InodeFs, LazyChunks, O_RDWR, fetching } from '../src/index.js';
+import { CHUNK, ChunkNotFetchedError, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FsError, InodeFs, LazyChunks, O_RDWR, SnapshotError, fetching } from '../src/index.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -161,5 +161,15 @@ describe('lazy import (chunks by hash, fetched on read)', () => {
     const back = InodeFs.importManifest(manifest, { lazy: new LazyChunks(async (hashes) => new Map(hashes.map((h) => [h, new Uint8Array(1)]))) });
     await expect(back.prefetch('/a/small.txt')).rejects.toThrow(/1 bytes, the manifest says 5/);
     expect(back.unfetched('/a/small.txt')).toHaveLength(1);
+  });
+
+  it('bad input: prefetch of a missing path is ENOENT; a damaged manifest is refused', async () => {
+    const fs = tree();
+    const { back, manifest } = lazyCopy(fs);
+    await expect(back.prefetch('/nope')).rejects.toBeInstanceOf(FsError);
+    await expect(new InodeFs().prefetch('/nope')).rejects.toMatchObject({ code: 'ENOENT' });
+    const bad = Uint8Array.from(manifest);
+    bad[bad.length - 10] ^= 0xff;
+    expect(() => InodeFs.importManifest(bad, { lazy: new LazyChunks(async () => new Map()) })).toThrow(SnapshotError);
   });
 });
