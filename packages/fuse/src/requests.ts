@@ -49,7 +49,7 @@ export interface ServeOptions extends CacheTimeouts {
   spinUs: number;
 }
 
-/** What dispatch returns for a read or write answered later (keep in sync with native/vws_fuse.c). */
+/** What dispatch returns for a request answered later (keep in sync with native/vws_fuse.c). */
 export const DEFERRED = -1_000_000;
 
 /** Requests per operation (benchmarks and tests read it to count round trips). */
@@ -76,7 +76,7 @@ export class RequestHandler {
   private nextDir = 1;
   /** True while a kernel request is being answered: the engine's events then need no invalidation. */
   serving = false;
-  /** Answers a deferred read or write (set by serve.ts once the session exists). */
+  /** Answers a deferred request (set by serve.ts once the session exists). */
   replyDeferred: ((id: number, result: number, data?: Buffer) => boolean) | null = null;
   private nextDeferred = 1;
 
@@ -257,8 +257,9 @@ export class RequestHandler {
 
   /**
    * A read, write, truncate or fallocate that needs chunks not fetched yet (a tree opened lazily
-   * from a store): parked by the native side while they are fetched, then run again and answered; other requests are served
-   * meanwhile. A fetch that fails (a damaged chunk, the store gone) answers EIO.
+   * from a store): parked by the native side while they are fetched, then run again and answered;
+   * other requests are served meanwhile. A fetch that fails (a damaged chunk, the store gone)
+   * answers EIO.
    */
   private defer(miss: ChunkNotFetchedError, ino: number, run: () => [number, Buffer?]): number {
     const id = this.nextDeferred++;
