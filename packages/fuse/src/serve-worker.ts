@@ -99,14 +99,17 @@ function slotFor(id: number): number {
  */
 const fetches = new Map<number, { resolve: (m: Map<string, Uint8Array>) => void; reject: (e: Error) => void }>();
 let nextFetch = 1;
-const lazy = new LazyChunks(
-  (hashes) =>
-    new Promise((resolve, reject) => {
-      const fetch = nextFetch++;
-      fetches.set(fetch, { resolve, reject });
-      post({ event: 'fetch', fetch, hashes });
-    }),
-);
+let lazyTable: LazyChunks | undefined;
+/** Made at the first lazy engine: until then reads skip looking for chunk refs (inode-fs lazyInUse). */
+const lazy = (): LazyChunks =>
+  (lazyTable ??= new LazyChunks(
+    (hashes) =>
+      new Promise((resolve, reject) => {
+        const fetch = nextFetch++;
+        fetches.set(fetch, { resolve, reject });
+        post({ event: 'fetch', fetch, hashes });
+      }),
+  ));
 
 /** Calls the serving side itself handles (not engine methods). */
 const special: Record<string, (id: number, args: unknown[]) => unknown> = {
@@ -119,8 +122,8 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
   },
   // A lazily opened engine moving here: its manifest, and the chunks it had fetched already.
   $restoreManifest: (_id, [manifest, known, options]) => {
-    for (const [hash, bytes] of known as Array<[string, Uint8Array]>) lazy.put(hash, bytes);
-    const fs = InodeFs.importManifest(manifest as Uint8Array, { ...(options as object), lazy });
+    for (const [hash, bytes] of known as Array<[string, Uint8Array]>) lazy().put(hash, bytes);
+    const fs = InodeFs.importManifest(manifest as Uint8Array, { ...(options as object), lazy: lazy() });
     const { quota, uid, gid, umask } = fs.options;
     return { $engine: register(fs), options: { quota, uid, gid, umask } };
   },
@@ -277,7 +280,7 @@ host.on('message', async (req: AsyncRequest) => {
     } else if (req.op === 'settle') {
       await mounts.get(req.mount)?.settle();
     } else if (req.op === 'chunks') {
-      for (const [hash, bytes] of req.chunks ?? []) lazy.put(hash, bytes);
+      for (const [hash, bytes] of req.chunks ?? []) lazy().put(hash, bytes);
       const waiting = req.fetch === undefined ? undefined : fetches.get(req.fetch);
       if (waiting) {
         fetches.delete(req.fetch!);
