@@ -92,12 +92,16 @@ export interface LazyStats {
 
 /**
  * Where a lazily imported state's chunks come from: one table of refs by hash (so that a chunk shared by
- * many files, or by several manifests of a chain, is fetched once) and a loader. Requests made in the
+ * many files, by several manifests of a chain or by several states, is fetched and held once) and a
+ * loader. The table holds its refs weakly: a chunk no live state references is let go, bytes and all. Requests made in the
  * same turn of the event loop go out together, in batches of `batch` chunks; a chunk already on its
  * way is not asked for twice.
  */
 export class LazyChunks {
-  private readonly refs = new Map<string, ChunkRef>();
+  private readonly refs = new Map<string, WeakRef<ChunkRef>>();
+  private readonly gone = new FinalizationRegistry<string>((hash) => {
+    if (!this.refs.get(hash)?.deref()) this.refs.delete(hash);
+  });
   private readonly inFlight = new Map<string, Promise<void>>();
   private queued: { refs: ChunkRef[]; done: Promise<void>; settle: (e?: unknown) => void } | null = null;
   readonly stats: LazyStats = { calls: 0, chunks: 0, bytes: 0 };
@@ -111,14 +115,18 @@ export class LazyChunks {
 
   /** The ref for this hash (one per hash). */
   ref(hash: string, length: number, exact = true): ChunkRef {
-    let r = this.refs.get(hash);
-    if (!r) this.refs.set(hash, (r = new ChunkRef(hash, length, this, exact)));
+    let r = this.refs.get(hash)?.deref();
+    if (!r) {
+      r = new ChunkRef(hash, length, this, exact);
+      this.refs.set(hash, new WeakRef(r));
+      this.gone.register(r, hash);
+    }
     return r;
   }
 
   /** The ref for this hash, if this table has one. */
   get(hash: string): ChunkRef | undefined {
-    return this.refs.get(hash);
+    return this.refs.get(hash)?.deref();
   }
 
   /** Gives a chunk its bytes ahead of any import (one fetched elsewhere), checked against its length. */
@@ -131,9 +139,14 @@ export class LazyChunks {
     return r;
   }
 
-  /** Refs not fetched yet (every one this table knows, referenced by a live state or not). */
+  /** Refs not fetched yet, of those still referenced. */
   unfetched(): ChunkRef[] {
-    return [...this.refs.values()].filter((r) => !r.bytes);
+    const out: ChunkRef[] = [];
+    for (const w of this.refs.values()) {
+      const r = w.deref();
+      if (r && !r.bytes) out.push(r);
+    }
+    return out;
   }
 
   /** Fetches these refs (those not fetched or on their way), batched with other requests of this turn. */

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { CHUNK, ChunkNotFetchedError, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FsError, InodeFs, LazyChunks, O_RDWR, SnapshotError, fetching } from '../src/index.js';
 
@@ -171,5 +173,28 @@ describe('lazy import (chunks by hash, fetched on read)', () => {
     const bad = Uint8Array.from(manifest);
     bad[bad.length - 10] ^= 0xff;
     expect(() => InodeFs.importManifest(bad, { lazy: new LazyChunks(async () => new Map()) })).toThrow(SnapshotError);
+  });
+
+  it('the table holds chunks weakly: once no state references a chunk, its bytes are let go', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const fs = tree();
+    const { manifest, chunks } = fs.fork().exportManifest();
+    const lazy = new LazyChunks(async (hashes) => new Map(hashes.map((h) => [h, chunks.get(h)!])));
+    const hello = sha(new TextEncoder().encode('hello'));
+    let back: InodeFs | null = InodeFs.importManifest(manifest, { lazy });
+    await back.prefetch('/a/small.txt');
+    expect(lazy.get(hello)?.bytes).toBeTruthy();
+    back = null;
+    // (A deref keeps its target alive to the end of the job: collect in a job of its own.)
+    const tick = () => new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 20; i++) {
+      await tick();
+      gc();
+      await tick();
+      if (!lazy.get(hello)) break;
+    }
+    expect(lazy.get(hello)).toBeUndefined();
+    expect(lazy.unfetched()).toEqual([]);
   });
 });
