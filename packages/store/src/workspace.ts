@@ -86,13 +86,13 @@ export class StoredWorkspace {
   static async open(store: Store, id: string, options: OpenOptions = {}): Promise<StoredWorkspace> {
     const fullEvery = options.fullEvery ?? 16;
     if (!Number.isInteger(fullEvery) || fullEvery < 1) throw new StoreConfigError(`fullEvery must be a positive integer, got ${fullEvery}`);
+    const prefetchBytes = options.prefetchBytes ?? DEFAULT_PREFETCH_BYTES;
+    if (!(prefetchBytes >= 0)) throw new StoreConfigError(`prefetchBytes must be a number >= 0, got ${prefetchBytes}`);
     const ttlMs = (options.lease && options.lease.ttlMs) || DEFAULT_TTL;
     const lease = options.lease ? await store.acquireLease(id, options.lease.holder, { ttlMs, waitMs: options.lease.waitMs }) : null;
     try {
       const head = await store.head(id);
       const at = options.checkpoint ? await store.checkpoint(id, options.checkpoint) : head;
-      const prefetchBytes = options.prefetchBytes ?? DEFAULT_PREFETCH_BYTES;
-      if (!(prefetchBytes >= 0)) throw new StoreConfigError(`prefetchBytes must be a number >= 0, got ${prefetchBytes}`);
       const lazy = options.lazy === false ? null : new LazyChunks((hashes) => store.getChunks(hashes));
       const loaded = at ? await loadState(store, at.id, options.engine ?? {}, lazy ? { lazy, prefetchBytes } : undefined) : null;
       const opened = loaded?.stats ?? { chunks: 0, bytes: 0, manifests: 0, unfetched: 0 };

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { ChunkNotFetchedError, fetching } from '@vws/inode-fs';
-import { ChunkHashMismatchError, openFromStore, sha256, type Store } from '../src/index.js';
+import { ChunkHashMismatchError, StoreConfigError, openFromStore, sha256, type Store } from '../src/index.js';
 import { fillTree, type ContractHooks } from './contract.js';
 
 let seq = 0;
@@ -124,6 +124,17 @@ export function lazyContract(name: string, hooks: ContractHooks): void {
       expect((await b.save()).kind).toBe('delta');
       const c = await openFromStore(store, id);
       expect(c.engine.readFile('/precious', 'utf8')).toBe('rewritten');
+      await store.close();
+    });
+
+    it('a bad prefetchBytes is refused before anything is taken', async () => {
+      const store = await hooks.make();
+      const id = wsId();
+      await expect(openFromStore(store, id, { prefetchBytes: -1, lease: { holder: 'a' } })).rejects.toBeInstanceOf(StoreConfigError);
+      await expect(openFromStore(store, id, { prefetchBytes: Number.NaN })).rejects.toThrow(/prefetchBytes/);
+      // The lease was never taken: another holder gets it at once.
+      const b = await openFromStore(store, id, { lease: { holder: 'b' } });
+      await b.close();
       await store.close();
     });
   });
