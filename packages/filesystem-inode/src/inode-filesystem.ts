@@ -28,6 +28,7 @@ import {
 import { FsError, InodeFs, NAME_MAX, isCanonicalName, nameToBytes, type DiffResult } from '@vws/inode-fs';
 import { mapped } from './errors.js';
 import { grepEngine } from './grep.js';
+import { withChunks } from './lazy.js';
 import { mimeTypeOf } from './mime.js';
 import { parseOptions, type InodeFilesystemOptions } from './options.js';
 
@@ -175,7 +176,7 @@ export class InodeFilesystem extends MastraFilesystem {
     const p = this.enginePath(path);
     const st = mapped(path, () => this.engine.stat(p));
     if (st.isDirectory()) throw new IsDirectoryError(path);
-    const bytes = mapped(path, () => this.engine.readFile(p));
+    const bytes = await withChunks(this.engine, () => mapped(path, () => this.engine.readFile(p)));
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     return options?.encoding ? buf.toString(options.encoding) : buf;
   }
@@ -200,7 +201,7 @@ export class InodeFilesystem extends MastraFilesystem {
     const write = () => this.engine.writeFile(p, data, { flag: options?.overwrite === false ? 'wx' : 'w' });
     // The parent usually exists: write first, make the parents only when it was missing (one engine
     // call instead of two: a call may cross to the FUSE serving thread).
-    mapped(path, () => this.withParents(p, path, options?.recursive !== false, write, { bytes: data.length, inodes: 1 }), 'file', 'writeFile');
+    await withChunks(this.engine, () => mapped(path, () => this.withParents(p, path, options?.recursive !== false, write, { bytes: data.length, inodes: 1 }), 'file', 'writeFile'));
   }
 
   /**
@@ -263,7 +264,7 @@ export class InodeFilesystem extends MastraFilesystem {
     this.assertWritable(path, 'appendFile');
     const p = this.enginePath(path);
     const data = typeof content === 'string' ? Buffer.from(content) : new Uint8Array(content.buffer, content.byteOffset, content.byteLength);
-    mapped(path, () => this.withParents(p, path, true, () => this.engine.appendFile(p, data), { bytes: data.length, inodes: 1 }));
+    await withChunks(this.engine, () => mapped(path, () => this.withParents(p, path, true, () => this.engine.appendFile(p, data), { bytes: data.length, inodes: 1 })));
   }
 
   async deleteFile(path: string, options?: RemoveOptions): Promise<void> {
@@ -288,10 +289,10 @@ export class InodeFilesystem extends MastraFilesystem {
     if (!st) throw new FileNotFoundError(src);
     if (st.isDirectory()) {
       if (!options?.recursive) throw new IsDirectoryError(src);
-      return mapped(dest, () => this.copyTreeAtomic(s, d, options?.overwrite !== false));
+      return withChunks(this.engine, () => mapped(dest, () => this.copyTreeAtomic(s, d, options?.overwrite !== false)), s);
     }
     if (options?.overwrite === false && this.engine.exists(d)) throw new FileExistsError(dest);
-    mapped(dest, () => this.madeParents(d, dest, () => this.copyOne(s, d), { bytes: st.size, inodes: 1 }));
+    await withChunks(this.engine, () => mapped(dest, () => this.madeParents(d, dest, () => this.copyOne(s, d), { bytes: st.size, inodes: 1 })));
   }
 
   /**
@@ -449,7 +450,8 @@ export class InodeFilesystem extends MastraFilesystem {
 
   async grep(options: FilesystemGrepOptions): Promise<FilesystemGrepResult[]> {
     await this.ensureReady();
-    return mapped(options.path, () => grepEngine(this.engine, { ...options, path: this.enginePath(options.path || '/') }, (name) => this.isTextFile(name)), 'directory');
+    const p = this.enginePath(options.path || '/');
+    return withChunks(this.engine, () => mapped(options.path, () => grepEngine(this.engine, { ...options, path: p }, (name) => this.isTextFile(name)), 'directory'), p);
   }
 
   // ------------------------------------------------------------------ paths

@@ -44,9 +44,23 @@ enum {
   IO_SET_MASK = 16, IO_SET_MODE, IO_SET_UID, IO_SET_GID, IO_SET_SIZE, IO_SET_ATIME, IO_SET_ATIME_NS,
   IO_SET_MTIME, IO_SET_MTIME_NS, IO_FLAGS,
   IO_CALLER_UID = 28, IO_CALLER_GID, IO_CALLER_PID,
-  IO_ENTRY_TIMEOUT = 32, IO_ATTR_TIMEOUT, IO_NEG_TIMEOUT, IO_SPIN_US,
+  IO_ENTRY_TIMEOUT = 32, IO_ATTR_TIMEOUT, IO_NEG_TIMEOUT, IO_SPIN_US, IO_DEFER_ID,
   IO_LEN = 40
 };
+
+// What dispatch returns for a read, write, setattr or fallocate it answers later (the chunks it
+// needs are being fetched): the request is parked under the id it put in io[IO_DEFER_ID] until
+// replyDeferred(session, id, ...) answers it, and the loop goes on serving other requests meanwhile.
+#define DEFERRED (-1000000.0)
+
+typedef struct deferred {
+  struct deferred *next;
+  double id;
+  fuse_req_t req;
+  int kind;  // what answers it: one of the DEFER_* below
+} deferred_t;
+
+enum { DEFER_BUF, DEFER_WRITE, DEFER_ATTR, DEFER_ERR };
 
 typedef struct note {
   struct note *next;
@@ -86,6 +100,7 @@ typedef struct {
   int no_open;  // the kernel can do without open/release for files
   uint64_t spin_us;  // how long to keep polling after a request before sleeping
   int owners;  // the JS external and the libuv handles: freed when both let go
+  deferred_t *deferred;  // reads and writes waiting for their chunks (replyDeferred)
 } session_t;
 
 #define NAPI_OK(call)                                   \
@@ -299,6 +314,17 @@ static void reply_attr(fuse_req_t req, session_t *s, double r) {
 
 static void reply_err(fuse_req_t req, double r) { fuse_reply_err(req, r < 0 ? (int)-r : 0); }
 
+// A request answered later (DEFERRED): kept under the id dispatch put in io[IO_DEFER_ID].
+static void park(session_t *s, fuse_req_t req, int kind) {
+  deferred_t *d = malloc(sizeof *d);
+  if (!d) return (void)fuse_reply_err(req, ENOMEM);
+  d->id = s->io[IO_DEFER_ID];
+  d->req = req;
+  d->kind = kind;
+  d->next = s->deferred;
+  s->deferred = d;
+}
+
 // ------------------------------------------------------------------ low-level operations
 
 static void op_init(void *userdata, struct fuse_conn_info *conn) {
@@ -358,7 +384,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
   io[IO_SET_ATIME_NS] = attr->st_atim.tv_nsec;
   io[IO_SET_MTIME] = (double)attr->st_mtim.tv_sec;
   io[IO_SET_MTIME_NS] = attr->st_mtim.tv_nsec;
-  reply_attr(req, s, call_js(s, req, OP_SETATTR, ino, 0, 0, 0, NULL, 0, NULL, NULL));
+  double r = call_js(s, req, OP_SETATTR, ino, 0, 0, 0, NULL, 0, NULL, NULL);
+  if (r == DEFERRED) return park(s, req, DEFER_ATTR);
+  reply_attr(req, s, r);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino) {
@@ -439,6 +467,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
   session_t *s = SESSION(req);
   if (size > s->rbuf_len) size = s->rbuf_len;
   double r = call_js(s, req, OP_READ, ino, (double)fi->fh, (double)size, (double)off, NULL, 0, NULL, NULL);
+  if (r == DEFERRED) return park(s, req, DEFER_BUF);
   if (r < 0) return (void)fuse_reply_err(req, (int)-r);
   fuse_reply_buf(req, s->rbuf, (size_t)r);
 }
@@ -449,6 +478,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
   memcpy(s->wbuf, data, size);
   s->io[IO_FLAGS] = fi->flags;
   double r = call_js(s, req, OP_WRITE, ino, (double)fi->fh, (double)size, (double)off, NULL, 0, NULL, NULL);
+  if (r == DEFERRED) return park(s, req, DEFER_WRITE);
   if (r < 0) return (void)fuse_reply_err(req, (int)-r);
   fuse_reply_write(req, (size_t)r);
 }
@@ -541,7 +571,9 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
   (void)fi;
   session_t *s = fuse_req_userdata(req);
-  reply_err(req, call_js(s, req, OP_FALLOCATE, ino, mode, (double)offset, (double)length, NULL, 0, NULL, NULL));
+  double r = call_js(s, req, OP_FALLOCATE, ino, mode, (double)offset, (double)length, NULL, 0, NULL, NULL);
+  if (r == DEFERRED) return park(s, req, DEFER_ERR);
+  reply_err(req, r);
 }
 
 static void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
@@ -689,6 +721,16 @@ static void stop_thread(session_t *s) {
 
 // ------------------------------------------------------------------ teardown
 
+// Parked reads get EIO (or, when the connection is gone already, are just forgotten).
+static void drop_deferred(session_t *s, int reply) {
+  while (s->deferred) {
+    deferred_t *d = s->deferred;
+    s->deferred = d->next;
+    if (reply) fuse_reply_err(d->req, EIO);
+    free(d);
+  }
+}
+
 static void release_session(session_t *s) {
   if (--s->owners > 0) return;
   pthread_mutex_destroy(&s->mu);
@@ -736,6 +778,7 @@ static void env_teardown(void *arg) {
   session_t *s = arg;
   if (s->closed) return;
   s->closed = 1;
+  drop_deferred(s, 0);
   stop_polling(s);
   fuse_session_unmount(s->se);
   if (s->fd >= 0) close(s->fd);
@@ -751,6 +794,7 @@ static void env_teardown(void *arg) {
 static void shutdown_session(session_t *s, int unmount) {
   if (s->closed) return;
   s->closed = 1;
+  drop_deferred(s, 1);
   napi_remove_env_cleanup_hook(s->env, env_teardown, s);
   stop_polling(s);
   stop_thread(s);
@@ -1017,6 +1061,41 @@ static napi_value js_settled(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// replyDeferred(session, id, result, data?) answers a parked request: a read with `result` bytes of
+// data, a write with `result` bytes written, a setattr with the attributes in io, a fallocate with
+// success; any of them with a negative errno. False when nothing waits
+// under that id (answered already, or the session is gone).
+static napi_value js_reply_deferred(napi_env env, napi_callback_info info) {
+  size_t argc;
+  napi_value argv[4], out;
+  session_t *s = session_args(env, info, argv, 4, &argc);
+  if (!s) return NULL;
+  double id = 0, r = -EIO;
+  if (argc < 3 || napi_get_value_double(env, argv[1], &id) != napi_ok || napi_get_value_double(env, argv[2], &r) != napi_ok) {
+    napi_throw_type_error(env, NULL, "replyDeferred: (session, id, result, data?) expected");
+    return NULL;
+  }
+  deferred_t **p = &s->deferred;
+  while (*p && (*p)->id != id) p = &(*p)->next;
+  deferred_t *d = *p;
+  void *data = NULL;
+  size_t len = 0;
+  if (d && r >= 0 && d->kind == DEFER_BUF && (argc < 4 || napi_get_buffer_info(env, argv[3], &data, &len) != napi_ok)) {
+    napi_throw_type_error(env, NULL, "replyDeferred: a read's data must be a Buffer");
+    return NULL;
+  }
+  if (d) {
+    *p = d->next;
+    if (d->kind == DEFER_ATTR) reply_attr(d->req, s, r);
+    else if (r < 0 || d->kind == DEFER_ERR) reply_err(d->req, r);
+    else if (d->kind == DEFER_WRITE) fuse_reply_write(d->req, (size_t)r);
+    else fuse_reply_buf(d->req, data, (size_t)r < len ? (size_t)r : len);
+    free(d);
+  }
+  napi_get_boolean(env, d != NULL, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -1024,6 +1103,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"detachNow", NULL, js_detach_now, NULL, NULL, NULL, napi_default, NULL},
     {"invalidate", NULL, js_invalidate, NULL, NULL, NULL, napi_default, NULL},
     {"settled", NULL, js_settled, NULL, NULL, NULL, napi_default, NULL},
+    {"replyDeferred", NULL, js_reply_deferred, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

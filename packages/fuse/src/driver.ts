@@ -19,6 +19,12 @@ export interface KernelSession {
   invalidate(inodes: number[], entries: Array<[number, string]>): number;
   /** How many invalidations have completed. */
   settled(): number;
+  /**
+   * Answers a request dispatch deferred (returned DEFERRED with its id in io[IO.DEFER_ID]): a read's
+   * `result` bytes of `data`, a write's `result` bytes written, a setattr's Stats (put in io just
+   * before), a fallocate's 0; or a negative errno. False if nothing waits under that id.
+   */
+  replyDeferred(id: number, result: number, data?: Buffer): boolean;
   /** Stops serving and unmounts (after pending invalidations have settled). */
   unmount(): void;
   /** Process exit: close the connection and detach at once, without waiting for anything. */
@@ -55,6 +61,7 @@ interface Addon {
   detachNow(session: object): void;
   invalidate(session: object, inodes: number[], entries: Array<[number, string]>): number;
   settled(session: object): number;
+  replyDeferred(session: object, id: number, result: number, data?: Buffer): boolean;
 }
 
 let addon: Addon | undefined;
@@ -91,6 +98,7 @@ export function lowLevelDriver(): KernelDriver {
       return {
         invalidate: (inodes, entries) => native.invalidate(s, inodes, entries),
         settled: () => native.settled(s),
+        replyDeferred: (id, result, data) => native.replyDeferred(s, id, result, data),
         unmount: () => native.unmount(s, true),
         detachNow: () => native.detachNow(s),
       };

@@ -133,10 +133,20 @@ export function adopt(server: ServingThread, fs: InodeFs): number {
     return remote.id;
   }
   const fixed = fixedFields(fs);
-  const bytes = fs.snapshot();
   const { quota, uid, gid, umask } = fixed;
-  // The snapshot is ours alone: hand its memory over rather than copy it.
-  const ref = server.call(0, '$restore', [bytes, { quota, uid, gid, umask }], handOver(bytes)) as EngineRef;
+  const lazy = fs.unfetched();
+  let ref: EngineRef;
+  if (lazy.length) {
+    // Opened lazily from a store: it moves as a manifest with the chunks it has; the rest stay
+    // with their store, here, and are fetched when the serving thread asks (server.supply).
+    for (const r of lazy) server.chunkSources.set(r.hash, r);
+    const { manifest, chunks } = fs.exportManifest();
+    ref = server.call(0, '$restoreManifest', [manifest, [...chunks], { quota, uid, gid, umask }]) as EngineRef;
+  } else {
+    const bytes = fs.snapshot();
+    // The snapshot is ours alone: hand its memory over rather than copy it.
+    ref = server.call(0, '$restore', [bytes, { quota, uid, gid, umask }], handOver(bytes)) as EngineRef;
+  }
   for (const key of Object.keys(fs)) delete (fs as unknown as Record<string, unknown>)[key];
   attach(fs, server, ref.$engine, fixed);
   return ref.$engine;
@@ -221,6 +231,19 @@ export class RemoteInodeFs extends InodeFs {
     const bytes = forward(this, 'readIno', [ino, target.length, position]) as Uint8Array;
     target.set(bytes);
     return bytes.length;
+  }
+
+  /** Chunk refs stay on the serving thread with their engine. */
+  override unfetched(): never {
+    throw new Error('vws: the chunks of an engine on the serving thread live there: use prefetch(paths)');
+  }
+
+  /** Fetches (here, where the store is) the chunks the engine over there lacks under `paths`. */
+  override async prefetch(paths?: string | string[]): Promise<{ chunks: number; bytes: number }> {
+    const { server, id } = remoteOf(this)!;
+    const { hashes, bytes } = server.call(id, '$unfetched', [paths]) as { hashes: string[]; bytes: number };
+    if (hashes.length) await server.supply(hashes);
+    return { chunks: hashes.length, bytes };
   }
 
   override shareState(): never {

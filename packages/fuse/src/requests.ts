@@ -5,7 +5,7 @@
 // Attributes travel in the shared `io` array, data in the shared `rbuf`/`wbuf` buffers, directory
 // listings are packed here in the kernel's own dirent format.
 
-import { FsError, O_CREAT, O_RDWR, nameToBytes, type InodeFs, type Stats, type DirEntry } from '@vws/inode-fs';
+import { ChunkNotFetchedError, FsError, O_CREAT, O_RDWR, nameToBytes, type InodeFs, type Stats, type DirEntry } from '@vws/inode-fs';
 import type { KernelCache } from './kernel-cache.js';
 
 /** A name with a surrogate may hold escaped bytes (see @vws/inode-fs names.ts). */
@@ -28,7 +28,7 @@ export const IO = {
   SET_MASK: 16, SET_MODE: 17, SET_UID: 18, SET_GID: 19, SET_SIZE: 20, SET_ATIME: 21, SET_ATIME_NS: 22,
   SET_MTIME: 23, SET_MTIME_NS: 24, FLAGS: 25,
   CALLER_UID: 28, CALLER_GID: 29, CALLER_PID: 30,
-  ENTRY_TIMEOUT: 32, ATTR_TIMEOUT: 33, NEG_TIMEOUT: 34, SPIN_US: 35,
+  ENTRY_TIMEOUT: 32, ATTR_TIMEOUT: 33, NEG_TIMEOUT: 34, SPIN_US: 35, DEFER_ID: 36,
   LENGTH: 40,
 } as const;
 
@@ -52,6 +52,9 @@ export interface ServeOptions extends CacheTimeouts {
   /** Microseconds to keep polling for the next request before the serving thread sleeps. */
   spinUs: number;
 }
+
+/** What dispatch returns for a request answered later (keep in sync with native/vws_fuse.c). */
+export const DEFERRED = -1_000_000;
 
 /** Requests per operation (benchmarks and tests read it to count round trips). */
 export type OpCounter = Map<string, number>;
@@ -77,6 +80,9 @@ export class RequestHandler {
   private nextDir = 1;
   /** True while a kernel request is being answered: the engine's events then need no invalidation. */
   serving = false;
+  /** Answers a deferred request (set by serve.ts once the session exists). */
+  replyDeferred: ((id: number, result: number, data?: Buffer) => boolean) | null = null;
+  private nextDeferred = 1;
 
   constructor(
     private readonly fs: InodeFs,
@@ -125,7 +131,13 @@ export class RequestHandler {
         this.putStats(fs.getattr(ino));
         return 0;
       case OP.SETATTR:
-        return this.setattr(ino);
+        try {
+          return this.setattr(ino, this.io);
+        } catch (e) {
+          if (!(e instanceof ChunkNotFetchedError) || !this.replyDeferred) throw e;
+          const request = Float64Array.from(this.io); // the next request overwrites io
+          return this.defer(e, ino, () => [this.setattr(ino, request)]);
+        }
       case OP.READLINK:
         return fs.readlinkIno(ino);
       case OP.MKNOD: {
@@ -159,16 +171,36 @@ export class RequestHandler {
         return 0;
       }
       case OP.READ:
-        return fs.readIno(ino, this.rbuf.subarray(0, b), c);
+        try {
+          return fs.readIno(ino, this.rbuf.subarray(0, b), c);
+        } catch (e) {
+          if (!(e instanceof ChunkNotFetchedError) || !this.replyDeferred) throw e;
+          const out = Buffer.allocUnsafe(b);
+          return this.defer(e, ino, () => [fs.readIno(ino, out, c), out]);
+        }
       case OP.WRITE:
-        return this.write(ino, b, c);
+        try {
+          return this.write(ino, this.wbuf.subarray(0, b), c);
+        } catch (e) {
+          if (!(e instanceof ChunkNotFetchedError) || !this.replyDeferred) throw e;
+          // The shared buffer is the next request's: keep a copy of the data and the flags.
+          const data = Buffer.from(this.wbuf.subarray(0, b));
+          const flags = this.io[IO.FLAGS];
+          const caller = this.io[IO.CALLER_UID];
+          return this.defer(e, ino, () => [this.write(ino, data, c, flags, caller)]);
+        }
       case OP.RELEASE:
         return 0;
       case OP.ACCESS:
         return this.access(ino, a);
       case OP.FALLOCATE:
-        fs.fallocate(ino, a, b, c);
-        return 0;
+        try {
+          fs.fallocate(ino, a, b, c);
+          return 0;
+        } catch (e) {
+          if (!(e instanceof ChunkNotFetchedError) || !this.replyDeferred) throw e;
+          return this.defer(e, ino, () => [(fs.fallocate(ino, a, b, c), 0)]);
+        }
       case OP.OPENDIR: {
         if (!fs.getattr(ino).isDirectory()) return -ENOTDIR;
         const fh = this.nextDir++;
@@ -227,6 +259,35 @@ export class RequestHandler {
     }
   }
 
+  /**
+   * A read, write, truncate or fallocate that needs chunks not fetched yet (a tree opened lazily
+   * from a store): parked by the native side while they are fetched, then run again and answered;
+   * other requests are served meanwhile. A fetch that fails (a damaged chunk, the store gone)
+   * answers EIO.
+   */
+  private defer(miss: ChunkNotFetchedError, ino: number, run: () => [number, Buffer?]): number {
+    const id = this.nextDeferred++;
+    this.io[IO.DEFER_ID] = id;
+    const reply = this.replyDeferred!;
+    const attempt = async (e: ChunkNotFetchedError, left: number): Promise<void> => {
+      await e.fetch();
+      this.serving = true; // as in dispatch: the kernel knows about its own request
+      try {
+        reply(id, ...run());
+      } catch (again) {
+        if (again instanceof ChunkNotFetchedError && left > 0) return attempt(again, left - 1);
+        throw again;
+      } finally {
+        this.serving = false;
+      }
+    };
+    attempt(miss, 8).catch((e) => {
+      if (!(e instanceof FsError)) console.error(`vws fuse: a request on inode ${ino} failed while fetching its chunks: ${(e as Error)?.message ?? e}`);
+      reply(id, e instanceof FsError ? -e.errno : -EIO);
+    });
+    return DEFERRED;
+  }
+
   /** Records an entry reply and fills io with its attributes. */
   private entry(st: Stats, parent: number, name: string): number {
     this.cache.remember(st.ino, parent, name);
@@ -247,10 +308,9 @@ export class RequestHandler {
    * past what the kernel believes (an API append meanwhile): the kernel's page cache for the file is
    * then dropped. Writes by others than root clear set-user-ID and set-group-ID (with group exec).
    */
-  private write(ino: number, size: number, off: number): number {
+  private write(ino: number, data: Uint8Array, off: number, flags = this.io[IO.FLAGS], caller = this.io[IO.CALLER_UID]): number {
     const fs = this.fs;
-    const data = this.wbuf.subarray(0, size);
-    const append = (this.io[IO.FLAGS] & O_APPEND) !== 0;
+    const append = (flags & O_APPEND) !== 0;
     let n: number;
     if (append) {
       const end = fs.getattr(ino).size;
@@ -259,7 +319,7 @@ export class RequestHandler {
     } else {
       n = fs.writeIno(ino, data, off);
     }
-    if (this.io[IO.CALLER_UID] !== 0) this.killPriv(ino);
+    if (caller !== 0) this.killPriv(ino);
     return n;
   }
 
@@ -280,8 +340,8 @@ export class RequestHandler {
     return 0;
   }
 
-  private setattr(ino: number): number {
-    const io = this.io;
+  /** `io`: the request's arguments (this.io, or a copy kept for a deferred request); Stats go to this.io. */
+  private setattr(ino: number, io: Float64Array): number {
     const mask = io[IO.SET_MASK];
     const time = (s: number, ns: number) => BigInt(s) * NS + BigInt(ns);
     const st = this.fs.setattr(ino, {

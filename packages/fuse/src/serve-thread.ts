@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { decodeError, type AsyncRequest, type Reply, type ServerEvent, type WireError } from './wire.js';
+import { fetchRefs, type ChunkRef } from '@vws/inode-fs';
+import { decodeError, encodeError, type AsyncRequest, type Reply, type ServerEvent, type WireError } from './wire.js';
 
 // flag[0]: the call in flight (IDLE until answered); flag[1]: the thread's start (READY once its
 // handlers are in place). Shared with serve-worker.ts.
@@ -30,7 +31,7 @@ export class ServingThreadError extends Error {
 }
 
 /** Engine methods and our own calls that change nothing (see ServingThread.mutations). */
-const READS = new Set(['fork', 'diff', 'stat', 'lstat', 'readFile', 'readdir', 'exists', 'getattr', 'lookup', 'readlink', 'readlinkIno', 'realpath', 'inoOf', 'fingerprint', 'snapshot', 'usage', 'version', 'getxattr', 'listxattr', 'pathsOf', 'readIno', 'readdirIno', 'statfs', 'fstat', '$read', '$ops', '$mounted', '$settledNow', '$slot']);
+const READS = new Set(['$unfetched', 'fork', 'diff', 'stat', 'lstat', 'readFile', 'readdir', 'exists', 'getattr', 'lookup', 'readlink', 'readlinkIno', 'realpath', 'inoOf', 'fingerprint', 'snapshot', 'usage', 'version', 'getxattr', 'listxattr', 'pathsOf', 'readIno', 'readdirIno', 'statfs', 'fstat', '$read', '$ops', '$mounted', '$settledNow', '$slot']);
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
@@ -120,7 +121,7 @@ export class ServingThread {
     }
     const reply = receiveMessageOnPort(this.port)?.message as Reply | undefined;
     if (!reply) throw new ServingThreadError('no answer to a call');
-    if ('err' in reply) throw decodeError(reply.err);
+    if ('err' in reply) throw decodeError(reply.err, this.supply);
     return reply.ok;
   }
 
@@ -159,6 +160,29 @@ export class ServingThread {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ ...req, id });
     }).finally(() => this.release());
+  }
+
+  /**
+   * Chunks not fetched yet of lazily opened engines that moved here (remote-fs.ts adopt), by hash:
+   * the host fetches them from their store when the serving thread asks (a FUSE read), or before
+   * a host call runs again (ChunkNotFetchedError.fetch()). Dropped once sent.
+   */
+  readonly chunkSources = new Map<string, ChunkRef>();
+
+  /** Fetches these chunks here (typed errors from the store surface here) and hands them over. */
+  readonly supply = async (hashes: string[], fetch?: number): Promise<void> => {
+    const refs = hashes.map((h) => this.chunkSources.get(h) ?? { hash: h, bytes: null });
+    const unknown = refs.find((r) => !('source' in r));
+    if (unknown) throw new Error(`vws: the serving thread asked for chunk ${unknown.hash}, which no engine moved there references`);
+    await fetchRefs(refs as ChunkRef[]);
+    await this.request({ op: 'chunks', fetch, chunks: (refs as ChunkRef[]).map((r) => [r.hash, r.bytes!]) });
+    for (const h of hashes) this.chunkSources.delete(h);
+  };
+
+  private onFetch(fetch: number, hashes: string[]): void {
+    this.supply(hashes, fetch).catch((e) => {
+      if (!this.gone) this.request({ op: 'chunks', fetch, error: encodeError(e) }).catch(() => {});
+    });
   }
 
   /** Engine changes, delivered asynchronously (in batches) to the host's listeners. */
@@ -222,6 +246,7 @@ export class ServingThread {
   private onMessage(m: ServerEvent | ({ id: number } & Reply)): void {
     if ('event' in m) {
       if (m.event === 'changes') for (const l of this.watchers.get(m.engine) ?? []) for (const ev of m.changes) (l as (e: unknown) => void)(ev);
+      else if (m.event === 'fetch') this.onFetch(m.fetch, m.hashes);
       else if (m.event === 'closed') {
         const fn = this.onClosed.get(m.mount);
         this.onClosed.delete(m.mount);

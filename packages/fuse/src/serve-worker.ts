@@ -9,9 +9,9 @@
 
 import { writeSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { FsError, InodeFs } from '@vws/inode-fs';
+import { FsError, InodeFs, LazyChunks } from '@vws/inode-fs';
 import { detachAllNow, serveMount, type Mount } from './serve.js';
-import { encodeError, encodeResult, isEngineRef, type AsyncRequest, type CallRequest, type Reply, type ServerEvent } from './wire.js';
+import { decodeError, encodeError, encodeResult, isEngineRef, type AsyncRequest, type CallRequest, type Reply, type ServerEvent } from './wire.js';
 
 const { sync, flag, epochs, usage } = workerData as { sync: MessagePort; flag: Int32Array; epochs: Int32Array; usage: Float64Array };
 const host = parentPort!;
@@ -93,6 +93,24 @@ function slotFor(id: number): number {
   return slot;
 }
 
+/**
+ * Chunks of engines opened lazily from a store (they moved here as a manifest): fetched on first
+ * read by asking the host, which holds the store; a FUSE read waits for them without blocking others.
+ */
+const fetches = new Map<number, { resolve: (m: Map<string, Uint8Array>) => void; reject: (e: Error) => void }>();
+let nextFetch = 1;
+let lazyTable: LazyChunks | undefined;
+/** Made at the first lazy engine: until then reads skip looking for chunk refs (inode-fs lazyInUse). */
+const lazy = (): LazyChunks =>
+  (lazyTable ??= new LazyChunks(
+    (hashes) =>
+      new Promise((resolve, reject) => {
+        const fetch = nextFetch++;
+        fetches.set(fetch, { resolve, reject });
+        post({ event: 'fetch', fetch, hashes });
+      }),
+  ));
+
 /** Calls the serving side itself handles (not engine methods). */
 const special: Record<string, (id: number, args: unknown[]) => unknown> = {
   // Bytes from the host become an engine here (the host's own engine moving, or a restore).
@@ -101,6 +119,17 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
     const fs = InodeFs.restore(bytes as Uint8Array, options as object);
     const { quota, uid, gid, umask } = fs.options;
     return { $engine: register(fs), options: { quota, uid, gid, umask } };
+  },
+  // A lazily opened engine moving here: its manifest, and the chunks it had fetched already.
+  $restoreManifest: (_id, [manifest, known, options]) => {
+    for (const [hash, bytes] of known as Array<[string, Uint8Array]>) lazy().put(hash, bytes);
+    const fs = InodeFs.importManifest(manifest as Uint8Array, { ...(options as object), lazy: lazy() });
+    const { quota, uid, gid, umask } = fs.options;
+    return { $engine: register(fs), options: { quota, uid, gid, umask } };
+  },
+  $unfetched: (id, [paths]) => {
+    const refs = engine(id).unfetched(paths as string | string[] | undefined);
+    return { hashes: refs.map((r) => r.hash), bytes: refs.reduce((n, r) => n + r.length, 0) };
   },
   $slot: (id) => slotFor(id),
   // A read for the host's cache: its answer, and whether its path names the file plainly (no
@@ -250,6 +279,14 @@ host.on('message', async (req: AsyncRequest) => {
       ok = { mount: id, path: m.path };
     } else if (req.op === 'settle') {
       await mounts.get(req.mount)?.settle();
+    } else if (req.op === 'chunks') {
+      for (const [hash, bytes] of req.chunks ?? []) lazy().put(hash, bytes);
+      const waiting = req.fetch === undefined ? undefined : fetches.get(req.fetch);
+      if (waiting) {
+        fetches.delete(req.fetch!);
+        if (req.error) waiting.reject(decodeError(req.error));
+        else waiting.resolve(new Map(req.chunks));
+      }
     } else if (req.op === 'unmount') {
       const m = mounts.get(req.mount);
       mounts.delete(req.mount);

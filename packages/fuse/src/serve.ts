@@ -166,6 +166,8 @@ export async function serveMount(fs: InodeFs, dir?: string, options: MountOption
     if (ownDir) rmdirSync(path);
     throw new MountError(`mount failed: ${(e as Error).message}`, path);
   }
+  const kernel = session;
+  handler.replyDeferred = (id, result, data) => kernel.replyDeferred(id, result, data);
   installExitHandlers();
   live.set(path, { session, ownDir });
   await widenReadahead(path);

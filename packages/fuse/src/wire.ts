@@ -2,7 +2,7 @@
 // Messages are structured clones, which keep plain data, bigints and byte arrays but not classes:
 // engines travel as ids, Stats and our typed errors are rebuilt on the other side.
 
-import { FsError, InodeFs, SnapshotError, Stats, type ErrorCode } from '@vws/inode-fs';
+import { ChunkNotFetchedError, FsError, InodeFs, SnapshotError, Stats, type ErrorCode } from '@vws/inode-fs';
 import { FuseUnavailableError, MountError } from './errors.js';
 
 /** An engine that lives on the serving thread, by id. */
@@ -35,6 +35,9 @@ export interface WireError {
   /** FuseUnavailableError's parts. */
   missing?: string;
   install?: string;
+  /** ChunkNotFetchedError's parts. */
+  hashes?: string[];
+  bytes?: number;
   stack?: string;
 }
 
@@ -42,7 +45,10 @@ export interface WireError {
 export type AsyncRequest =
   | { id: number; op: 'mount'; engine: number; dir?: string; options: WireMountOptions }
   | { id: number; op: 'settle'; mount: number }
-  | { id: number; op: 'unmount'; mount: number };
+  | { id: number; op: 'unmount'; mount: number }
+  // Chunks of lazily opened engines: bytes the host fetched (for the serving thread's `fetch`
+  // event `fetch`, or ahead of a call), or why it could not.
+  | { id: number; op: 'chunks'; fetch?: number; chunks?: Array<[string, Uint8Array]>; error?: WireError };
 
 export interface WireMountOptions {
   countOps?: boolean;
@@ -55,7 +61,9 @@ export interface WireMountOptions {
 /** Messages the serving thread sends on its own. */
 export type ServerEvent =
   | { event: 'changes'; engine: number; changes: unknown[] }
-  | { event: 'closed'; mount: number };
+  | { event: 'closed'; mount: number }
+  // A read on the serving thread needs chunks of a lazily opened engine: the host fetches them.
+  | { event: 'fetch'; fetch: number; hashes: string[] };
 
 export const isEngineRef = (v: unknown): v is EngineRef => typeof v === 'object' && v !== null && typeof (v as EngineRef).$engine === 'number';
 
@@ -85,12 +93,16 @@ export function encodeError(e: unknown): WireError {
   if (e instanceof FsError) return { name: 'FsError', message: e.message, code: e.code, syscall: e.syscall, path: e.path, stack: e.stack };
   if (e instanceof MountError) return { name: 'MountError', message: e.message, path: e.path, stack: e.stack };
   if (e instanceof FuseUnavailableError) return { name: 'FuseUnavailableError', message: e.message, missing: e.missing, install: e.install, stack: e.stack };
+  if (e instanceof ChunkNotFetchedError) return { name: 'ChunkNotFetchedError', message: e.message, hashes: e.hashes, bytes: e.bytes, stack: e.stack };
   if (e instanceof Error) return { name: e.name, message: e.message, code: (e as { code?: string }).code, stack: e.stack };
   return { name: 'Error', message: String(e) };
 }
 
-/** Rebuilds the error as the class the caller would have got from a local engine. */
-export function decodeError(w: WireError): Error {
+/**
+ * Rebuilds the error as the class the caller would have got from a local engine. `fetch`: how the
+ * host fetches chunks a ChunkNotFetchedError names (into the serving thread).
+ */
+export function decodeError(w: WireError, fetch?: (hashes: string[]) => Promise<void>): Error {
   let e: Error;
   if (w.name === 'FsError') {
     e = new FsError(w.code as ErrorCode, w.syscall ?? '', w.path);
@@ -101,6 +113,10 @@ export function decodeError(w: WireError): Error {
     e.message = w.message;
   } else if (w.name === 'FuseUnavailableError') e = new FuseUnavailableError(w.missing ?? '', w.install ?? '');
   else if (w.name === 'SnapshotError') e = new SnapshotError(w.message);
+  else if (w.name === 'ChunkNotFetchedError' && w.hashes) {
+    const hashes = w.hashes;
+    e = new ChunkNotFetchedError({ hashes, bytes: w.bytes ?? 0, fetch: () => (fetch ? fetch(hashes) : Promise.reject(new Error('vws: no way to fetch these chunks'))) }, w.message);
+  }
   else if (w.name === 'TypeError') e = new TypeError(w.message);
   else if (w.name === 'RangeError') e = new RangeError(w.message);
   else {

@@ -4,14 +4,30 @@
 // its end read as zeros) and may be absent (a hole). The chunk list stops at the last allocated chunk,
 // so a sparse file costs nothing past its data. A chunk is written in place only while its owner
 // matches the writer's epoch; otherwise it is copied first.
+//
+// A chunk may also be a ChunkRef (lazy.ts): known by hash and length, its bytes fetched on demand.
+// Operations that need bytes a ref lacks throw ChunkNotFetchedError before changing anything.
+
+import { ChunkNotFetchedError, ChunkRef, chunkLength, lazyInUse } from './lazy.js';
 
 export const CHUNK = 16 * 1024;
+
+export type Chunk = Uint8Array | ChunkRef | null;
+
+const NONE: ChunkRef[] = [];
+
+/** The bytes of a present chunk (a ref's once fetched: callers check with `need` first). */
+const bytesOf = (c: Uint8Array | ChunkRef): Uint8Array => {
+  if (!(c instanceof ChunkRef)) return c;
+  if (!c.bytes) throw new Error(`internal: chunk ${c.hash} used before it was fetched`);
+  return c.bytes;
+};
 
 export class Content {
   constructor(
     public owner: number,
     public size: number,
-    public chunks: Array<Uint8Array | null>,
+    public chunks: Chunk[],
     /** Per-chunk owner epochs, parallel to `chunks`. */
     public owners: number[],
     /** Bytes held in chunks (what st_blocks counts). */
@@ -28,6 +44,48 @@ export class Content {
     return new Content(owner, this.size, this.chunks.slice(), this.owners.slice(), this.allocated);
   }
 
+  /** Unfetched refs among chunks first..last (inclusive) for which `needs(i, length)` holds. */
+  private unfetched(first: number, last: number, needs: (i: number, length: number) => boolean = () => true): ChunkRef[] {
+    if (!lazyInUse) return NONE;
+    const out: ChunkRef[] = [];
+    for (let i = first; i <= last && i < this.chunks.length; i++) {
+      const c = this.chunks[i];
+      if (c instanceof ChunkRef && !c.bytes && needs(i, c.length)) out.push(c);
+    }
+    return out;
+  }
+
+  /** Every unfetched ref of this content. */
+  missing(): ChunkRef[] {
+    return this.unfetched(0, this.chunks.length - 1);
+  }
+
+  /** Throws ChunkNotFetchedError unless the chunks under [from, to) are all here (a write past EOF may still touch the last one). */
+  need(from: number, to: number, what = 'this read'): void {
+    if (to <= from) return;
+    const refs = this.unfetched(Math.floor(from / CHUNK), Math.floor((to - 1) / CHUNK));
+    if (refs.length) throw new ChunkNotFetchedError(refs, what);
+  }
+
+  /** Throws ChunkNotFetchedError unless truncating to `size` has the bytes it keeps of a cut chunk. */
+  needForTruncate(size: number): void {
+    const tail = size % CHUNK;
+    if (size >= this.size || !tail) return;
+    const last = Math.floor(size / CHUNK);
+    const refs = this.unfetched(last, last, (_i, length) => length > tail);
+    if (refs.length) throw new ChunkNotFetchedError(refs, 'this truncate');
+  }
+
+  /** Throws ChunkNotFetchedError unless zeroing [from, to) has the bytes of the chunks it cuts into. */
+  needForZero(from: number, to: number): void {
+    const refs = this.unfetched(Math.floor(from / CHUNK), Math.floor((to - 1) / CHUNK), (i, length) => {
+      const a = Math.max(from, i * CHUNK) - i * CHUNK;
+      const b = Math.min(to, (i + 1) * CHUNK) - i * CHUNK;
+      return !(a === 0 && b >= length) && a < length;
+    });
+    if (refs.length) throw new ChunkNotFetchedError(refs, 'this fallocate');
+  }
+
   read(position: number, length: number): Uint8Array {
     const end = Math.min(this.size, position + length);
     if (end <= position) return new Uint8Array(0);
@@ -41,10 +99,12 @@ export class Content {
   readInto(out: Uint8Array, position: number): number {
     const end = Math.min(this.size, position + out.length);
     if (end <= position) return 0;
+    this.need(position, end);
     const first = Math.floor(position / CHUNK);
     const last = Math.floor((end - 1) / CHUNK);
     for (let i = first; i <= last; i++) {
-      const chunk = this.chunks[i];
+      const slot = this.chunks[i];
+      const chunk = slot ? bytesOf(slot) : null;
       const base = i * CHUNK;
       const from = Math.max(position, base) - base;
       const stop = Math.min(end, base + CHUNK) - base;
@@ -60,13 +120,15 @@ export class Content {
   /** Writes data at position (the caller has made this content editable). Returns bytes newly allocated. */
   write(owner: number, position: number, data: Uint8Array): number {
     const end = position + data.length;
+    this.need(position, end, 'this write');
     let grown = 0;
     let i = Math.floor(position / CHUNK);
     while (i * CHUNK < end) {
       const base = i * CHUNK;
       const from = Math.max(position, base) - base;
       const to = Math.min(end, base + CHUNK) - base;
-      let chunk = this.chunks[i] ?? null;
+      const slot = this.chunks[i] ?? null;
+      let chunk = slot ? bytesOf(slot) : null;
       if (chunk === null || this.owners[i] !== owner || chunk.length < to) {
         // Copy-on-write, or grow: size the chunk to what is written (a full chunk once it is past half).
         const want = Math.max(to, chunk?.length ?? 0);
@@ -100,19 +162,22 @@ export class Content {
    * allocation change (negative: bytes freed).
    */
   zero(owner: number, from: number, to: number): number {
+    this.needForZero(from, to);
     let delta = 0;
     const end = Math.min(to, this.chunks.length * CHUNK);
     for (let i = Math.floor(from / CHUNK); i * CHUNK < end; i++) {
-      const chunk = this.chunks[i];
-      if (!chunk) continue;
+      const slot = this.chunks[i];
+      if (!slot) continue;
+      const length = chunkLength(slot);
       const base = i * CHUNK;
       const a = Math.max(from, base) - base;
       const b = Math.min(to, base + CHUNK) - base;
-      if (a === 0 && b >= chunk.length) {
-        delta -= chunk.length;
+      if (a === 0 && b >= length) {
+        delta -= length;
         this.chunks[i] = null;
         this.owners[i] = 0;
-      } else if (a < chunk.length) {
+      } else if (a < length) {
+        const chunk = bytesOf(slot);
         const target = this.owners[i] === owner ? chunk : Buffer.from(chunk);
         target.fill(0, a, Math.min(b, chunk.length));
         this.chunks[i] = target;
@@ -133,14 +198,19 @@ export class Content {
       this.size = size;
       return 0;
     }
+    this.needForTruncate(size);
     let delta = 0;
     const keep = Math.ceil(size / CHUNK);
-    for (let i = keep; i < this.chunks.length; i++) delta -= this.chunks[i]?.length ?? 0;
+    for (let i = keep; i < this.chunks.length; i++) {
+      const c = this.chunks[i];
+      if (c) delta -= chunkLength(c);
+    }
     this.chunks.length = Math.min(this.chunks.length, keep);
     this.owners.length = this.chunks.length;
     const tail = size % CHUNK;
     const last = keep - 1;
-    const chunk = tail && last < this.chunks.length ? this.chunks[last] : null;
+    const slot = tail && last < this.chunks.length ? this.chunks[last] : null;
+    const chunk = slot ? bytesOf(slot) : null;
     if (chunk && chunk.length > tail) {
       // Keep only the live prefix so later growth reads zeros, as POSIX requires.
       const next = chunk.slice(0, tail);

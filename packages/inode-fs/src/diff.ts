@@ -1,8 +1,11 @@
 // What changed between two states. Both sides' inode tables are compared structurally, so shared
 // history is skipped and the cost follows the change; paths come from the links index.
 
+import type { Chunk } from './content.js';
 import type { Inode, Kind } from './inode.js';
 import { ROOT_INO, type InodeFs } from './inode-fs.js';
+import { ChunkRef } from './lazy.js';
+import { createHash } from 'node:crypto';
 
 export interface Change {
   path: string;
@@ -20,6 +23,22 @@ export interface DiffResult {
 }
 
 const live = (i: Inode | undefined): i is Inode => i !== undefined && (i.nlink > 0 || i.ino === ROOT_INO);
+
+/**
+ * Chunks compare by hash where one is not fetched (no fetch for a diff). A hole against an unfetched
+ * chunk of zeros counts as a change (telling them apart would need the bytes).
+ */
+function sameChunk(a: Chunk | undefined, b: Chunk | undefined): boolean {
+  if (a === b) return true;
+  const ra = a instanceof ChunkRef && !a.bytes ? a : null;
+  const rb = b instanceof ChunkRef && !b.bytes ? b : null;
+  if (!ra && !rb) return sameBytes(a instanceof ChunkRef ? a.bytes : a, b instanceof ChunkRef ? b.bytes : b);
+  if (ra && rb) return ra.hash === rb.hash;
+  const bytes = (ra ? b : a) as Uint8Array | ChunkRef | null | undefined;
+  if (!bytes) return false;
+  const plain = bytes instanceof ChunkRef ? bytes.bytes! : bytes;
+  return createHash('sha256').update(plain).digest('hex') === (ra ?? rb)!.hash;
+}
 
 function sameBytes(a: Uint8Array | null | undefined, b: Uint8Array | null | undefined): boolean {
   if (a === b) return true;
@@ -44,7 +63,7 @@ function contentOrMetaChanged(a: Inode, b: Inode): boolean {
     const cb = b.content!;
     if (ca.size !== cb.size) return true;
     const n = Math.max(ca.chunks.length, cb.chunks.length);
-    for (let i = 0; i < n; i++) if (!sameBytes(ca.chunks[i], cb.chunks[i])) return true;
+    for (let i = 0; i < n; i++) if (!sameChunk(ca.chunks[i], cb.chunks[i])) return true;
   }
   return xattrsChanged(a, b);
 }

@@ -24,3 +24,4 @@ export { FsError, SnapshotError, ERRNO, type ErrorCode } from './errors.js';
 export type { Change, DiffResult } from './diff.js';
 export type { RestoreOptions, ManifestExport, ChunkSource } from './snapshot.js';
 export { CHUNK } from './content.js';
+export { ChunkRef, ChunkNotFetchedError, LazyChunks, fetching, fetchRefs, type ChunkLoader, type LazyStats } from './lazy.js';

@@ -9,6 +9,7 @@ import { Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Stats, kindOf, type DirEntry,
 import { diffStates, type DiffResult } from './diff.js';
 import { byteLength, isCanonicalName } from './names.js';
 import { decode, encodeDelta, encodeFull, encodeManifest, fingerprint, type ChunkSource, type ManifestExport, type RestoreOptions } from './snapshot.js';
+import { fetchRefs, lazyInUse, type ChunkRef, type LazyChunks } from './lazy.js';
 
 export const ROOT_INO = 1;
 export const NAME_MAX = 255;
@@ -192,11 +193,52 @@ export class InodeFs {
 
   /**
    * Rebuilds a state from a manifest; `chunk(hash)` gives each referenced chunk's bytes (synchronously:
-   * fetch them first). Damaged or mismatched manifests throw SnapshotError. The chunk bytes are adopted.
+   * fetch them first), or `lazy` keeps each chunk as a ref fetched through it when something reads it
+   * (stat, ls, diff, delta manifests need no bytes; a synchronous read of an unfetched chunk throws
+   * ChunkNotFetchedError: see `prefetch` and `fetching`). Damaged or mismatched manifests throw
+   * SnapshotError. The chunk bytes are adopted.
    */
-  static importManifest(manifest: Uint8Array, options: RestoreOptions & { chunk: ChunkSource }): InodeFs {
-    const { chunk, ...rest } = options;
-    return decode(manifest, rest, chunk);
+  static importManifest(manifest: Uint8Array, options: RestoreOptions & ({ chunk: ChunkSource; lazy?: undefined } | { lazy: LazyChunks; chunk?: undefined })): InodeFs {
+    const { chunk, lazy, ...rest } = options;
+    return decode(manifest, rest, chunk, lazy);
+  }
+
+  /**
+   * Chunks of a lazily imported state not fetched yet, under `paths` (files, or directories with
+   * everything below them; default: the whole state), each once.
+   */
+  unfetched(paths?: string | string[]): ChunkRef[] {
+    const list = paths === undefined ? undefined : typeof paths === 'string' ? [paths] : paths;
+    if (!lazyInUse) {
+      for (const p of list ?? []) this.resolve(p, 'prefetch'); // a bad path is still an error
+      return [];
+    }
+    const refs = new Set<ChunkRef>();
+    const visit = (inode: Inode, seen: Set<number>): void => {
+      if (seen.has(inode.ino)) return;
+      seen.add(inode.ino);
+      if (inode.content) for (const r of inode.content.missing()) refs.add(r);
+      inode.entries?.forEach((child) => visit(this.node(child), seen));
+    };
+    if (list === undefined) {
+      this.inodes.forEach((inode) => {
+        if (inode.content) for (const r of inode.content.missing()) refs.add(r);
+      });
+    } else {
+      const seen = new Set<number>();
+      for (const p of list) visit(this.resolve(p, 'prefetch'), seen);
+    }
+    return [...refs];
+  }
+
+  /**
+   * Fetches the unfetched chunks under `paths` (default: everything), so that synchronous reads,
+   * snapshots and fingerprints of them work. Returns what it fetched.
+   */
+  async prefetch(paths?: string | string[]): Promise<{ chunks: number; bytes: number }> {
+    const refs = this.unfetched(paths);
+    await fetchRefs(refs);
+    return { chunks: refs.length, bytes: refs.reduce((n, r) => n + (r.bytes?.length ?? 0), 0) };
   }
 
   /** SHA-256 (hex) of this state's full snapshot: equal states have equal fingerprints. */
@@ -513,6 +555,7 @@ export class InodeFs {
       if (!Number.isSafeInteger(attr.size) || attr.size < 0) fail('EINVAL', 'truncate', undefined, `bad size ${attr.size}`);
       if (attr.size > FILE_MAX) fail('EFBIG', 'truncate');
       this.reserve('truncate', undefined, attr.size - cur.content!.size, 0);
+      cur.content!.needForTruncate(attr.size);
     }
     const inode = this.mut(ino);
     const now = this.clock();
@@ -552,6 +595,7 @@ export class InodeFs {
     const grow = mode & FALLOC_FL_KEEP_SIZE ? 0 : Math.max(0, end - cur.content!.size);
     this.reserve('fallocate', undefined, grow, 0);
     if (!grow && !punch && !zero) return;
+    if (punch || zero) cur.content!.needForZero(offset, end);
     const inode = this.mut(ino);
     const content = this.mutContent(inode);
     if (punch || zero) content.zero(this.epoch, offset, end);
@@ -788,6 +832,7 @@ export class InodeFs {
     const end = at + data.length;
     if (end > FILE_MAX) fail('EFBIG', syscall, path);
     this.reserve(syscall, path, end - ro.content!.size, 0);
+    ro.content!.need(at, end, `this ${syscall}`);
     const inode = this.mut(ino);
     const content = this.mutContent(inode);
     const before = content.size;

@@ -6,9 +6,10 @@
 //   delta: varint removed count, removed inos | varint count, inode records (full or patch)
 //   u32 CRC-32 of everything before it
 //
-// A chunk is written as u8 0 (a hole), u8 1 + length-prefixed bytes (inline), or u8 2 + the 32-byte
-// SHA-256 of its bytes (a manifest: the same format with chunks referenced by hash, for a
-// content-addressed store that keeps each chunk once).
+// A chunk is written as u8 0 (a hole), u8 1 + length-prefixed bytes (inline), or u8 3 + varint length
+// + the 32-byte SHA-256 of its bytes (a manifest: the same format with chunks referenced by hash, for a
+// content-addressed store that keeps each chunk once; u8 2 + hash, without the length, is still read).
+// A manifest imported lazily keeps each hashed chunk as a ChunkRef (lazy.ts) until it is read.
 //
 // Version 2 stores names, symlink targets and attribute names as the bytes they stand for (names.ts:
 // bytes that are not UTF-8 round-trip exactly) and counts xattrs in usedBytes; version 1 (UTF-8 text
@@ -22,12 +23,13 @@
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { Reader, Writer } from './codec.js';
-import { CHUNK, Content } from './content.js';
+import { CHUNK, Content, type Chunk } from './content.js';
 import { SnapshotError } from './errors.js';
 import { PMap } from './hamt.js';
 import { PVec } from './pvec.js';
 import { Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Link } from './inode.js';
 import { FILE_MAX, InodeFs, MAX_INO, ROOT_INO, type InodeFsOptions } from './inode-fs.js';
+import { ChunkNotFetchedError, ChunkRef, LazyChunks } from './lazy.js';
 import { checkState } from './validate.js';
 
 const MAGIC = new TextEncoder().encode('VWSSNAP1');
@@ -83,12 +85,24 @@ function writeMeta(w: Writer, inode: Inode): void {
 }
 
 /** Writes a present chunk: inline in a snapshot, by hash in a manifest. */
-type ChunkOut = (w: Writer, chunk: Uint8Array, owner: number) => void;
+type ChunkOut = (w: Writer, chunk: Uint8Array | ChunkRef, owner: number) => void;
 
-const inline: ChunkOut = (w, chunk) => {
-  w.u8(1);
-  w.bytesRef(chunk);
-};
+/**
+ * Writes chunks inline; unfetched ones are collected instead (the caller throws ChunkNotFetchedError
+ * once it has them all, so that one fetch brings every chunk the encoding needs).
+ */
+function inlineOut(missing: ChunkRef[]): ChunkOut {
+  return (w, chunk) => {
+    const bytes = chunk instanceof ChunkRef ? chunk.bytes : chunk;
+    if (!bytes) return void missing.push(chunk as ChunkRef);
+    w.u8(1);
+    w.bytesRef(bytes);
+  };
+}
+
+function throwMissing(missing: ChunkRef[], what: string): void {
+  if (missing.length) throw new ChunkNotFetchedError([...new Set(missing)], what);
+}
 
 /** Chunk i of content c. */
 function writeChunk(w: Writer, c: Content, i: number, out: ChunkOut): void {
@@ -98,7 +112,7 @@ function writeChunk(w: Writer, c: Content, i: number, out: ChunkOut): void {
 }
 
 /** A whole inode: metadata and body. */
-function writeRecord(w: Writer, inode: Inode, out: ChunkOut = inline): void {
+function writeRecord(w: Writer, inode: Inode, out: ChunkOut): void {
   writeMeta(w, inode);
   w.u8(BODY_FULL);
   writeBody(w, inode, out);
@@ -179,12 +193,15 @@ function liveInodes(fs: InodeFs): Inode[] {
   return out.sort((a, b) => a.ino - b.ino);
 }
 
-export function encodeFull(fs: InodeFs, out: ChunkOut = inline): Uint8Array {
+export function encodeFull(fs: InodeFs, chunkOut?: ChunkOut): Uint8Array {
+  const missing: ChunkRef[] = [];
+  const out = chunkOut ?? inlineOut(missing);
   const w = new Writer();
   writeHeader(w, fs, FULL);
   const inodes = liveInodes(fs);
   w.varint(inodes.length);
   for (const inode of inodes) writeRecord(w, inode, out);
+  throwMissing(missing, 'a full snapshot');
   return seal(w);
 }
 
@@ -198,7 +215,10 @@ export function fingerprint(fs: InodeFs): Uint8Array {
   writeHeader(w, fs, FULL);
   const inodes = liveInodes(fs);
   w.varint(inodes.length);
-  for (const inode of inodes) writeRecord(w, inode);
+  const missing: ChunkRef[] = [];
+  const out = inlineOut(missing);
+  for (const inode of inodes) writeRecord(w, inode, out);
+  throwMissing(missing, 'fingerprint()');
   const hash = createHash('sha256');
   for (const piece of w.pieces()) hash.update(piece);
   const value = new Uint8Array(hash.digest());
@@ -212,7 +232,9 @@ function parentIdBytes(id: string): Uint8Array {
   return new Uint8Array(Buffer.from(id, 'hex'));
 }
 
-export function encodeDelta(fs: InodeFs, parent: InodeFs, out: ChunkOut = inline, parentId?: string): Uint8Array {
+export function encodeDelta(fs: InodeFs, parent: InodeFs, chunkOut?: ChunkOut, parentId?: string): Uint8Array {
+  const missing: ChunkRef[] = [];
+  const out = chunkOut ?? inlineOut(missing);
   const w = new Writer();
   writeHeader(w, fs, DELTA, parentId === undefined ? fingerprint(parent) : parentIdBytes(parentId));
   const removed: number[] = [];
@@ -232,14 +254,20 @@ export function encodeDelta(fs: InodeFs, parent: InodeFs, out: ChunkOut = inline
     if (before && (before.nlink > 0 || before.ino === ROOT_INO)) writePatch(w, inode, before, out);
     else writeRecord(w, inode, out);
   }
+  throwMissing(missing, 'a delta snapshot');
   return seal(w);
 }
 
 /** A state as a manifest (the snapshot format, chunks by hash) plus the chunks it references. */
 export interface ManifestExport {
   manifest: Uint8Array;
-  /** SHA-256 (hex) -> bytes of every chunk the manifest references, each once, in first-use order. */
+  /** SHA-256 (hex) -> bytes of every chunk the manifest references and this state has the bytes of. */
   chunks: Map<string, Uint8Array>;
+  /**
+   * Hashes the manifest references whose bytes are not here (chunks of a lazy import not fetched
+   * yet): the store they came from has them.
+   */
+  unfetched: Set<string>;
 }
 
 /**
@@ -250,18 +278,29 @@ const chunkHashes = new WeakMap<Uint8Array, Uint8Array>();
 
 export function encodeManifest(fs: InodeFs, parent?: InodeFs, parentId?: string): ManifestExport {
   const chunks = new Map<string, Uint8Array>();
-  const out: ChunkOut = (w, chunk, owner) => {
+  const unfetched = new Set<string>();
+  const out: ChunkOut = (w, slot, owner) => {
+    if (slot instanceof ChunkRef) {
+      if (slot.bytes) chunks.set(slot.hash, slot.bytes);
+      else unfetched.add(slot.hash);
+      w.u8(3);
+      w.varint(slot.bytes?.length ?? slot.length);
+      w.raw(Buffer.from(slot.hash, 'hex'));
+      return;
+    }
+    const chunk = slot;
     let hash = chunkHashes.get(chunk);
     if (!hash) {
       hash = new Uint8Array(createHash('sha256').update(chunk).digest());
       if (owner !== fs.epoch) chunkHashes.set(chunk, hash);
     }
     chunks.set(Buffer.from(hash.buffer, hash.byteOffset, 32).toString('hex'), chunk);
-    w.u8(2);
+    w.u8(3);
+    w.varint(chunk.length);
     w.raw(hash);
   };
   const manifest = parent ? encodeDelta(fs, parent, out, parentId) : encodeFull(fs, out);
-  return { manifest, chunks };
+  return { manifest, chunks, unfetched };
 }
 
 // ---------------------------------------------------------------- decoding
@@ -285,6 +324,9 @@ export interface RestoreOptions extends InodeFsOptions {
 
 /** Gives the bytes of a chunk a manifest references by SHA-256 (hex); throws if it has none. */
 export type ChunkSource = (hash: string) => Uint8Array;
+
+/** Where a manifest's chunks come from: bytes now (a source), or refs fetched later (lazy). */
+type Chunks = { source?: ChunkSource; lazy?: LazyChunks };
 
 function check(bytes: Uint8Array): { kind: number; r: Reader } {
   if (!(bytes instanceof Uint8Array)) throw new SnapshotError('snapshot must be a Uint8Array');
@@ -336,17 +378,23 @@ function readMeta(r: Reader): Inode {
   return new Inode(FROZEN, ino, mode, uid, gid, nlink, rdev, atime, mtime, ctime, btime, xattrs, null, null, null, []);
 }
 
-function readChunk(r: Reader, source?: ChunkSource): Uint8Array | null {
+/** `room`: the most bytes this chunk can hold (up to the file's size), for a manifest without lengths. */
+function readChunk(r: Reader, from: Chunks, room: number): Chunk {
   const present = r.u8();
   if (present === 0) return null;
-  if (present === 2) {
-    if (!source) throw new SnapshotError('this is a manifest (chunks by hash): restore it with InodeFs.importManifest and a chunk source');
+  if (present === 2 || present === 3) {
+    const { source, lazy } = from;
+    if (!source && !lazy) throw new SnapshotError('this is a manifest (chunks by hash): restore it with InodeFs.importManifest and a chunk source');
+    const length = present === 3 ? r.varint() : -1;
+    if (length > CHUNK) throw new SnapshotError(`snapshot is damaged: chunk of ${length} bytes`);
     r.pos += 32;
     if (r.pos > r.end) throw new SnapshotError(`snapshot is truncated: chunk hash at offset ${r.pos - 32}`);
     const hash = Buffer.from(r.buf.buffer, r.buf.byteOffset + r.pos - 32, 32).toString('hex');
-    const chunk = source(hash);
+    if (lazy) return length >= 0 ? lazy.ref(hash, length) : lazy.ref(hash, Math.max(0, Math.min(CHUNK, room)), false);
+    const chunk = source!(hash);
     if (!(chunk instanceof Uint8Array)) throw new SnapshotError(`chunk source gave no bytes for chunk ${hash}`);
     if (chunk.length > CHUNK) throw new SnapshotError(`chunk ${hash} has ${chunk.length} bytes, more than ${CHUNK}`);
+    if (length >= 0 && chunk.length !== length) throw new SnapshotError(`chunk ${hash} has ${chunk.length} bytes, the manifest says ${length}`);
     return chunk;
   }
   if (present !== 1) throw new SnapshotError(`snapshot is damaged: bad chunk marker at offset ${r.pos - 1}`);
@@ -355,18 +403,18 @@ function readChunk(r: Reader, source?: ChunkSource): Uint8Array | null {
   return chunk;
 }
 
-function readContentFull(r: Reader, source?: ChunkSource): Content {
+function readContentFull(r: Reader, from: Chunks): Content {
   const size = r.varint();
   const n = r.varint();
   if (size > FILE_MAX) throw new SnapshotError(`snapshot holds an impossible state: a file of ${size} bytes`);
   if (n > Math.ceil(size / CHUNK)) throw new SnapshotError(`snapshot is damaged: ${n} chunks for ${size} bytes`);
   // Each chunk takes at least one byte: a count beyond what is left is damage, not an allocation.
   if (n > r.end - r.pos) throw new SnapshotError(`snapshot is truncated: ${n} chunks at offset ${r.pos}`);
-  const chunks: Array<Uint8Array | null> = new Array(n);
+  const chunks: Chunk[] = new Array(n);
   let allocated = 0;
   for (let i = 0; i < n; i++) {
-    chunks[i] = readChunk(r, source);
-    allocated += chunks[i]?.length ?? 0;
+    const c = (chunks[i] = readChunk(r, from, size - i * CHUNK));
+    if (c) allocated += c.length;
   }
   return new Content(FROZEN, size, chunks, new Array(n).fill(FROZEN), allocated);
 }
@@ -390,9 +438,9 @@ function readDirFull(r: Reader, owner: number, dirIno: number, links?: LinkIndex
   return entries;
 }
 
-function readBodyFull(r: Reader, inode: Inode, owner: number, links?: LinkIndex, source?: ChunkSource): void {
+function readBodyFull(r: Reader, inode: Inode, owner: number, links: LinkIndex | undefined, from: Chunks): void {
   const type = inode.mode & S_IFMT;
-  if (type === S_IFREG) inode.content = readContentFull(r, source);
+  if (type === S_IFREG) inode.content = readContentFull(r, from);
   else if (type === S_IFDIR) inode.entries = readDirFull(r, owner, inode.ino, links);
   else if (type === S_IFLNK) inode.target = r.str();
 }
@@ -435,9 +483,10 @@ function validateAndLink(fs: InodeFs, links: LinkIndex): void {
   root.links = [[ROOT_INO, ''], ...(links.get(ROOT_INO) ?? [])];
 }
 
-export function decode(bytes: Uint8Array, options: RestoreOptions = {}, source?: ChunkSource): InodeFs {
+export function decode(bytes: Uint8Array, options: RestoreOptions = {}, source?: ChunkSource, lazy?: LazyChunks): InodeFs {
   const { kind, r } = check(bytes);
-  if (kind === DELTA) return decodeDelta(r, options, source);
+  const from: Chunks = { source, lazy };
+  if (kind === DELTA) return decodeDelta(r, options, from);
   // Restored chunks are views into the bytes (adopted, or a private copy when asked): a write copies
   // the chunk it touches first, so the bytes themselves are never written.
   const own = options.copy ? Buffer.from(bytes) : bytes;
@@ -456,7 +505,7 @@ export function decode(bytes: Uint8Array, options: RestoreOptions = {}, source?:
     if (inode.ino >= h.nextIno) throw new SnapshotError(`snapshot holds an impossible state: inode ${inode.ino} is not below the next inode number ${h.nextIno}`);
     prev = inode.ino;
     if (rr.u8() !== BODY_FULL) throw new SnapshotError(`snapshot is damaged: patch record in a full snapshot`);
-    readBodyFull(rr, inode, owner, links, source);
+    readBodyFull(rr, inode, owner, links, from);
     table = table.set(owner, inode.ino, inode);
   }
   if (rr.pos !== rr.end) throw new SnapshotError(`snapshot is damaged: ${rr.end - rr.pos} trailing bytes`);
@@ -466,7 +515,7 @@ export function decode(bytes: Uint8Array, options: RestoreOptions = {}, source?:
   return fs;
 }
 
-function decodeDelta(r0: Reader, options: RestoreOptions, source?: ChunkSource): InodeFs {
+function decodeDelta(r0: Reader, options: RestoreOptions, from: Chunks): InodeFs {
   const parent = options.parent;
   if (!parent) throw new SnapshotError('this is a delta snapshot: restore it with { parent } set to the state it was taken against');
   const expected = r0.buf.subarray(r0.pos, r0.pos + 32);
@@ -499,7 +548,7 @@ function decodeDelta(r0: Reader, options: RestoreOptions, source?: ChunkSource):
     if (inode.ino < ROOT_INO || inode.ino >= h.nextIno) throw new SnapshotError(`snapshot holds an impossible state: inode ${inode.ino} is not below the next inode number ${h.nextIno}`);
     const form = r.u8();
     if (form === BODY_FULL) {
-      readBodyFull(r, inode, owner, undefined, source);
+      readBodyFull(r, inode, owner, undefined, from);
     } else if (form === BODY_PATCH) {
       const before = parent.inodes.get(inode.ino);
       if (!before || (before.mode & S_IFMT) !== (inode.mode & S_IFMT)) throw new SnapshotError(`snapshot is damaged: patch for inode ${inode.ino} has no base`);
@@ -516,7 +565,7 @@ function decodeDelta(r0: Reader, options: RestoreOptions, source?: ChunkSource):
         for (let j = 0; j < k; j++) {
           const idx = r.varint();
           if (idx >= count) throw new SnapshotError(`snapshot is damaged: chunk index ${idx} of ${count}`);
-          c.chunks[idx] = readChunk(r, source);
+          c.chunks[idx] = readChunk(r, from, size - idx * CHUNK);
         }
         c.owners.fill(FROZEN);
         c.allocated = c.chunks.reduce((s, ch) => s + (ch?.length ?? 0), 0);

@@ -152,6 +152,10 @@ class SyncMount implements ActiveMount {
 export async function mountFilesystem(filesystem: WorkspaceFilesystem, mountPath: string, hostPath: string, options: { forceSync?: boolean }): Promise<ActiveMount> {
   const fast = options.forceSync ? null : await fuseMountOf(filesystem, mountPath, hostPath);
   if (fast) return fast;
-  if (filesystem instanceof InodeFilesystem) return ShadowMount.create(filesystem, mountPath, hostPath);
+  if (filesystem instanceof InodeFilesystem) {
+    // The shadow holds every file: a tree opened lazily from a store is fetched whole (batched) first.
+    await filesystem.engine.prefetch();
+    return ShadowMount.create(filesystem, mountPath, hostPath);
+  }
   return new SyncMount(mountPath, hostPath, filesystem);
 }

@@ -28,6 +28,8 @@ export function checkpointFile(directory: string, name: string): string {
 /** Saves mount path -> engine state under `name`, atomically. */
 export async function saveCheckpoint(directory: string, name: string, mounts: Map<string, InodeFs>): Promise<string> {
   await mkdir(directory, { recursive: true });
+  // Full snapshots: a tree opened lazily from a store is fetched first.
+  for (const fs of mounts.values()) await fs.prefetch();
   const blobs = [...mounts].map(([path, fs]) => ({ path, bytes: fs.snapshot() }));
   const header = Buffer.from(JSON.stringify({ mounts: blobs.map((b) => ({ path: b.path, size: b.bytes.byteLength })) }), 'utf8');
   const len = Buffer.alloc(4);

@@ -88,7 +88,10 @@ export class Runner {
     const input = options.stdin ? stdinPipe(options.stdin) : undefined;
     let m: Pick<Mount, 'path' | 'unmount'> & { sync?(): Promise<void> };
     try {
-      m = fuseProblem() ? shadowOf(engine) : await mount(engine);
+      if (fuseProblem()) {
+        await engine.prefetch(); // the shadow holds every file: a lazily opened tree is fetched first
+        m = shadowOf(engine);
+      } else m = await mount(engine); // (mount() fetches it too)
     } catch (e) {
       input?.close();
       throw e;

@@ -45,6 +45,24 @@ describe('two worker processes share a workspace', () => {
     await store.close();
   });
 
+  it('B opens lazily, changes one file and checkpoints without fetching anything; C restores it byte for byte', async () => {
+    const { store, env } = await fresh();
+    const a = startWorker('create', env('lazy', 'A', { FILES: '2000' }));
+    await a.next('saved');
+    expect(await a.exited).toBe(0);
+    const b = startWorker('lazy-edit', env('lazy', 'B'));
+    const edited = await b.next('saved');
+    expect(await b.exited).toBe(0);
+    expect(edited).toMatchObject({ kind: 'delta', chunksSent: 1, fetched: { calls: 0, chunks: 0, bytes: 0 } });
+    expect(edited.unfetchedAtOpen).toBeGreaterThan(2000);
+    const c = startWorker('restore', env('lazy', 'C'));
+    const restored = await c.next('restored');
+    expect(await c.exited).toBe(0);
+    expect(restored.head).toBe(edited.head);
+    expect(restored.fingerprint).toBe(edited.fingerprint);
+    await store.close();
+  });
+
   it('after A is killed with SIGKILL, B is told who holds it until when, then takes over at expiry from A\'s last checkpoint', async () => {
     const { store, env } = await fresh();
     const a = startWorker('hold', env('handover', 'worker-A'));

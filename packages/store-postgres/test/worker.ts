@@ -68,6 +68,21 @@ if (mode === 'create') {
   } catch (e) {
     say({ event: 'error', class: (e as Error).name, message: (e as Error).message });
   }
+} else if (mode === 'lazy-edit') {
+  // Opens lazily (nothing fetched at open), changes one file, saves; then fetches the rest to report
+  // the fingerprint of what it saved.
+  const w = await openFromStore(store, ws, { lease: { holder: name }, prefetchBytes: 0 });
+  w.engine.writeFile('/src/m3/f3.ts', `changed by ${name}\n`);
+  const saved = await w.save();
+  const fetched = w.fetched;
+  await w.prefetch();
+  say({ event: 'saved', kind: saved.kind, chunksSent: saved.chunksSent, fetched, unfetchedAtOpen: w.opened.unfetched, fingerprint: w.engine.fingerprint(), head: saved.checkpoint.id });
+  await w.close();
+} else if (mode === 'restore') {
+  // Opens eagerly (every chunk, each checked) and reports the fingerprint.
+  const w = await openFromStore(store, ws, { lazy: false });
+  say({ event: 'restored', fingerprint: w.engine.fingerprint(), head: w.head?.id ?? null });
+  await w.close();
 } else if (mode === 'hold') {
   // Takes the lease with a short ttl, saves, then stays (renewing) until killed.
   const w = await openFromStore(store, ws, { lease: { holder: name, ttlMs: 1_500 } });

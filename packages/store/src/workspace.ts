@@ -1,9 +1,13 @@
 // A workspace opened from a store: the engine state rebuilt from the head's manifests, and saves that
 // send only what changed since the last save (a delta manifest and the chunks it references), moving
 // the head by compare-and-set. Nothing in the engine changes when a save fails.
+//
+// Opening is lazy: the manifests are read and every chunk stays a ref (hash and length) until
+// something reads it, then it is fetched (batched) from the store. A tree whose chunks total at most
+// `prefetchBytes` is fetched whole at open, since one round trip costs less than many small ones.
 
 import { randomUUID } from 'node:crypto';
-import { InodeFs, type InodeFsOptions } from '@vws/inode-fs';
+import { InodeFs, LazyChunks, type InodeFsOptions, type LazyStats } from '@vws/inode-fs';
 import { LeaseLostError, ManifestHashMismatchError, MissingChunkError, StoreConfigError } from './errors.js';
 import { sha256 } from './hash.js';
 import type { CheckpointRecord, Lease, Store } from './store.js';
@@ -20,7 +24,17 @@ export interface OpenOptions {
   fullEvery?: number;
   /** Engine options (quota, clock, uid/gid) for the restored state. */
   engine?: InodeFsOptions;
+  /**
+   * Fetch chunks on first read (default true) instead of all at open. Synchronous engine reads of a
+   * chunk not fetched yet throw ChunkNotFetchedError: `await ws.prefetch(path)`, or wrap the call in
+   * `fetching(() => ...)` (InodeFilesystem does this for every read).
+   */
+  lazy?: boolean;
+  /** A lazy open fetches everything at once when the tree's chunks total at most this (default 8 MiB). */
+  prefetchBytes?: number;
 }
+
+export const DEFAULT_PREFETCH_BYTES = 8 * 1024 * 1024;
 
 export interface SaveResult {
   checkpoint: CheckpointRecord;
@@ -32,10 +46,12 @@ export interface SaveResult {
 }
 
 export interface OpenResult {
-  /** Chunks fetched to open (all chunks of the state: prefetch, see the README). */
+  /** Chunks fetched to open (all of them unless lazy; none when lazy and over prefetchBytes). */
   chunks: number;
   bytes: number;
   manifests: number;
+  /** Chunks left to fetch on first read. */
+  unfetched: number;
 }
 
 const DEFAULT_TTL = 30_000;
@@ -58,6 +74,7 @@ export class StoredWorkspace {
     private readonly fullEvery: number,
     readonly opened: OpenResult,
     engineOptions: InodeFsOptions,
+    private readonly lazy: LazyChunks | null,
   ) {
     this.engine = saved ? saved.fork() : new InodeFs(engineOptions);
     if (leaseHeld) {
@@ -69,15 +86,18 @@ export class StoredWorkspace {
   static async open(store: Store, id: string, options: OpenOptions = {}): Promise<StoredWorkspace> {
     const fullEvery = options.fullEvery ?? 16;
     if (!Number.isInteger(fullEvery) || fullEvery < 1) throw new StoreConfigError(`fullEvery must be a positive integer, got ${fullEvery}`);
+    const prefetchBytes = options.prefetchBytes ?? DEFAULT_PREFETCH_BYTES;
+    if (!(prefetchBytes >= 0)) throw new StoreConfigError(`prefetchBytes must be a number >= 0, got ${prefetchBytes}`);
     const ttlMs = (options.lease && options.lease.ttlMs) || DEFAULT_TTL;
     const lease = options.lease ? await store.acquireLease(id, options.lease.holder, { ttlMs, waitMs: options.lease.waitMs }) : null;
     try {
       const head = await store.head(id);
       const at = options.checkpoint ? await store.checkpoint(id, options.checkpoint) : head;
-      const loaded = at ? await loadState(store, at.id, options.engine ?? {}) : null;
-      const opened = loaded?.stats ?? { chunks: 0, bytes: 0, manifests: 0 };
+      const lazy = options.lazy === false ? null : new LazyChunks((hashes) => store.getChunks(hashes));
+      const loaded = at ? await loadState(store, at.id, options.engine ?? {}, lazy ? { lazy, prefetchBytes } : undefined) : null;
+      const opened = loaded?.stats ?? { chunks: 0, bytes: 0, manifests: 0, unfetched: 0 };
       // Saves base their delta on what was loaded but compare-and-set against the head seen now.
-      const ws = new StoredWorkspace(store, id, loaded?.state ?? null, at, lease, ttlMs, fullEvery, opened, options.engine ?? {});
+      const ws = new StoredWorkspace(store, id, loaded?.state ?? null, at, lease, ttlMs, fullEvery, opened, options.engine ?? {}, lazy);
       ws.expectedHead = head?.id ?? null;
       return ws;
     } catch (e) {
@@ -95,6 +115,19 @@ export class StoredWorkspace {
 
   get lease(): Lease | null {
     return this.leaseHeld;
+  }
+
+  /** What lazy reads have fetched from the store since the open (loader calls, chunks, bytes). */
+  get fetched(): LazyStats {
+    return { ...(this.lazy?.stats ?? { calls: 0, chunks: 0, bytes: 0 }) };
+  }
+
+  /**
+   * Fetches the chunks not fetched yet under `paths` (default: the whole tree), for synchronous use of
+   * those files (engine reads, snapshot(), fingerprint(), a sync-mode export).
+   */
+  prefetch(paths?: string | string[]): Promise<{ chunks: number; bytes: number }> {
+    return this.engine.prefetch(paths);
   }
 
   private async renew(): Promise<void> {
@@ -127,7 +160,8 @@ export class StoredWorkspace {
     if (this.lost) throw this.lost;
     const base = this.saved && this.headRecord && this.headRecord.depth + 1 < this.fullEvery ? this.saved : null;
     // A delta names its parent by the parent manifest's hash, which the store keeps (and checks).
-    const { manifest, chunks } = state.exportManifest(base ? { since: base, parentId: this.headRecord!.manifestHash } : {});
+    // Chunks of a lazy open not fetched yet are referenced by hash: the store has them already.
+    const { manifest, chunks, unfetched } = state.exportManifest(base ? { since: base, parentId: this.headRecord!.manifestHash } : {});
     let put = await this.store.putChunks(chunks);
     const commit = () => this.store.commit({
       workspace: this.id,
@@ -135,7 +169,7 @@ export class StoredWorkspace {
       parent: base ? this.headRecord!.id : null,
       depth: base ? this.headRecord!.depth + 1 : 0,
       manifest,
-      refs: [...chunks.keys()],
+      refs: [...chunks.keys(), ...unfetched],
       name: options.name,
       expectedHead: this.expectedHead,
       lease: this.leaseHeld ?? undefined,
@@ -149,7 +183,8 @@ export class StoredWorkspace {
         // GC may take a chunk the store already had (unreferenced, past retention) between our
         // upload and our commit; the commit refuses to reference it, so we send it again. (A GC
         // with no retention running back to back can do it several times in a row.)
-        if (!(e instanceof MissingChunkError) || attempt >= 10) throw e;
+        // (A chunk we never fetched cannot be sent again: that error stands.)
+        if (!(e instanceof MissingChunkError) || attempt >= 10 || !e.hashes.every((h) => chunks.has(h))) throw e;
         const again = await this.store.putChunks(new Map(e.hashes.map((h) => [h, chunks.get(h)!])));
         put = { chunks: put.chunks + again.chunks, bytes: put.bytes + again.bytes };
       }
@@ -175,12 +210,33 @@ export class StoredWorkspace {
   }
 }
 
-/** Fetches a checkpoint's manifests and chunks, checks every hash, and rebuilds its state. */
-export async function loadState(store: Store, checkpoint: string, options: InodeFsOptions = {}): Promise<{ state: InodeFs; stats: OpenResult }> {
+/**
+ * Fetches a checkpoint's manifests and chunks, checks every hash, and rebuilds its state. With `lazy`,
+ * only the manifests: chunks are fetched through it when read, or all at once when they total at
+ * most `prefetchBytes`.
+ */
+export async function loadState(
+  store: Store,
+  checkpoint: string,
+  options: InodeFsOptions = {},
+  lazily?: { lazy: LazyChunks; prefetchBytes: number },
+): Promise<{ state: InodeFs; stats: OpenResult }> {
   const chain = await store.chain(checkpoint);
   for (const { record, manifest } of chain) {
     const actual = sha256(manifest);
     if (actual !== record.manifestHash) throw new ManifestHashMismatchError(record.id, record.manifestHash, actual);
+  }
+  if (lazily) {
+    let state: InodeFs | undefined;
+    let parentId: string | undefined;
+    for (const { record, manifest } of chain) {
+      state = InodeFs.importManifest(manifest, { ...options, parent: state, parentId, lazy: lazily.lazy });
+      parentId = record.manifestHash;
+    }
+    const refs = state!.unfetched();
+    const total = refs.reduce((n, r) => n + r.length, 0);
+    const fetched = total <= lazily.prefetchBytes ? await state!.prefetch() : { chunks: 0, bytes: 0 };
+    return { state: state!, stats: { ...fetched, manifests: chain.length, unfetched: refs.length - fetched.chunks } };
   }
   const chunks = await store.getChunks(await store.refsOf(chain.map((c) => c.record.id)));
   let bytes = 0;
@@ -192,7 +248,7 @@ export async function loadState(store: Store, checkpoint: string, options: Inode
     state = InodeFs.importManifest(manifest, { ...options, parent: state, parentId, chunk });
     parentId = record.manifestHash;
   }
-  return { state: state!, stats: { chunks: chunks.size, bytes, manifests: chain.length } };
+  return { state: state!, stats: { chunks: chunks.size, bytes, manifests: chain.length, unfetched: 0 } };
 }
 
 /** Opens a workspace from a store by id: `openFromStore(store, 'ws-1', { lease: { holder: 'worker-a' } })`. */

@@ -5,6 +5,7 @@
 
 import { createTool } from '@mastra/core/tools';
 import { resolveToolConfig, type WorkspaceToolsConfig } from '@mastra/core/workspace';
+import { ChunkNotFetchedError } from '@vws/inode-fs';
 import { createTwoFilesPatch } from 'diff';
 import { z } from 'zod';
 import type { VwsWorkspace } from './workspace.js';
@@ -37,7 +38,8 @@ export function diffSince(vws: VwsWorkspace, since: string, patch: boolean, excl
   const read = (state: typeof now, path: string) => {
     try {
       return state.readFile(path);
-    } catch {
+    } catch (e) {
+      if (e instanceof ChunkNotFetchedError) throw e; // not "binary": see diffSinceFetched
       return undefined;
     }
   };
@@ -70,6 +72,27 @@ export function diffSince(vws: VwsWorkspace, since: string, patch: boolean, excl
     excluded,
     ...(patch ? { patch: patchText } : {}),
   };
+}
+
+/**
+ * diffSince for a workspace opened lazily from a store: the changed files' chunks, on both sides,
+ * are fetched first (batched) so that their patches can be made. Costs nothing otherwise.
+ */
+export async function diffSinceFetched(vws: VwsWorkspace, since: string, patch: boolean, exclude: string[] = DEFAULT_DIFF_EXCLUDE): Promise<ReturnType<typeof diffSince>> {
+  try {
+    return diffSince(vws, since, patch, exclude);
+  } catch (e) {
+    if (!(e instanceof ChunkNotFetchedError)) throw e;
+  }
+  const before = vws.filesystem.checkpointState(since);
+  const now = vws.filesystem.engine;
+  const d = before.diff(now);
+  const files = (cs: Array<{ path: string; kind: string }>) => cs.filter((c) => c.kind === 'file').map((c) => c.path);
+  await Promise.all([
+    before.prefetch([...files(d.modified), ...files(d.deleted), ...d.renamed.filter((c) => c.kind === 'file').map((c) => c.oldPath!)]),
+    now.prefetch([...files(d.added), ...files(d.modified), ...files(d.renamed)]),
+  ]);
+  return diffSince(vws, since, patch, exclude);
 }
 
 /** 'src/a.ts' for '/src/a.ts': the path style of Mastra's tools. */
@@ -179,7 +202,7 @@ Usage:
       exclude: z.array(z.string()).optional().describe(`Path prefixes to leave out, relative to the workspace root (default: ${DEFAULT_DIFF_EXCLUDE.map(rel).join(', ')}). Example: ["dist", "node_modules"]`),
     }),
     execute: async ({ since, patch, exclude }) => {
-      const d = diffSince(vws, since, patch ?? true, (exclude ?? DEFAULT_DIFF_EXCLUDE).map((e) => `/${rel(e)}`));
+      const d = await diffSinceFetched(vws, since, patch ?? true, (exclude ?? DEFAULT_DIFF_EXCLUDE).map((e) => `/${rel(e)}`));
       return { ...d, added: d.added.map(rel), modified: d.modified.map(rel), deleted: d.deleted.map(rel), renamed: d.renamed.map((r) => ({ from: rel(r.from), to: rel(r.to) })) };
     },
   });

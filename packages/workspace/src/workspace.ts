@@ -116,6 +116,7 @@ async function importHostDir(fs: InodeFilesystem, dir: string): Promise<void> {
 
 async function exportEngine(fs: InodeFilesystem, dir: string): Promise<void> {
   const e = fs.engine;
+  await e.prefetch(); // every file is written out: a tree opened lazily from a store is fetched first
   await mkdir(dir, { recursive: true });
   const walk = async (rel: string) => {
     for (const entry of e.readdir(rel === '' ? '/' : rel, { withFileTypes: true })) {

@@ -64,7 +64,8 @@ export function registerStore(program: Command, ctx: Pick<Ctx, 'print' | 'vaultN
     .action((workspace: string, opts: { checkpoint?: string; into?: string }) =>
       withStore(async (s) => {
         const { openFromStore } = await import('@vws/store');
-        const ws = await openFromStore(s, workspace, { checkpoint: opts.checkpoint });
+        // A vault holds every byte: fetch the whole tree at open (batched), not file by file.
+        const ws = await openFromStore(s, workspace, { checkpoint: opts.checkpoint, lazy: false });
         if (!ws.head) throw new VaultError(`the store has no workspace '${workspace}'`, 3);
         const name = opts.into ?? workspace;
         Vault.checkName(name);
