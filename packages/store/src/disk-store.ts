@@ -15,13 +15,14 @@
 // heart (`…Sync`), for callers like the CLI that run one command per process; the Store interface wraps
 // them.
 
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { HeadConflictError, LeaseHeldError, LeaseLostError, MissingChunkError, NotFoundError, StoreConfigError, StoreDamagedError, StoreError } from './errors.js';
 import { sha256, sleep, verifyChunk } from './hash.js';
 import { withFileLock } from './file-lock.js';
-import { readRegular, syncDir, writeDurable } from './safe-file.js';
+import { readRegular, syncDir, syncFile, writeDurable } from './safe-file.js';
 import type { CheckpointRecord, CommitInput, GcOptions, GcResult, Lease, LeaseOptions, PutResult, Store } from './store.js';
 
 const HASH = /^[0-9a-f]{64}$/;
@@ -76,33 +77,41 @@ export class DiskStore implements Store {
   }
 
   putChunksSync(chunks: Map<string, Uint8Array>): PutResult {
-    let n = 0;
-    let bytes = 0;
-    const dirs = new Set<string>();
+    const fresh: Array<[string, Uint8Array]> = [];
     for (const [hash, data] of chunks) {
       if (!HASH.test(hash)) throw new StoreConfigError(`'${hash}' is not a chunk hash (64 hex digits)`);
-      const path = this.chunkPath(hash);
-      if (existsSync(path)) {
+      // Kept only when whole: a file cut short by a power loss before it was synced is written again.
+      const st = lstatSync(this.chunkPath(hash), { throwIfNoEntry: false });
+      if (st?.isFile() && st.size === data.length) {
         // Young again: GC's retention then spares it until the commit that references it.
         const now = new Date();
         try {
-          utimesSync(path, now, now);
+          utimesSync(this.chunkPath(hash), now, now);
         } catch {
           // taken by GC just now: the commit will say it is missing and the caller sends it again
         }
         continue;
       }
       verifyChunk(hash, data);
+      fresh.push([hash, data]);
+    }
+    // Many chunks (a first save, a large change): written plainly, then one syncfs of the whole file
+    // system (20,000 files: ~0.3 s, where one fsync each takes ~30 s). A few: one fsync each.
+    const bulk = fresh.length > 32;
+    const dirs = new Set<string>();
+    let bytes = 0;
+    for (const [hash, data] of fresh) {
       const dir = join(this.root, 'chunks', hash.slice(0, 2));
       if (!dirs.has(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-      writeDurable(path, data, { syncDir: false });
+      writeDurable(this.chunkPath(hash), data, { syncDir: false, sync: !bulk });
       dirs.add(dir);
-      n++;
       bytes += data.length;
     }
+    if (bulk && spawnSync('sync', ['-f', this.root]).status === 0) return { chunks: fresh.length, bytes };
+    if (bulk) for (const [hash] of fresh) syncFile(this.chunkPath(hash));
     for (const dir of dirs) syncDir(dir);
     if (dirs.size) syncDir(join(this.root, 'chunks'));
-    return { chunks: n, bytes };
+    return { chunks: fresh.length, bytes };
   }
 
   /** One chunk's bytes, checked against its hash. */

@@ -40,14 +40,15 @@ export function readRegular(path: string, maxBytes: number): Buffer {
 let seq = 0;
 
 /** Writes the file's new bytes durably: a temp file beside it, fsync, rename over it. */
-export function writeDurable(path: string, data: Uint8Array | string, options: { syncDir?: boolean } = {}): void {
+/** With `sync: false` the caller makes it durable later (syncFile, or one syncfs for many files). */
+export function writeDurable(path: string, data: Uint8Array | string, options: { syncDir?: boolean; sync?: boolean } = {}): void {
   const tmp = `${path}.tmp-${process.pid}-${seq++}`;
   const fd = openSync(tmp, 'wx', 0o600);
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
+    if (options.sync !== false) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     rmSync(tmp, { force: true });
@@ -61,6 +62,16 @@ export function writeDurable(path: string, data: Uint8Array | string, options: {
 /** Makes a directory's entries (a rename, a new file) durable. */
 export function syncDir(dir: string): void {
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Makes a file's bytes durable. */
+export function syncFile(path: string): void {
+  const fd = openSync(path, constants.O_RDONLY);
   try {
     fsyncSync(fd);
   } finally {
