@@ -15,7 +15,7 @@ import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readd
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InodeFs, type Quota } from '@vws/inode-fs';
-import { DiskStore, MissingChunkError, readRegular, StoreError, type CheckpointRecord } from '@vws/store';
+import { ChunkHashMismatchError, DiskStore, MissingChunkError, readRegular, StoreError, type CheckpointRecord } from '@vws/store';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
 
@@ -33,8 +33,12 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const META_MAX = 4 * 1024 * 1024;
 /** Old-format snapshot files: never read past this (a Buffer cannot hold more anyway). */
 const SNAP_MAX = 2 ** 31 - 1;
-/** Deltas are chained until they add up to the last full manifest's size (or this many): restore stays O(state). */
+/**
+ * Deltas are chained until they add up to twice the largest manifest in the chain (about the state's
+ * size: a bulk import is one big delta) plus 1 MiB, or this many: a restore reads O(state) bytes.
+ */
 const MAX_DEPTH = 256;
+const CHAIN_SLACK = 1024 * 1024;
 
 export function vwsHome(): string {
   return process.env.VWS_HOME || join(homedir(), '.vws');
@@ -86,9 +90,9 @@ interface Basis {
   head: string;
   manifestHash: string;
   depth: number;
-  /** Manifest bytes since the nearest full one, and that one's size. */
+  /** Manifest bytes of the chain (all but its full manifest), and the largest manifest in it. */
   chainBytes: number;
-  fullBytes: number;
+  largest: number;
 }
 const bases = new WeakMap<InodeFs, Basis>();
 
@@ -103,6 +107,9 @@ export function vaultStore(): DiskStore {
 /** A store error (damage, a missing chunk) as the CLI's exit 4, naming the vault. */
 function damaged(vault: string, e: unknown): never {
   if (e instanceof VaultError) throw e;
+  if (e instanceof ChunkHashMismatchError) {
+    throw new VaultError(`vault '${vault}' cannot be read: ${vaultStore().chunkPath(e.hash)}: ${e.message} (repair: restore $VWS_HOME from a backup, or remove the vault)`, 4);
+  }
   if (e instanceof StoreError || (e as Error).name === 'SnapshotError') {
     throw new VaultError(`vault '${vault}' cannot be read: ${(e as Error).message} (repair: restore $VWS_HOME from a backup, or remove the vault)`, 4);
   }
@@ -231,9 +238,9 @@ export class Vault {
       }
       // Onto the serving thread when asked (exec), as a snapshot: the thread decodes it where it serves.
       if (restore) fs = restore(fs!.snapshot(), { quota: m.quota });
-      const full = chain[0]!.record.manifestBytes;
+      const largest = Math.max(...chain.map((c) => c.record.manifestBytes));
       const last = chain.at(-1)!.record;
-      bases.set(fs!, { base: fs!.fork(), head: id, manifestHash: last.manifestHash, depth: last.depth, chainBytes: chain.slice(1).reduce((n, c) => n + c.record.manifestBytes, 0), fullBytes: full });
+      bases.set(fs!, { base: fs!.fork(), head: id, manifestHash: last.manifestHash, depth: last.depth, chainBytes: chain.slice(1).reduce((n, c) => n + c.record.manifestBytes, 0), largest });
       return fs!;
     } catch (e) {
       damaged(this.name, e);
@@ -285,7 +292,7 @@ export class Vault {
   private commitTree(workspace: string, fs: InodeFs, head: string | null, name: string | null): SaveStats {
     const store = vaultStore();
     const b = bases.get(fs);
-    const delta = b && head !== null && b.head === head && b.depth + 1 < MAX_DEPTH && b.chainBytes < b.fullBytes ? b : null;
+    const delta = b && head !== null && b.head === head && b.depth + 1 < MAX_DEPTH && b.chainBytes < 2 * b.largest + CHAIN_SLACK ? b : null;
     const { manifest, chunks } = fs.exportManifest(delta ? { since: delta.base, parentId: delta.manifestHash } : {});
     let put = store.putChunksSync(chunks);
     let record: CheckpointRecord;
@@ -315,7 +322,7 @@ export class Vault {
       manifestHash: record.manifestHash,
       depth: record.depth,
       chainBytes: delta ? delta.chainBytes + manifest.length : 0,
-      fullBytes: delta ? delta.fullBytes : manifest.length,
+      largest: delta ? Math.max(delta.largest, manifest.length) : manifest.length,
     });
     return { checkpoint: record.id, kind: delta ? 'delta' : 'full', chunks: put.chunks, chunkBytes: put.bytes, manifestBytes: manifest.length };
   }
