@@ -293,7 +293,10 @@ export class Vault {
     const store = vaultStore();
     const b = bases.get(fs);
     const delta = b && head !== null && b.head === head && b.depth + 1 < MAX_DEPTH && b.chainBytes < 2 * b.largest + CHAIN_SLACK ? b : null;
+    // Only the export and the fork run on the engine (the serving thread, when mounted): O(change).
+    const tx = performance.now();
     const { manifest, chunks } = fs.exportManifest(delta ? { since: delta.base, parentId: delta.manifestHash } : {});
+    let engineMs = performance.now() - tx;
     let put = store.putChunksSync(chunks);
     let record: CheckpointRecord;
     for (let attempt = 1; ; attempt++) {
@@ -316,15 +319,18 @@ export class Vault {
         put = { chunks: put.chunks + again.chunks, bytes: put.bytes + again.bytes };
       }
     }
+    const tf = performance.now();
+    const base = fs.fork();
+    engineMs += performance.now() - tf;
     bases.set(fs, {
-      base: fs.fork(),
+      base,
       head: record.id,
       manifestHash: record.manifestHash,
       depth: record.depth,
       chainBytes: delta ? delta.chainBytes + manifest.length : 0,
       largest: delta ? Math.max(delta.largest, manifest.length) : manifest.length,
     });
-    return { checkpoint: record.id, kind: delta ? 'delta' : 'full', chunks: put.chunks, chunkBytes: put.bytes, manifestBytes: manifest.length };
+    return { checkpoint: record.id, kind: delta ? 'delta' : 'full', chunks: put.chunks, chunkBytes: put.bytes, manifestBytes: manifest.length, engineMs };
   }
 
   /** Bytes of the saved state's manifests (old format: of state.snap); chunks are shared and not counted. */
@@ -502,6 +508,8 @@ export interface SaveStats {
   chunks: number;
   chunkBytes: number;
   manifestBytes: number;
+  /** Time the save held the engine (export and fork; on the serving thread when mounted). */
+  engineMs: number;
 }
 
 /**
