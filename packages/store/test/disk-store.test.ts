@@ -39,6 +39,30 @@ describe('DiskStore on disk', () => {
     expect((await openFromStore(new DiskStore(root), 'w')).engine.readFile('/f', 'utf8')).toBe('two');
   });
 
+  it('writers in several processes: compare-and-set loses no update', async () => {
+    const root = freshDir();
+    const seed = await openFromStore(new DiskStore(root), 'shared');
+    seed.engine.writeFile('/seed', 'x');
+    await seed.save();
+    const N = 12;
+    const runs = ['a', 'b', 'c'].map(
+      (tag) =>
+        new Promise<{ conflicts: number }>((resolve, reject) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@vws/source', join(import.meta.dirname, 'disk-contender.ts'), root, tag, String(N)], { stdio: ['ignore', 'pipe', 'pipe'] });
+          let out = '';
+          let err = '';
+          child.stdout!.on('data', (d) => (out += d));
+          child.stderr!.on('data', (d) => (err += d));
+          child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`contender ${tag} exited ${code}: ${err}`))));
+        }),
+    );
+    await Promise.all(runs);
+    const final = await openFromStore(new DiskStore(root), 'shared');
+    for (const tag of ['a', 'b', 'c']) for (let i = 0; i < N; i++) expect(final.engine.readFile(`/${tag}-${i}`, 'utf8')).toBe(`${tag} ${i}`);
+    await checkStore(new DiskStore(root));
+    expect(readdirSync(root)).not.toContain('lock');
+  }, 60_000);
+
   it('a chunk that is a symlink, a FIFO or a directory is refused as damaged, without blocking', async () => {
     for (const kind of ['symlink', 'fifo', 'dir'] as const) {
       const root = freshDir();
