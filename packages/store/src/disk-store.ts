@@ -330,13 +330,22 @@ export class DiskStore implements Store {
 
   private readLease(workspace: string): Lease | null {
     const path = join(this.wsDir(workspace), 'lease.json');
+    let text: string;
     try {
-      const l = JSON.parse(readRegular(path, MAX_META).toString('utf8'));
-      return { workspace, holder: String(l.holder), token: String(l.token), expiresAt: new Date(l.expiresAt) };
+      text = readRegular(path, MAX_META).toString('utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
     }
+    let l: { holder?: unknown; token?: unknown; expiresAt?: unknown };
+    try {
+      l = JSON.parse(text);
+    } catch {
+      throw new StoreDamagedError(path, 'is not JSON');
+    }
+    const expiresAt = new Date(String(l?.expiresAt));
+    if (typeof l?.holder !== 'string' || typeof l.token !== 'string' || Number.isNaN(expiresAt.getTime())) throw new StoreDamagedError(path, 'is not a lease record');
+    return { workspace, holder: l.holder, token: l.token, expiresAt };
   }
 
   private writeLease(lease: Lease | null, workspace: string): void {
