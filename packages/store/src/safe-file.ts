@@ -23,7 +23,8 @@ export function readRegular(path: string, maxBytes: number): Buffer {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new StoreDamagedError(path, 'is not a regular file');
     if (st.size > maxBytes) throw new StoreDamagedError(path, `holds ${st.size} bytes, more than the limit ${maxBytes}`);
-    const out = Buffer.allocUnsafe(st.size);
+    // Its own memory (not a view on a shared pool): the engine adopts chunk bytes as they are.
+    const out = Buffer.allocUnsafeSlow(st.size);
     let off = 0;
     while (off < out.length) {
       const n = readSync(fd, out, off, out.length - off, off);
