@@ -3,11 +3,12 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InodeFs } from '@vws/inode-fs';
-import { run, stopDaemons } from './helpers.js';
+import { run, start, stopDaemons } from './helpers.js';
 
 const homes: string[] = [];
 afterAll(async () => {
@@ -101,6 +102,41 @@ describe('vaults in the store', () => {
     expect(d).toEqual({ from: 'same', to: 'current', added: [], modified: [], deleted: [], renamed: [] });
     const d2 = await vws(home, ['--vault', 'big', 'diff', 'v1']);
     expect(d2.modified).toEqual(['/app/pkg1/sub1/f1.js']);
+  }, 120_000);
+
+  it("a mount's periodic save writes the change, not the vault", async () => {
+    const home = newHome();
+    await vws(home, ['vault', 'create', 'm']);
+    await vws(home, ['--vault', 'm', 'import', hostTree(2000, 10_000), '/app']);
+    const dir = mkdtempSync(join(tmpdir(), 'vws-cas-mnt-'));
+    homes.push(dir);
+    const child = start(home, ['--json', '--vault', 'm', 'mount', dir], { env: { VWS_MOUNT_SAVE_MS: '200' } });
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    try {
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d) => (out += d));
+      child.stderr!.on('data', (d) => (err += d));
+      const deadline = Date.now() + 20_000;
+      while (!out.includes('\n') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(JSON.parse(out), `vws mount needs FUSE here: ${err}`).toMatchObject({ mounted: dir, vault: 'm' });
+      const head = () => readdirSync(join(home, 'store', 'workspaces')).map((w) => readFileSync(join(home, 'store', 'workspaces', w, 'refs.json'), 'utf8')).join();
+      for (let round = 0; round < 3; round++) {
+        const before = files(home);
+        const was = head();
+        // Another process's mount: asynchronous host I/O on it is fine here.
+        await writeFile(join(dir, 'app', 'pkg1', 'sub1', 'f1.js'), `mounted write ${round}\n`);
+        const until = Date.now() + 10_000;
+        while (head() === was && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+        expect(head(), 'the periodic save moved the head').not.toBe(was);
+        expect(written(before, files(home))).toBeLessThan(64 * 1024);
+      }
+    } finally {
+      if (child.exitCode === null) await run(home, ['unmount', dir]);
+      await exited;
+    }
+    expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(` ${dir} `);
+    expect((await vws(home, ['--vault', 'm', 'cat', '/app/pkg1/sub1/f1.js'])).content).toBe('mounted write 2\n');
   }, 120_000);
 
   it('an old vault (state.snap) opens as it is and moves into the store at its first write', async () => {
