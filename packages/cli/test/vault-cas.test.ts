@@ -35,9 +35,14 @@ function files(dir: string, out = new Map<string, { size: number; mtimeMs: numbe
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) files(p, out);
-    else if (e.isFile()) {
-      const st = statSync(p);
-      out.set(p, { size: st.size, mtimeMs: st.mtimeMs, sha: createHash('sha256').update(readFileSync(p)).digest('hex') });
+    else if (e.isFile() && e.name !== 'lock' && !e.name.includes('.tmp-')) {
+      // A running mount saves meanwhile: a file may go between readdir and read.
+      try {
+        const st = statSync(p);
+        out.set(p, { size: st.size, mtimeMs: st.mtimeMs, sha: createHash('sha256').update(readFileSync(p)).digest('hex') });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
     }
   }
   return out;
