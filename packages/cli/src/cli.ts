@@ -39,12 +39,30 @@ const vaultName = () => currentVaultName(program.opts().vault);
  */
 async function withTree<T>(write: boolean | 'if-changed', fn: (fs: InodeFs, vault: Vault) => Promise<T> | T, restore?: Parameters<Vault['load']>[0]): Promise<T> {
   const vault = Vault.open(vaultName());
-  return vault.locked(async () => {
-    const fs = vault.load(restore);
-    const loaded = fs.version;
-    const result = await fn(fs, vault);
-    if (write === true || (write === 'if-changed' && fs.version !== loaded)) vault.save(fs);
-    return result;
+  return vault.locked(() => withTreeUnlocked(vault, fn, write, restore));
+}
+
+/** withTree's body, for a caller that holds the vault's lock already. */
+async function withTreeUnlocked<T>(vault: Vault, fn: (fs: InodeFs, vault: Vault) => Promise<T> | T, write: boolean | 'if-changed' = false, restore?: Parameters<Vault['load']>[0]): Promise<T> {
+  const fs = vault.load(restore);
+  const loaded = fs.version;
+  const result = await fn(fs, vault);
+  if (write === true || (write === 'if-changed' && fs.version !== loaded)) vault.save(fs);
+  return result;
+}
+
+/**
+ * Runs fn on the tree unless the two sides of a diff are the same saved state (equal checkpoint ids):
+ * then an empty diff is printed without loading anything.
+ */
+function sameStateOr(fromArg: string | undefined, to: string | undefined, fn: (fs: InodeFs, vault: Vault, from: string) => void): Promise<void> {
+  const v = Vault.open(vaultName());
+  return v.locked(async () => {
+    const from = fromArg ?? v.newestCheckpoint();
+    const a = v.checkpointId(from);
+    const b = to ? v.checkpointId(to) : v.headId();
+    if (a !== null && a === b) return void print({ from, to: to ?? 'current', added: [], modified: [], deleted: [], renamed: [] }, () => '');
+    await withTreeUnlocked(v, (fs) => fn(fs, v, from));
   });
 }
 
@@ -70,9 +88,9 @@ vault
   .command('fork <from> <to>')
   .description('a new vault with the same tree')
   .action(async (from: string, to: string) => {
+    // A new workspace on the same saved state: every chunk shared, nothing copied.
     const src = Vault.open(from);
-    const fs = await src.locked(() => src.load());
-    Vault.create(to, fs, src.meta().quota);
+    await src.locked(() => src.fork(to));
     print({ forked: from, to }, () => `forked ${from} -> ${pc.bold(to)}`);
   });
 vault
@@ -153,12 +171,14 @@ program
   );
 
 const checkpoint = program.command('checkpoint').description('save, restore, list and delete checkpoints');
-checkpoint.command('save <name>').action((name: string) =>
-  withTree(false, (fs, v) => {
-    v.saveCheckpoint(name, fs);
+// A name for the saved state: nothing loaded, nothing copied.
+checkpoint.command('save <name>').action((name: string) => {
+  const v = Vault.open(vaultName());
+  return v.locked(() => {
+    v.saveHeadCheckpoint(name);
     print({ saved: name }, () => `saved checkpoint ${pc.bold(name)}`);
-  }),
-);
+  });
+});
 checkpoint.command('restore <name>').action((name: string) =>
   withTree(true, (fs, v) => {
     fs.reset(v.loadCheckpoint(name));
@@ -183,8 +203,7 @@ program
   .description('changed files between two checkpoints, or from a checkpoint (default: the newest) to now')
   .option('--patch', 'a unified diff of the contents (as `vws patch`)')
   .action((fromArg: string | undefined, to: string | undefined, o: { patch?: boolean }) =>
-    o.patch ? patchAction({ json, print, withTree, vaultName })(fromArg, to) : withTree(false, (fs, v) => {
-      const from = fromArg ?? v.newestCheckpoint();
+    o.patch ? patchAction({ json, print, withTree, vaultName })(fromArg, to) : sameStateOr(fromArg, to, (fs, v, from) => {
       const d = v.loadCheckpoint(from).diff(to ? v.loadCheckpoint(to) : fs);
       const doc = { from, to: to ?? 'current', added: d.added.map((c) => c.path), modified: d.modified.map((c) => c.path), deleted: d.deleted.map((c) => c.path), renamed: d.renamed.map((c) => ({ from: c.oldPath, to: c.path })) };
       print(doc, () => [...doc.added.map((p) => pc.green(`A ${p}`)), ...doc.modified.map((p) => pc.yellow(`M ${p}`)), ...doc.deleted.map((p) => pc.red(`D ${p}`)), ...doc.renamed.map((r) => `R ${r.from} -> ${r.to}`)].join('\n'));

@@ -1,13 +1,23 @@
-// Vaults on disk: $VWS_HOME/vaults/<name>/ holds state.snap (the tree), checkpoints/<name>.snap and
-// meta.json. Every write is atomic (temp file, fsync, rename, fsync of the directory), so a process
-// killed at any moment leaves a vault either before or after its command, never damaged. A lock per
-// vault (proper-lockfile) makes a second process wait, then fail with a clear message.
+// Vaults on disk: $VWS_HOME/vaults/<name>/meta.json names the vault's workspace in a content-addressed
+// store shared by every vault ($VWS_HOME/store, a DiskStore): chunks by hash, checkpoint manifests, a
+// head moved by compare-and-set. A save writes the chunks the store lacks and a delta manifest (a
+// one-file change: that file's chunks and a few hundred bytes); a named checkpoint is a pointer to a
+// saved state; a fork is a new workspace whose head is the same checkpoint. Old vaults (state.snap +
+// checkpoints/*.snap) are read as they are and moved into the store at their first write.
+//
+// Every file is written atomically and durably, a head only ever points at durable data, so a process
+// killed at any moment leaves a vault before or after its command. Every file is read safely (no
+// symlink followed, nothing but regular files, bounded) and meta.json is validated: damage is exit 4
+// with a line naming the file. A lock per vault (proper-lockfile) makes a second process wait, then fail.
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InodeFs, type Quota } from '@vws/inode-fs';
+import { ChunkHashMismatchError, DiskStore, MissingChunkError, readRegular, StoreError, type CheckpointRecord } from '@vws/store';
 import lockfile from 'proper-lockfile';
+import { z } from 'zod';
 
 export class VaultError extends Error {
   constructor(
@@ -20,6 +30,15 @@ export class VaultError extends Error {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const META_MAX = 4 * 1024 * 1024;
+/** Old-format snapshot files: never read past this (a Buffer cannot hold more anyway). */
+const SNAP_MAX = 2 ** 31 - 1;
+/**
+ * Deltas are chained until they add up to twice the largest manifest in the chain (about the state's
+ * size: a bulk import is one big delta) plus 1 MiB, or this many: a restore reads O(state) bytes.
+ */
+const MAX_DEPTH = 256;
+const CHAIN_SLACK = 1024 * 1024;
 
 export function vwsHome(): string {
   return process.env.VWS_HOME || join(homedir(), '.vws');
@@ -46,13 +65,55 @@ export function atomicWrite(path: string, data: Uint8Array | string): void {
   }
 }
 
-export interface VaultMeta {
-  name: string;
-  createdAt: string;
-  updatedAt: string;
-  checkpoints: Record<string, { createdAt: string; bytes: number }>;
+const quotaSchema = z.strictObject({ bytes: z.number().int().positive().optional(), inodes: z.number().int().positive().optional() });
+const metaSchema = z.object({
+  /** 2: the vault lives in the store; absent: an old vault (state.snap), moved at its first write. */
+  format: z.literal(2).optional(),
+  name: z.string().regex(NAME),
+  /** Its workspace in the store (format 2). */
+  workspace: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  checkpoints: z.record(
+    z.string().regex(NAME, 'a checkpoint name must be letters, digits, . _ - (no path)'),
+    z.object({ createdAt: z.string(), bytes: z.number().int().nonnegative(), id: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).optional() }),
+  ),
   /** Limits the tree is loaded with (the engine's defaults where absent): writes past them fail with ENOSPC. */
-  quota?: Partial<Quota>;
+  quota: quotaSchema.optional(),
+});
+
+export type VaultMeta = z.infer<typeof metaSchema>;
+
+/** What a loaded or saved tree was based on: the delta of its next save is taken against `base`. */
+interface Basis {
+  base: InodeFs;
+  head: string;
+  manifestHash: string;
+  depth: number;
+  /** Manifest bytes of the chain (all but its full manifest), and the largest manifest in it. */
+  chainBytes: number;
+  largest: number;
+}
+const bases = new WeakMap<InodeFs, Basis>();
+
+let sharedStore: { root: string; store: DiskStore } | null = null;
+/** The store every vault of $VWS_HOME keeps its data in. */
+export function vaultStore(): DiskStore {
+  const root = join(vwsHome(), 'store');
+  if (sharedStore?.root !== root) sharedStore = { root, store: new DiskStore(root) };
+  return sharedStore.store;
+}
+
+/** A store error (damage, a missing chunk) as the CLI's exit 4, naming the vault. */
+function damaged(vault: string, e: unknown): never {
+  if (e instanceof VaultError) throw e;
+  if (e instanceof ChunkHashMismatchError) {
+    throw new VaultError(`vault '${vault}' cannot be read: ${vaultStore().chunkPath(e.hash)}: ${e.message} (repair: restore $VWS_HOME from a backup, or remove the vault)`, 4);
+  }
+  if (e instanceof StoreError || (e as Error).name === 'SnapshotError') {
+    throw new VaultError(`vault '${vault}' cannot be read: ${(e as Error).message} (repair: restore $VWS_HOME from a backup, or remove the vault)`, 4);
+  }
+  throw e;
 }
 
 export class Vault {
@@ -77,63 +138,260 @@ export class Vault {
   static open(name: string): Vault {
     Vault.checkName(name);
     const dir = join(Vault.root(), name);
-    if (!existsSync(join(dir, 'meta.json'))) throw new VaultError(`no vault named '${name}' (vaults: ${Vault.list().join(', ') || 'none'}; create one with: vws vault create ${name})`, 3);
+    if (!lstatSync(join(dir, 'meta.json'), { throwIfNoEntry: false })) throw new VaultError(`no vault named '${name}' (vaults: ${Vault.list().join(', ') || 'none'}; create one with: vws vault create ${name})`, 3);
     return new Vault(name, dir);
   }
 
+  /** A new vault holding `fs` (empty by default). Refuses a directory that already holds anything. */
   static create(name: string, fs = new InodeFs(), quota?: Partial<Quota>): Vault {
-    Vault.checkName(name);
-    const dir = join(Vault.root(), name);
-    if (existsSync(join(dir, 'meta.json'))) throw new VaultError(`a vault named '${name}' exists already`);
-    mkdirSync(join(dir, 'checkpoints'), { recursive: true, mode: 0o700 });
-    const v = new Vault(name, dir);
+    const v = Vault.prepare(name);
+    const workspace = randomUUID();
+    try {
+      v.commitTree(workspace, fs, null, null);
+    } catch (e) {
+      damaged(name, e);
+    }
     const now = new Date().toISOString();
-    atomicWrite(join(dir, 'state.snap'), fs.snapshot());
     // meta.json last: a vault without it does not exist (a crash mid-create leaves nothing visible).
-    atomicWrite(join(dir, 'meta.json'), JSON.stringify({ name, createdAt: now, updatedAt: now, checkpoints: {}, ...(quota ? { quota } : {}) } satisfies VaultMeta, null, 2));
+    v.writeMeta({ format: 2, name, workspace, createdAt: now, updatedAt: now, checkpoints: {}, ...(quota ? { quota } : {}) });
     return v;
   }
 
+  private static prepare(name: string): Vault {
+    Vault.checkName(name);
+    const dir = join(Vault.root(), name);
+    if (existsSync(join(dir, 'meta.json'))) throw new VaultError(`a vault named '${name}' exists already`);
+    const st = lstatSync(dir, { throwIfNoEntry: false });
+    if (st && (!st.isDirectory() || readdirSync(dir).length > 0)) {
+      throw new VaultError(`${dir} exists and holds data but no meta.json (a damaged vault?): move it away or restore its meta.json; nothing was changed`, 4);
+    }
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return new Vault(name, dir);
+  }
+
+  private get metaPath(): string {
+    return join(this.dir, 'meta.json');
+  }
+
   meta(): VaultMeta {
-    return JSON.parse(readFileSync(join(this.dir, 'meta.json'), 'utf8')) as VaultMeta;
+    const path = this.metaPath;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readRegular(path, META_MAX).toString('utf8'));
+    } catch (e) {
+      const why = e instanceof SyntaxError ? 'is not JSON' : (e as Error).message.replace(`${path}: `, '');
+      throw new VaultError(`${path}: ${why} (repair: restore it from a backup, or remove the vault directory)`, 4);
+    }
+    const r = metaSchema.safeParse(parsed);
+    if (!r.success) {
+      const issue = r.error.issues[0]!;
+      throw new VaultError(`${path}: ${issue.path.join('.') || '(top)'}: ${issue.message} (repair: fix or restore the file, or remove the vault directory)`, 4);
+    }
+    if (r.data.format === 2 && !r.data.workspace) throw new VaultError(`${path}: workspace: missing (repair: restore the file from a backup)`, 4);
+    return r.data;
   }
 
   private writeMeta(m: VaultMeta): void {
-    atomicWrite(join(this.dir, 'meta.json'), JSON.stringify(m, null, 2));
+    atomicWrite(this.metaPath, JSON.stringify(m, null, 2));
   }
 
-  /** The tree; `restore` decodes it (for exec: @vws/fuse's restoreForMount, on the serving thread). */
-  load(restore: (bytes: Uint8Array, options: { quota?: Partial<Quota> }) => InodeFs = (b, o) => InodeFs.restore(b, o)): InodeFs {
+  private isOld(m = this.meta()): boolean {
+    return m.format !== 2;
+  }
+
+  private ws(m = this.meta()): string {
+    return m.workspace!;
+  }
+
+  /** The tree; `restore` decodes it (for exec: @vws/fuse's restoreForMount, onto the serving thread). */
+  load(restore?: (bytes: Uint8Array, options: { quota?: Partial<Quota> }) => InodeFs): InodeFs {
+    const m = this.meta();
+    if (this.isOld(m)) return this.readSnap(join(this.dir, 'state.snap'), m, restore);
+    const head = vaultStore().headId(this.ws(m));
+    if (!head) throw new VaultError(`vault '${this.name}': its workspace in ${vaultStore().root} has no head (repair: restore $VWS_HOME from a backup)`, 4);
+    return this.loadId(head, m, restore);
+  }
+
+  private readSnap(path: string, m: VaultMeta, restore = (b: Uint8Array, o: { quota?: Partial<Quota> }) => InodeFs.restore(b, o)): InodeFs {
     try {
-      return restore(readFileSync(join(this.dir, 'state.snap')), { quota: this.meta().quota });
+      return restore(readRegular(path, SNAP_MAX), { quota: m.quota });
     } catch (e) {
       throw new VaultError(`vault '${this.name}' cannot be read: ${(e as Error).message}`, 4);
     }
   }
 
+  /** A saved state by checkpoint id, tracked so that its next save is a delta. */
+  private loadId(id: string, m: VaultMeta, restore?: (bytes: Uint8Array, options: { quota?: Partial<Quota> }) => InodeFs): InodeFs {
+    const store = vaultStore();
+    try {
+      const chain = store.chainSync(id);
+      for (const { record, manifest } of chain) {
+        const actual = createHash('sha256').update(manifest).digest('hex');
+        if (actual !== record.manifestHash) throw new VaultError(`vault '${this.name}' cannot be read: ${store.root}/checkpoints/${record.id}.manifest is damaged (sha256 ${actual}, recorded ${record.manifestHash})`, 4);
+      }
+      const chunk = (hash: string): Uint8Array => store.getChunkSync(hash);
+      let fs: InodeFs | undefined;
+      let parentId: string | undefined;
+      for (const { record, manifest } of chain) {
+        fs = InodeFs.importManifest(manifest, { quota: m.quota, parent: fs, parentId, chunk });
+        parentId = record.manifestHash;
+      }
+      // Onto the serving thread when asked (exec), as a snapshot: the thread decodes it where it serves.
+      if (restore) fs = restore(fs!.snapshot(), { quota: m.quota });
+      const largest = Math.max(...chain.map((c) => c.record.manifestBytes));
+      const last = chain.at(-1)!.record;
+      bases.set(fs!, { base: fs!.fork(), head: id, manifestHash: last.manifestHash, depth: last.depth, chainBytes: chain.slice(1).reduce((n, c) => n + c.record.manifestBytes, 0), largest });
+      return fs!;
+    } catch (e) {
+      damaged(this.name, e);
+    }
+  }
+
   /**
-   * Names the tree file's current version: every save writes a new file (a new inode, created while
-   * the old one still exists) and renames it over, so a tree saved by anyone else changes this.
-   * With the quota it is loaded with. The exec daemon keeps a loaded tree only while it matches.
+   * Names the vault's current state: its head checkpoint's id (and the quota it is loaded with). A
+   * save by anyone moves the head, so this changes; reading it is one small file.
    */
   stateId(): string {
-    const st = statSync(join(this.dir, 'state.snap'), { bigint: true });
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${JSON.stringify(this.meta().quota ?? {})}`;
+    const m = this.meta();
+    if (this.isOld(m)) {
+      const st = statSync(join(this.dir, 'state.snap'), { bigint: true });
+      return `snap:${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${JSON.stringify(m.quota ?? {})}`;
+    }
+    return `${vaultStore().headId(this.ws(m))}:${JSON.stringify(m.quota ?? {})}`;
   }
 
-  save(fs: InodeFs): void {
-    atomicWrite(join(this.dir, 'state.snap'), fs.snapshot());
+  /**
+   * The tree was mounted (moved onto the serving thread) after it was loaded: its next delta is taken
+   * against a base over there, where the tree now lives.
+   */
+  adopted(fs: InodeFs): void {
+    const b = bases.get(fs);
+    if (b) bases.set(fs, { ...b, base: fs.fork() });
+  }
+
+  /** Saves the tree as the vault's new head: the chunks the store lacks and, mostly, a delta manifest. */
+  save(fs: InodeFs): SaveStats {
+    this.migrate();
     const m = this.meta();
+    const head = vaultStore().headId(this.ws(m));
+    let stats: SaveStats;
+    try {
+      stats = this.commitTree(this.ws(m), fs, head, null);
+    } catch (e) {
+      damaged(this.name, e);
+    }
     m.updatedAt = new Date().toISOString();
     this.writeMeta(m);
+    return stats;
   }
 
+  /**
+   * Exports `fs` (a delta against what it was loaded or last saved as, when that is `head`), writes
+   * the chunks the store lacks, and moves the head from `head` (compare-and-set).
+   */
+  private commitTree(workspace: string, fs: InodeFs, head: string | null, name: string | null): SaveStats {
+    const store = vaultStore();
+    const b = bases.get(fs);
+    const delta = b && head !== null && b.head === head && b.depth + 1 < MAX_DEPTH && b.chainBytes < 2 * b.largest + CHAIN_SLACK ? b : null;
+    // Only the export and the fork run on the engine (the serving thread, when mounted): O(change).
+    const tx = performance.now();
+    const { manifest, chunks } = fs.exportManifest(delta ? { since: delta.base, parentId: delta.manifestHash } : {});
+    let engineMs = performance.now() - tx;
+    let put = store.putChunksSync(chunks);
+    let record: CheckpointRecord;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        record = store.commitSync({
+          workspace,
+          id: randomUUID(),
+          parent: delta ? delta.head : null,
+          depth: delta ? delta.depth + 1 : 0,
+          manifest,
+          refs: [...chunks.keys()],
+          expectedHead: head,
+          ...(name ? { name } : {}),
+        });
+        break;
+      } catch (e) {
+        // A GC between our upload and our commit took a chunk we found already there: send it again.
+        if (!(e instanceof MissingChunkError) || attempt >= 10) throw e;
+        const again = store.putChunksSync(new Map(e.hashes.map((h) => [h, chunks.get(h)!])));
+        put = { chunks: put.chunks + again.chunks, bytes: put.bytes + again.bytes };
+      }
+    }
+    const tf = performance.now();
+    const base = fs.fork();
+    engineMs += performance.now() - tf;
+    bases.set(fs, {
+      base,
+      head: record.id,
+      manifestHash: record.manifestHash,
+      depth: record.depth,
+      chainBytes: delta ? delta.chainBytes + manifest.length : 0,
+      largest: delta ? Math.max(delta.largest, manifest.length) : manifest.length,
+    });
+    return { checkpoint: record.id, kind: delta ? 'delta' : 'full', chunks: put.chunks, chunkBytes: put.bytes, manifestBytes: manifest.length, engineMs };
+  }
+
+  /** Bytes of the saved state's manifests (old format: of state.snap); chunks are shared and not counted. */
+  savedBytes(): number {
+    const m = this.meta();
+    if (this.isOld(m)) return statSync(join(this.dir, 'state.snap')).size;
+    const head = vaultStore().headId(this.ws(m));
+    return head ? vaultStore().chainSync(head).reduce((n, c) => n + c.record.manifestBytes, 0) : 0;
+  }
+
+  /** The head checkpoint's id (null for an old-format vault). */
+  headId(): string | null {
+    const m = this.meta();
+    return this.isOld(m) ? null : vaultStore().headId(this.ws(m));
+  }
+
+  /** A named checkpoint's id (null for an old-format vault); exit 3 if there is none of that name. */
+  checkpointId(name: string): string | null {
+    const m = this.meta();
+    if (!m.checkpoints[name]) throw this.noCheckpoint(name, m);
+    return m.checkpoints[name]!.id ?? null;
+  }
+
+  private noCheckpoint(name: string, m: VaultMeta): VaultError {
+    return new VaultError(`vault '${this.name}' has no checkpoint '${name}' (have: ${Object.keys(m.checkpoints).join(', ') || 'none'})`, 3);
+  }
+
+  /** Names the vault's current saved state (no copy): `vws checkpoint save`. */
+  saveHeadCheckpoint(name: string): void {
+    Vault.checkName(name);
+    this.migrate();
+    const m = this.meta();
+    const id = vaultStore().headId(this.ws(m));
+    if (!id) throw new VaultError(`vault '${this.name}' has no saved state (repair: restore $VWS_HOME from a backup)`, 4);
+    this.nameCheckpoint(name, id, m);
+  }
+
+  /** Names the state `fs` is in: a pointer to the head when fs is what was last loaded or saved, else saved first. */
   saveCheckpoint(name: string, fs: InodeFs): void {
     Vault.checkName(name);
-    const bytes = fs.snapshot();
-    atomicWrite(join(this.dir, 'checkpoints', `${name}.snap`), bytes);
-    const m = this.meta();
-    m.checkpoints[name] = { createdAt: new Date().toISOString(), bytes: bytes.length };
+    this.migrate();
+    let m = this.meta();
+    const head = vaultStore().headId(this.ws(m));
+    const b = bases.get(fs);
+    let id = head;
+    if (!b || b.head !== head || fs.fingerprint() !== b.base.fingerprint()) {
+      id = this.save(fs).checkpoint;
+      m = this.meta();
+    }
+    this.nameCheckpoint(name, id!, m);
+  }
+
+  private nameCheckpoint(name: string, id: string, m: VaultMeta): void {
+    const store = vaultStore();
+    try {
+      // In the store first (it keeps the state from GC), then in meta.json (where it becomes visible).
+      store.setNameSync(this.ws(m), name, id);
+      m.checkpoints[name] = { createdAt: new Date().toISOString(), bytes: store.checkpointSync(this.ws(m), id).manifestBytes, id };
+    } catch (e) {
+      damaged(this.name, e);
+    }
     this.writeMeta(m);
   }
 
@@ -146,9 +404,15 @@ export class Vault {
 
   loadCheckpoint(name: string): InodeFs {
     Vault.checkName(name);
-    const path = join(this.dir, 'checkpoints', `${name}.snap`);
-    if (!this.meta().checkpoints[name] || !existsSync(path)) throw new VaultError(`vault '${this.name}' has no checkpoint '${name}' (have: ${Object.keys(this.meta().checkpoints).join(', ') || 'none'})`, 3);
-    return InodeFs.restore(readFileSync(path), { quota: this.meta().quota });
+    const m = this.meta();
+    const c = m.checkpoints[name];
+    if (!c) throw this.noCheckpoint(name, m);
+    if (this.isOld(m)) {
+      const path = join(this.dir, 'checkpoints', `${name}.snap`);
+      if (!existsSync(path)) throw this.noCheckpoint(name, m);
+      return this.readSnap(path, m);
+    }
+    return this.loadId(c.id!, m);
   }
 
   /** Sets the limits later loads use (under the vault's lock, like every write). */
@@ -159,17 +423,64 @@ export class Vault {
   }
 
   deleteCheckpoint(name: string): void {
+    this.migrate();
     const m = this.meta();
     if (!m.checkpoints[name]) throw new VaultError(`vault '${this.name}' has no checkpoint '${name}'`, 3);
     delete m.checkpoints[name];
     this.writeMeta(m);
-    rmSync(join(this.dir, 'checkpoints', `${name}.snap`), { force: true });
+    vaultStore().setNameSync(this.ws(m), name, null);
+  }
+
+  /** A new vault `to` with this vault's saved state and quota: shares every chunk (nothing copied). */
+  fork(to: string): Vault {
+    this.migrate();
+    const m = this.meta();
+    const head = vaultStore().headId(this.ws(m));
+    if (!head) throw new VaultError(`vault '${this.name}' has no saved state to fork`, 4);
+    const v = Vault.prepare(to);
+    const workspace = randomUUID();
+    vaultStore().forkSync(head, workspace);
+    const now = new Date().toISOString();
+    v.writeMeta({ format: 2, name: to, workspace, createdAt: now, updatedAt: now, checkpoints: {}, ...(m.quota ? { quota: m.quota } : {}) });
+    return v;
   }
 
   remove(): void {
+    const m = this.meta();
     // meta.json first: from then on the vault does not exist, whatever else a crash leaves.
-    rmSync(join(this.dir, 'meta.json'), { force: true });
+    rmSync(this.metaPath, { force: true });
+    if (!this.isOld(m)) vaultStore().dropWorkspaceSync(this.ws(m));
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * An old vault (state.snap, checkpoints/*.snap) moves into the store: each checkpoint, then the
+   * tree as the head, then meta.json says format 2 (the switch), then the old files go. Killed midway,
+   * the vault is still the old one and the next write starts over.
+   */
+  private migrate(): void {
+    const m = this.meta();
+    if (!this.isOld(m)) return;
+    const store = vaultStore();
+    // Named by the vault's identity, so a migration cut short is replaced, not left behind.
+    const workspace = createHash('sha256').update(`${this.dir}\0${m.createdAt}`).digest('hex').slice(0, 32);
+    store.dropWorkspaceSync(workspace);
+    let head: string | null = null;
+    const checkpoints: VaultMeta['checkpoints'] = {};
+    try {
+      for (const [name, c] of Object.entries(m.checkpoints)) {
+        const path = join(this.dir, 'checkpoints', `${name}.snap`);
+        if (!existsSync(path)) continue;
+        head = this.commitTree(workspace, this.readSnap(path, m), head, name).checkpoint;
+        checkpoints[name] = { ...c, id: head };
+      }
+      this.commitTree(workspace, this.readSnap(join(this.dir, 'state.snap'), m), head, null);
+    } catch (e) {
+      damaged(this.name, e);
+    }
+    this.writeMeta({ ...m, format: 2, workspace, checkpoints });
+    rmSync(join(this.dir, 'state.snap'), { force: true });
+    rmSync(join(this.dir, 'checkpoints'), { recursive: true, force: true });
   }
 
   /** Runs fn holding this vault's lock; a second process waits up to waitMs, then fails clearly. */
@@ -190,12 +501,48 @@ export class Vault {
   }
 }
 
+export interface SaveStats {
+  checkpoint: string;
+  kind: 'full' | 'delta';
+  /** Chunks written (those the store lacked) and their bytes. */
+  chunks: number;
+  chunkBytes: number;
+  manifestBytes: number;
+  /** Time the save held the engine (export and fork; on the serving thread when mounted). */
+  engineMs: number;
+}
+
+/**
+ * Drops store data no vault reaches: workspaces of vaults that are gone (older than retainMs, so a
+ * vault being created is spared), then unreferenced checkpoints and chunks. Run under no vault lock:
+ * the store's own lock makes it safe beside saves.
+ */
+export function gcVaults(retainMs: number): { checkpoints: number; chunks: number; bytes: number; workspaces: number } {
+  const store = vaultStore();
+  const live = new Set<string>();
+  for (const name of Vault.list()) {
+    const m = Vault.open(name).meta();
+    if (m.workspace) live.add(m.workspace);
+  }
+  let workspaces = 0;
+  const wsRoot = join(store.root, 'workspaces');
+  for (const ws of store.workspacesSync()) {
+    if (live.has(ws)) continue;
+    const st = lstatSync(join(wsRoot, Buffer.from(ws).toString('base64url'), 'refs.json'), { throwIfNoEntry: false });
+    if (st && st.mtimeMs < Date.now() - Math.max(retainMs, 60_000)) {
+      store.dropWorkspaceSync(ws);
+      workspaces++;
+    }
+  }
+  return { ...store.gcSync({ retainMs }), workspaces };
+}
+
 /** The vault commands act on: --vault, else $VWS_VAULT, else the one `vws vault use` chose. */
 export function currentVaultName(flag?: string): string {
   if (flag) return flag;
   if (process.env.VWS_VAULT) return process.env.VWS_VAULT;
   const file = join(vwsHome(), 'current');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  if (existsSync(file)) return readRegular(file, 4096).toString('utf8').trim();
   throw new VaultError('no vault selected: pass --vault NAME, or run: vws vault use NAME', 2);
 }
 

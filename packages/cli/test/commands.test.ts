@@ -1,6 +1,7 @@
 // The real `vws` binary for the commands beyond the core set: tree, find, grep, cp, mv, import/export
 // (directory and tar), patch, log, quota, gc, shell, mount/unmount — output, --json and exit codes.
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -159,14 +160,21 @@ describe('vws history and maintenance', () => {
     expect(q.bytes.limit).toBeGreaterThan(q.bytes.used);
     expect(q.inodes.limit).toBeGreaterThan(q.inodes.used);
 
-    // Garbage a crash can leave: a temp file of a dead writer and a checkpoint no manifest names.
+    // Garbage a crash can leave: a temp file of a dead writer, and a chunk in the store nothing references.
     const dir = join(home, 'vaults', 'x');
-    writeFileSync(join(dir, 'state.snap.tmp-999999'), 'half written');
-    writeFileSync(join(dir, 'checkpoints', 'orphan.snap'), 'x'.repeat(1000));
+    writeFileSync(join(dir, 'meta.json.tmp-999999'), 'half written');
+    const orphan = 'x'.repeat(1000);
+    const hash = createHash('sha256').update(orphan).digest('hex');
+    const chunk = join(home, 'store', 'chunks', hash.slice(0, 2), hash);
+    mkdirSync(join(chunk, '..'), { recursive: true });
+    writeFileSync(chunk, orphan);
     const gc = await j(['gc']);
-    expect(gc.removed.sort()).toEqual(['checkpoints/orphan.snap', 'state.snap.tmp-999999']);
+    expect(gc.removed).toEqual(['meta.json.tmp-999999']);
+    expect(gc.store.chunks).toBeGreaterThanOrEqual(1);
     expect(gc.reclaimed).toBeGreaterThanOrEqual(1000);
-    expect(existsSync(join(dir, 'state.snap.tmp-999999'))).toBe(false);
+    expect(existsSync(join(dir, 'meta.json.tmp-999999'))).toBe(false);
+    expect(existsSync(chunk)).toBe(false);
+    expect((await j(['diff', 'before'])).modified).toEqual(['/proj/README', '/proj/README.hard']);
     expect((await j(['cat', '/proj/README'])).content).toBe('changed\n');
     expect((await fails(['patch', 'nope'], 3)).message).toMatch(/no checkpoint 'nope'/);
   });

@@ -65,3 +65,10 @@ export class StoreUnavailableError extends StoreError {}
 
 /** Bad configuration (a malformed connection string, an invalid option). */
 export class StoreConfigError extends StoreError {}
+
+/** A file of an on-disk store is damaged, of the wrong kind (symlink, FIFO, directory) or too large. */
+export class StoreDamagedError extends StoreError {
+  constructor(readonly path: string, readonly why: string) {
+    super(`${path}: ${why}`);
+  }
+}

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { InodeFs } from '@vws/inode-fs';
-import { atomicWrite, Vault, VaultError, vwsHome } from '../vault-store.js';
+import { atomicWrite, gcVaults, Vault, VaultError, vaultStore, vwsHome } from '../vault-store.js';
 import { progress } from '../progress.js';
 import { copyWithin, countHost, exportHost, importHost, joinVault, walk } from '../tree-io.js';
 import { processAlive } from '../process-alive.js';
@@ -214,7 +214,7 @@ export function registerExtra(program: Command, ctx: Ctx): void {
           .map(([name, c]) => ({ name, createdAt: c.createdAt, bytes: c.bytes }))
           .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
         const u = fs.usage();
-        const current = { updatedAt: v.meta().updatedAt, bytes: statSync(join(v.dir, 'state.snap')).size, files: u.inodes, contentBytes: u.bytes };
+        const current = { updatedAt: v.meta().updatedAt, bytes: v.savedBytes(), files: u.inodes, contentBytes: u.bytes };
         print({ vault: v.name, checkpoints, current }, () =>
           [...checkpoints.map((c) => `${pc.yellow(c.name)}\t${c.createdAt}\t${c.bytes} bytes`), `${pc.bold('current')}\t${current.updatedAt}\t${current.bytes} bytes`].join('\n'),
         );
@@ -244,33 +244,37 @@ export function registerExtra(program: Command, ctx: Ctx): void {
 
   program
     .command('gc')
-    .description('drop unreferenced data: rewrite the state compactly, remove orphan checkpoint and temp files')
-    .action(() =>
-      withTree(false, (fs, v) => {
-        const before = dirBytes(v.dir);
-        const known = new Set(Object.keys(v.meta().checkpoints).map((n) => `${n}.snap`));
+    .description('drop data nothing reaches: store chunks and checkpoints of no vault, checkpoint or fork; files of dead writers')
+    .option('--retain <ms>', 'spare unreferenced data younger than this (default 0: a command saving now is protected by the store lock)', (x) => Number(x))
+    .action((o: { retain?: number }) => {
+      const v = Vault.open(ctx.vaultName());
+      return v.locked(() => {
+        const before = dirBytes(v.dir) + dirBytes(vaultStore().root);
         const removed: string[] = [];
-        // Temp files of writers that died (kill -9 between write and rename), and checkpoint files
-        // whose meta entry was dropped: neither is reachable, so both are garbage.
+        // Temp files of writers that died (kill -9 between write and rename), and old-format
+        // checkpoint files no meta entry names: neither is reachable, so both are garbage.
         for (const f of readdirSync(v.dir)) if (/\.tmp-\d+$/.test(f)) (unlinkSync(join(v.dir, f)), removed.push(f));
-        for (const f of readdirSync(join(v.dir, 'checkpoints'))) if (!known.has(f)) (unlinkSync(join(v.dir, 'checkpoints', f)), removed.push(`checkpoints/${f}`));
-        // A fresh full snapshot holds only the chunks the tree still references.
-        atomicWrite(join(v.dir, 'state.snap'), fs.snapshot());
-        const after = dirBytes(v.dir);
-        print({ vault: v.name, removed, bytesBefore: before, bytesAfter: after, reclaimed: Math.max(0, before - after) }, () => `gc: ${removed.length} files removed, ${before - after} bytes reclaimed`);
-      }),
-    );
+        const known = new Set(Object.keys(v.meta().checkpoints).map((n) => `${n}.snap`));
+        const old = join(v.dir, 'checkpoints');
+        if (existsSync(old)) for (const f of readdirSync(old)) if (v.headId() !== null || !known.has(f)) (unlinkSync(join(old, f)), removed.push(`checkpoints/${f}`));
+        const store = gcVaults(o.retain ?? 0);
+        const after = dirBytes(v.dir) + dirBytes(vaultStore().root);
+        const doc = { vault: v.name, removed, store, bytesBefore: before, bytesAfter: after, reclaimed: Math.max(0, before - after) };
+        print(doc, () => `gc: ${removed.length} files removed, ${store.chunks} chunks and ${store.checkpoints} checkpoints dropped, ${doc.reclaimed} bytes reclaimed`);
+      });
+    });
 
   program
     .command('shell')
     .description('an interactive shell inside the vault (FUSE-mounted; your real terminal), persisted on exit')
     .action(async () => {
-      const code = await withTree(true, async (fs) => {
+      const code = await withTree(true, async (fs, v) => {
         const { mount } = await import('@vws/fuse');
         // Our own handlers: Ctrl-C belongs to the shell, and the FUSE layer must not kill us before we save.
         const ignore = () => {};
         for (const s of ['SIGINT', 'SIGQUIT'] as const) process.on(s, ignore);
         const m = await mount(fs);
+        v.adopted(fs);
         try {
           const sh = process.env.SHELL && existsSync(process.env.SHELL) ? process.env.SHELL : 'bash';
           // cwd outside the mount, then cd: this process serves the mount and must not block on it.
@@ -296,6 +300,7 @@ export function registerExtra(program: Command, ctx: Ctx): void {
         const stopped = new Promise<void>((r) => (stop = r));
         for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, stop);
         const m = await mount(fs, path);
+        v.adopted(fs); // the tree now lives on the serving thread: later saves take their deltas there
         const record = join(mountsDir(), `${v.name}.json`);
         const { mkdirSync } = await import('node:fs');
         mkdirSync(mountsDir(), { recursive: true });
