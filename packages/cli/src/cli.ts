@@ -243,8 +243,9 @@ registerStore(program, { print, vaultName });
 
 program
   .command('doctor')
-  .description('check FUSE, bubblewrap, Node and stale mounts')
-  .action(async () => {
+  .description('check FUSE, bubblewrap, Node, stale mounts, exec daemons and the vault\'s usage counters')
+  .option('--repair', 'set a vault usage that differs from what its tree holds to the recount (saved)')
+  .action(async (o: { repair?: boolean }) => {
     const { fuseMounts, fuseProblem } = await import('@vws/fuse');
     const problem = fuseProblem();
     const bwrap = spawnSync('bwrap', ['--version'], { encoding: 'utf8' });
@@ -256,10 +257,41 @@ program
       { check: 'mounts', ok: true, detail: `${fuseMounts().length} vws FUSE mounts (clear stale ones with fusermount -uz PATH)` },
       { check: 'daemon', ok: true, detail: await daemonSummary() },
       { check: 'wakeups', ok: true, detail: wakeupAdvice() },
+      ...(await usageCheck(Boolean(o.repair))),
     ];
     print({ ok: checks.every((c) => c.ok), checks }, () => checks.map((c) => `${c.ok ? pc.green('ok ') : pc.red('!! ')} ${c.check}: ${c.detail}`).join('\n'));
     if (!checks.every((c) => c.ok)) process.exitCode = 1;
   });
+
+/**
+ * The selected vault's usage counters (what quotas and `vws stats` use) against a recount of its tree;
+ * none when no vault is selected. With repair, a mismatch is set right and saved.
+ */
+async function usageCheck(repair: boolean): Promise<Array<{ check: string; ok: boolean; detail: string }>> {
+  let name: string;
+  try {
+    name = vaultName();
+  } catch {
+    return [];
+  }
+  try {
+    return [
+      await withTree(false, (fs, v) => {
+        const recorded = fs.usage();
+        const counted = fs.countUsage();
+        const same = recorded.bytes === counted.bytes && recorded.inodes === counted.inodes;
+        const what = `recorded ${recorded.inodes} inodes, ${recorded.bytes} bytes; the tree holds ${counted.inodes} inodes, ${counted.bytes} bytes`;
+        if (same) return { check: 'usage', ok: true, detail: `vault '${name}': ${counted.inodes} inodes, ${counted.bytes} bytes, as the tree holds` };
+        if (!repair) return { check: 'usage', ok: false, detail: `vault '${name}': ${what} (vws doctor --repair or vws gc sets it right)` };
+        fs.repairUsage();
+        v.save(fs);
+        return { check: 'usage', ok: true, detail: `vault '${name}': repaired (${what})` };
+      }),
+    ];
+  } catch (e) {
+    return [{ check: 'usage', ok: false, detail: `vault '${name}': ${(e as Error).message}` }];
+  }
+}
 
 /**
  * Advice only: in a VM guest whose idle vCPUs halt at once (cpuidle-haltpoll with polling off), every

@@ -254,10 +254,14 @@ export function registerExtra(program: Command, ctx: Ctx): void {
         // whose meta entry was dropped: neither is reachable, so both are garbage.
         for (const f of readdirSync(v.dir)) if (/\.tmp-\d+$/.test(f)) (unlinkSync(join(v.dir, f)), removed.push(f));
         for (const f of readdirSync(join(v.dir, 'checkpoints'))) if (!known.has(f)) (unlinkSync(join(v.dir, 'checkpoints', f)), removed.push(`checkpoints/${f}`));
+        // Usage counters that drifted from the tree (vaults saved by an exec daemon before that leak
+        // was fixed) are set to the recount.
+        const usage = fs.repairUsage();
         // A fresh full snapshot holds only the chunks the tree still references.
         atomicWrite(join(v.dir, 'state.snap'), fs.snapshot());
         const after = dirBytes(v.dir);
-        print({ vault: v.name, removed, bytesBefore: before, bytesAfter: after, reclaimed: Math.max(0, before - after) }, () => `gc: ${removed.length} files removed, ${before - after} bytes reclaimed`);
+        const repaired = usage.before.bytes !== usage.after.bytes || usage.before.inodes !== usage.after.inodes;
+        print({ vault: v.name, removed, bytesBefore: before, bytesAfter: after, reclaimed: Math.max(0, before - after), usage: { ...usage.after, repaired } }, () => `gc: ${removed.length} files removed, ${before - after} bytes reclaimed${repaired ? `; usage set to what the tree holds: ${usage.after.inodes} inodes, ${usage.after.bytes} bytes (was ${usage.before.inodes}, ${usage.before.bytes})` : ''}`);
       }),
     );
 
