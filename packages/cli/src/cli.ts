@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import type { InodeFs } from '@vws/inode-fs';
-import { currentVaultName, useVault, Vault } from './vault-store.js';
+import { currentVaultName, useVault, Vault, VaultError } from './vault-store.js';
+import { clientSettings, parseEnvAssignments } from './exec-env.js';
 import { patchAction, registerExtra } from './commands/extra.js';
 import { daemonSummary, registerDaemon } from './commands/daemon.js';
 import { registerStore } from './commands/store.js';
@@ -195,13 +196,24 @@ program
   .description('run a command inside the vault (FUSE-mounted, under a PTY), persist the result, list changed files')
   .argument('<command...>', 'the command and its arguments (after --)')
   .option('--no-daemon', 'run in this process, not through the exec daemon (as VWS_DAEMON=0)')
+  .option('--cwd <dir>', 'the working directory, a directory in the vault (default: its root)')
+  .option('--env <name=value>', 'set a variable for the command (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--keep-caches', 'leave tool caches and logs (npm, pip, XDG) under HOME, in the vault (default: $VWS_HOME/cache/<vault>)')
+  .option('-v, --verbose', 'list every changed path, not only the summary line')
   .passThroughOptions()
-  .action(async (argv: string[]) => {
+  .action(async (argv: string[], o: { cwd?: string; env: string[]; keepCaches?: boolean; verbose?: boolean }) => {
+    let extraEnv: Record<string, string>;
+    try {
+      extraEnv = parseEnvAssignments(o.env);
+    } catch (e) {
+      throw new VaultError((e as Error).message, 2);
+    }
+    const settings = clientSettings({ cwd: o.cwd, extraEnv, keepCaches: Boolean(o.keepCaches) });
     // Through the daemon, main.ts has already served `vws exec -- CMD` before this module loaded;
     // what arrives here runs in this process.
     const output = { onStdout: json() ? undefined : (d: string) => process.stdout.write(d), onStderr: json() ? undefined : (d: string) => process.stderr.write(d) };
     const report = (r: ExecResult) => {
-      const out = execOutcome(r, json());
+      const out = execOutcome(r, json(), pc, Boolean(o.verbose));
       process.stdout.write(out.stdout);
       process.stderr.write(out.stderr);
       return out.exitCode;
@@ -217,7 +229,8 @@ program
     try {
       // The tree is decoded where it will be served (the FUSE serving thread; here without FUSE).
       const { restoreForMount } = await import('@vws/fuse');
-      process.exitCode = await withTree('if-changed', async (fs) => report(await runner.run(fs, argv, { ...output, stdin })), restoreForMount);
+      const { runInVault } = await import('./exec-run.js');
+      process.exitCode = await withTree('if-changed', async (fs, v) => report(await runInVault(runner, fs, v, argv, settings, { ...output, stdin })), restoreForMount);
     } finally {
       stdin?.destroy(); // what the command did not read is not wanted
       runner.stop();

@@ -274,17 +274,17 @@ describe('exec daemon', () => {
 describe('exec route', () => {
   const env = {} as NodeJS.ProcessEnv;
   it('sends only `[--json] [--vault V] exec [--] CMD...` to the daemon', () => {
-    expect(execRoute(['exec', '--', 'ls', '-l'], env)).toEqual({ vault: undefined, json: false, argv: ['ls', '-l'] });
-    expect(execRoute(['--json', '--vault', 'v', 'exec', 'ls', '-l'], env)).toEqual({ vault: 'v', json: true, argv: ['ls', '-l'] });
-    expect(execRoute(['--vault=v', 'exec', '--', 'exec'], env)).toEqual({ vault: 'v', json: false, argv: ['exec'] });
-    expect(execRoute(['exec', 'true'], { VWS_VAULT: 'e' })).toEqual({ vault: 'e', json: false, argv: ['true'] });
+    expect(execRoute(['exec', '--', 'ls', '-l'], env)).toMatchObject({ vault: undefined, json: false, argv: ['ls', '-l'] });
+    expect(execRoute(['--json', '--vault', 'v', 'exec', 'ls', '-l'], env)).toMatchObject({ vault: 'v', json: true, argv: ['ls', '-l'] });
+    expect(execRoute(['--vault=v', 'exec', '--', 'exec'], env)).toMatchObject({ vault: 'v', json: false, argv: ['exec'] });
+    expect(execRoute(['exec', 'true'], { VWS_VAULT: 'e' })).toMatchObject({ vault: 'e', json: false, argv: ['true'] });
     for (const args of [['exec'], ['exec', '--'], ['exec', '--help'], ['exec', '--no-daemon', 'true'], ['--bogus', 'exec', 'true'], ['ls', '/'], ['cat', 'exec']]) expect(execRoute(args, env), args.join(' ')).toBeNull();
     expect(execRoute(['exec', 'true'], { VWS_DAEMON: '0' })).toBeNull();
   });
 
   it('takes the global options after exec too, and leaves the command line alone', () => {
-    expect(execRoute(['exec', '--vault', 'v', '--json', '--', 'ls', '--json'], env)).toEqual({ vault: 'v', json: true, argv: ['ls', '--json'] });
-    expect(execRoute(['exec', '--vault=v', 'echo', '--vault', 'x'], env)).toEqual({ vault: 'v', json: false, argv: ['echo', '--vault', 'x'] });
+    expect(execRoute(['exec', '--vault', 'v', '--json', '--', 'ls', '--json'], env)).toMatchObject({ vault: 'v', json: true, argv: ['ls', '--json'] });
+    expect(execRoute(['exec', '--vault=v', 'echo', '--vault', 'x'], env)).toMatchObject({ vault: 'v', json: false, argv: ['echo', '--vault', 'x'] });
   });
 });
 

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ExecSettings } from '../exec-env.js';
 
 /** What the client asks. */
 export type Request =
@@ -24,6 +25,10 @@ export type Request =
       lockWaitMs?: number;
       /** The client's stdin is piped (not a terminal): stdin frames follow, then an empty one. */
       stdin?: boolean;
+      /** The client's environment for the command, cwd and cache choice (the daemon's own is never used). */
+      settings: ExecSettings;
+      /** The full change list, not only the summary line. */
+      verbose?: boolean;
     }
   | { type: 'stdin'; data: Uint8Array }
   | { type: 'status' }

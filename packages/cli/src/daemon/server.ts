@@ -24,6 +24,7 @@ import { currentVaultName, Vault } from '../vault-store.js';
 import { errorOutcome, execOutcome, type Outcome } from '../outcome.js';
 import { codeStamp, frame, frameReader, type Reply, type Request } from './protocol.js';
 import { VaultCache } from './vault-cache.js';
+import { runInVault } from '../exec-run.js';
 
 export interface ServeOptions {
   socket: string;
@@ -46,6 +47,17 @@ export function requestProblems(m: unknown): string[] {
   if (!Array.isArray(r.argv) || !r.argv.length || !r.argv.every((a) => typeof a === 'string')) problems.push('argv: not a non-empty list of strings');
   if (r.lockWaitMs !== undefined && !(typeof r.lockWaitMs === 'number' && r.lockWaitMs >= 0)) problems.push('lockWaitMs: not a number >= 0');
   if (r.stdin !== undefined && typeof r.stdin !== 'boolean') problems.push('stdin: not a boolean');
+  if (r.verbose !== undefined && typeof r.verbose !== 'boolean') problems.push('verbose: not a boolean');
+  const st = (typeof r.settings === 'object' && r.settings !== null ? r.settings : undefined) as Record<string, unknown> | undefined;
+  const strings = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+  if (!st) problems.push('settings: not an object');
+  else {
+    if (!strings(st.env)) problems.push('settings.env: not a map of strings');
+    if (typeof st.userHome !== 'string') problems.push('settings.userHome: not a string');
+    if (st.extraEnv !== undefined && !strings(st.extraEnv)) problems.push('settings.extraEnv: not a map of strings');
+    if (st.cwd !== undefined && typeof st.cwd !== 'string') problems.push('settings.cwd: not a string');
+    if (st.keepCaches !== undefined && typeof st.keepCaches !== 'boolean') problems.push('settings.keepCaches: not a boolean');
+  }
   return problems;
 }
 
@@ -181,7 +193,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       const loaded = fs.version;
       let result;
       try {
-        result = await runner.run(fs, req.argv, {
+        result = await runInVault(runner, fs, vault, req.argv, req.settings, {
           signal,
           stdin,
           onStdout: stream ? (data) => send({ type: 'stdout', data }) : undefined,
@@ -193,7 +205,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       }
       if (signal.aborted) return killed();
       if (fs.version !== loaded) cache.save(vault, fs);
-      return execOutcome(result, req.json, pc.createColors(req.color));
+      return execOutcome(result, req.json, pc.createColors(req.color), req.verbose);
     }, req.lockWaitMs);
   }
 }
