@@ -109,11 +109,11 @@ export async function startDaemon(path: string): Promise<Socket | null> {
   return connect(path);
 }
 
-/** What the daemon runs with: where things are (PATH, HOME, TMPDIR, locale) and vws's own settings. */
+/** What the daemon runs with: where things are (PATH, HOME, TMPDIR, locale) and vws's own settings (not the store's URL: it may hold a password, and exec does not use it). */
 export function daemonEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
-    if (v !== undefined && (DAEMON_ENV.has(k) || k.startsWith('VWS_'))) out[k] = v;
+    if (v !== undefined && (DAEMON_ENV.has(k) || (k.startsWith('VWS_') && !k.startsWith('VWS_STORE')))) out[k] = v;
   }
   return out;
 }
