@@ -268,7 +268,7 @@ program
       { check: 'bubblewrap', ok: bwrap.status === 0, detail: bwrap.status === 0 ? bwrap.stdout.trim() : 'missing: apt-get install bubblewrap' },
       { check: 'node', ok: major > 22 || (major === 22 && minor >= 13), detail: process.versions.node },
       { check: 'mounts', ok: true, detail: `${fuseMounts().length} vws FUSE mounts (clear stale ones with fusermount -uz PATH)` },
-      { check: 'daemon', ok: true, detail: await daemonSummary() },
+      { check: 'daemon', ...(await daemonSummary()) },
       { check: 'wakeups', ok: true, detail: wakeupAdvice() },
       ...(await usageCheck(Boolean(o.repair))),
     ];

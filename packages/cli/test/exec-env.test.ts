@@ -44,7 +44,7 @@ const childrenOf = (pid: number): number[] => {
 describe.each([
   ['through the daemon', {}],
   ['in-process', { VWS_DAEMON: '0' }],
-] as const)('exec environment %s', (_how, mode) => {
+] as Array<[string, Record<string, string>]>)('exec environment %s', (_how, mode) => {
   it("gives each exec its own client's variables, never another client's", async () => {
     const show = ['exec', '--', 'sh', '-c', 'echo "ca=$NODE_EXTRA_CA_CERTS npm=$npm_config_registry secret=${TEST_SECRET_TOKEN:-none} home=$HOME"'];
     // Client A (with a secret) goes first: through the daemon, it is the one that starts it.

@@ -23,6 +23,11 @@ export type { Launched, LaunchSpec } from './launcher.js';
 export { stdinPipe, type StdinPipe } from './stdin-pipe.js';
 export { SyncError } from './shadow-mount.js';
 
+/** The spawner died while a command ran: its status is unknown, the command was killed. */
+export class SpawnerLostError extends Error {
+  override name = 'SpawnerLostError';
+}
+
 /** A run's exit status as a shell reports it: the command's code, or 128 + the signal that killed it. */
 export function exitCodeOf(exit: { exitCode: number; signal?: number }): number {
   return exit.signal !== undefined && exit.signal !== 0 ? 128 + exit.signal : exit.exitCode;
@@ -123,6 +128,7 @@ export class Runner {
       options.signal?.addEventListener('abort', kill, { once: true });
       if (options.signal?.aborted) kill();
       const exit = await proc.done.finally(() => options.signal?.removeEventListener('abort', kill));
+      if (exit.lost) throw new SpawnerLostError(exit.lost);
       // Nothing may outlive its command in the group (grandchildren included).
       proc.signal('SIGKILL');
       // A FUSE mount that is no mount any more: detached from outside while the command ran.

@@ -53,6 +53,17 @@ export function socketPath(stamp = codeStamp()): string {
   return join(runDir(), `exec-${stamp}.sock`);
 }
 
+/** Where the daemon at a socket records its pid (so a daemon that stopped answering can be found). */
+export function pidFile(socket: string): string {
+  return socket.replace(/\.sock$/, '.pid');
+}
+
+/** Every exec daemon pid file in this $VWS_HOME. */
+export function allPidFiles(): string[] {
+  const dir = runDir();
+  return existsSync(dir) ? readdirSync(dir).filter((f) => /^exec-.*\.pid$/.test(f)).map((f) => join(dir, f)) : [];
+}
+
 /** Every exec daemon socket in this $VWS_HOME (daemons of older builds included). */
 export function allSockets(): string[] {
   const dir = runDir();

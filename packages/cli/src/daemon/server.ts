@@ -13,7 +13,7 @@
 // is removed or replaced (its $VWS_HOME deleted, another daemon took the name), on SIGTERM/SIGINT, or
 // on `vws daemon stop`.
 
-import { chmodSync, existsSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { dirname } from 'node:path';
@@ -22,7 +22,7 @@ import { restoreForMount } from '@vws/fuse';
 import { Runner, runnerProblem } from '@vws/sandbox-pty/runner';
 import { currentVaultName, Vault } from '../vault-store.js';
 import { errorOutcome, execOutcome, type Outcome } from '../outcome.js';
-import { codeStamp, frame, frameReader, type Reply, type Request } from './protocol.js';
+import { codeStamp, frame, frameReader, pidFile, type Reply, type Request } from './protocol.js';
 import { VaultCache } from './vault-cache.js';
 import { runInVault } from '../exec-run.js';
 
@@ -85,6 +85,8 @@ export async function serve(options: ServeOptions): Promise<void> {
 
   const server = createServer((socket) => handle(socket));
   const ino = await listen(server, options.socket);
+  // So that `vws daemon stop` and `vws doctor` find this process even if it stops answering.
+  writeFileSync(pidFile(options.socket), String(process.pid), { mode: 0o600 });
   say(`serving ${options.socket}`);
 
   let stopping = false;
@@ -93,8 +95,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     stopping = true;
     say(`stopping: ${why}`);
     server.close();
-    // Only our own socket: another daemon may have taken the name since.
-    if (socketIno(options.socket) === ino) unlinkSync(options.socket);
+    // Only our own socket (and pid file): another daemon may have taken the name since.
+    if (socketIno(options.socket) === ino) {
+      unlinkSync(options.socket);
+      rmSync(pidFile(options.socket), { force: true });
+    }
     for (const c of running) c.abort();
     const finish = () => {
       runner.stop();
@@ -103,7 +108,13 @@ export async function serve(options: ServeOptions): Promise<void> {
     if (!running.size) finish();
     else {
       const check = setInterval(() => running.size || finish(), 20);
-      setTimeout(finish, 5_000).unref(); // never linger
+      // Never linger: a run that does not end when killed (its mount or a thread stuck) must not keep
+      // the daemon; process.exit could itself wait on a stuck thread, SIGKILL cannot (the kernel
+      // unmounts our mounts: auto_unmount).
+      setTimeout(() => {
+        say(`${running.size} run(s) did not end within 5 s of the stop: exiting hard`);
+        process.kill(process.pid, 'SIGKILL');
+      }, 5_000).unref();
       check.unref();
     }
   };
