@@ -12,6 +12,7 @@ import { atomicWrite, Vault, VaultError, vwsHome } from '../vault-store.js';
 import { progress } from '../progress.js';
 import { copyWithin, countHost, exportHost, importHost, joinVault, walk } from '../tree-io.js';
 import { processAlive } from '../process-alive.js';
+import { cacheDir, clientSettings, commandEnv } from '../exec-env.js';
 
 export interface Ctx {
   json(): boolean;
@@ -65,11 +66,17 @@ function mountRecords(): Array<MountRecord & { file: string }> {
     });
 }
 
-/** The environment commands see inside the vault: nothing inherited but the basics a shell needs. */
-function curatedEnv(mountPath: string): NodeJS.ProcessEnv {
-  const keep = ['PATH', 'HOME', 'TERM', 'LANG', 'LC_ALL', 'USER', 'LOGNAME', 'SHELL', 'COLUMNS', 'LINES', 'TZ'];
+/**
+ * The environment of `vws shell`: the basics an interactive shell needs from the user's, then exec's
+ * rule (exec-env.ts): HOME is the vault's root, CA/proxy/npm/pip settings pass through, tool caches
+ * go to $VWS_HOME/cache/<vault>.
+ */
+function curatedEnv(mountPath: string, vault: string): NodeJS.ProcessEnv {
+  const keep = ['PATH', 'TERM', 'LANG', 'LC_ALL', 'USER', 'LOGNAME', 'SHELL', 'COLUMNS', 'LINES', 'TZ'];
   const env: NodeJS.ProcessEnv = {};
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
+  Object.assign(env, commandEnv(clientSettings(), cacheDir(vwsHome(), vault)));
+  env.HOME = mountPath;
   env.VWS_MOUNT = mountPath;
   env.PS1 = 'vws:\\w\\$ ';
   return env;
@@ -269,7 +276,7 @@ export function registerExtra(program: Command, ctx: Ctx): void {
     .command('shell')
     .description('an interactive shell inside the vault (FUSE-mounted; your real terminal), persisted on exit')
     .action(async () => {
-      const code = await withTree(true, async (fs) => {
+      const code = await withTree(true, async (fs, v) => {
         const { mount } = await import('@vws/fuse');
         // Our own handlers: Ctrl-C belongs to the shell, and the FUSE layer must not kill us before we save.
         const ignore = () => {};
@@ -278,7 +285,7 @@ export function registerExtra(program: Command, ctx: Ctx): void {
         try {
           const sh = process.env.SHELL && existsSync(process.env.SHELL) ? process.env.SHELL : 'bash';
           // cwd outside the mount, then cd: this process serves the mount and must not block on it.
-          const child = spawn('sh', ['-c', 'cd "$VWS_MOUNT" && exec "$0" -i', sh], { cwd: '/', stdio: 'inherit', env: curatedEnv(m.path) });
+          const child = spawn('sh', ['-c', 'cd "$VWS_MOUNT" && exec "$0" -i', sh], { cwd: '/', stdio: 'inherit', env: curatedEnv(m.path, v.name) });
           return await new Promise<number>((res) => child.on('close', (c, sig) => res(c ?? (sig ? 128 : 1))));
         } finally {
           await m.unmount();
