@@ -82,6 +82,9 @@ describe.each([
       const missing = await run(home, ['--vault', 'e', 'exec', '--', 'no-such-program', '--flag'], { env: mode, input });
       expect([missing.code, missing.stdout, missing.stderr]).toEqual([127, '', 'vws: no-such-program: command not found\n']);
     }
+    // A path that is no program: the shell's own words, still without the FIFO's path.
+    const notProgram = await run(home, ['--vault', 'e', 'exec', '--cwd', d, '--', './old'], { env: mode, input: 'piped' });
+    expect([notProgram.code, notProgram.stderr]).toEqual([126, 'vws: 1: exec: ./old: Permission denied\n']);
   });
 });
 
