@@ -18,14 +18,24 @@ const vws = (args: string[], input = '') => {
 };
 try {
   vws(['vault', 'create', 'soak']);
-  const exec = (i: number) => vws(['--vault', 'soak', 'exec', '--', 'sh', '-c', `cat > in; rm -rf d; mkdir d; head -c 100000 /dev/urandom > d/blob${i}; echo ${i} >> log`], `input ${i}`);
+  // VWS_SOAK_CMD: another command line for each exec (`true`: nothing changes, nothing is saved).
+  const custom = process.env.VWS_SOAK_CMD;
+  const exec = (i: number) => vws(['--vault', 'soak', 'exec', '--', 'sh', '-c', custom ?? `cat > in; rm -rf d; mkdir d; head -c 100000 /dev/urandom > d/blob${i}; echo ${i} >> log`], `input ${i}`);
   const t0 = performance.now();
   for (let i = 0; i < 10; i++) exec(i);
   const pid = (JSON.parse(vws(['--json', 'daemon', 'status'])).daemons as Array<{ pid: number }>)[0]!.pid;
   for (let i = 10; i < 50; i++) exec(i);
-  const at50 = held(pid);
-  for (let i = 50; i < N; i++) exec(i);
-  const atN = held(pid);
+  const memory = () => {
+    const d = (JSON.parse(vws(['--json', 'daemon', 'status'])).daemons as Array<{ pid: number; heapBytes: number; externalBytes: number }>).find((x) => x.pid === pid)!;
+    return { heapMiB: Math.round(d.heapBytes / 2 ** 20), externalMiB: Math.round(d.externalBytes / 2 ** 20) };
+  };
+  const at50 = { ...held(pid), ...memory() };
+  const rssEvery100: number[] = [];
+  for (let i = 50; i < N; i++) {
+    exec(i);
+    if ((i + 1) % 100 === 0) rssEvery100.push(held(pid).rssMiB);
+  }
+  const atN = { ...held(pid), ...memory() };
   const stats = JSON.parse(vws(['--json', '--vault', 'soak', 'stats']));
   console.log(
     JSON.stringify({
@@ -35,6 +45,7 @@ try {
       [`at${N}`]: atN,
       fdRatio: atN.fds / at50.fds,
       rssRatio: Number((atN.rssMiB / at50.rssMiB).toFixed(3)),
+      rssEvery100,
       vault: { inodes: stats.inodes, bytes: stats.bytes },
       msPerExec: Math.round((performance.now() - t0) / N),
     }),

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, posix, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { InodeFs } from '@vws/inode-fs';
-import { fuseMounts, fuseProblem, mount, type Mount } from '@vws/fuse';
+import { fuseMounts, fuseProblem, mount, releaseEngine, type Mount } from '@vws/fuse';
 import { engineChanges, type Changes } from './changes.js';
 import { buildEnv, type EnvOptions } from './env.js';
 import { launch, type Launched, type LaunchSpec } from './launcher.js';
@@ -135,6 +135,7 @@ export class Runner {
       const lost = m.mounted !== undefined && (!m.mounted || !fuseMounts().some((e) => e.path === m.path));
       await m.sync?.(); // sync mode: what the command changed, into the engine
       const result: RunResult = { exitCode: exitCodeOf(exit), stdout, stderr, changes: engineChanges(before, engine) };
+      releaseEngine(before); // the earlier state it holds on the serving thread goes now, not at some GC
       if (lost) {
         input?.close();
         await m.unmount();

@@ -153,7 +153,8 @@ export async function serve(options: ServeOptions): Promise<void> {
       if (problems.length) throw new Error(`not a vws exec request (${problems.join('; ')})`);
       const req = message as Exclude<Request, { type: 'stdin' }>;
       if (req.type === 'status') {
-        send({ type: 'status', pid: process.pid, stamp: codeStamp(), startedAt, served, running: running.size, vaults: cache.names(), rssBytes: process.memoryUsage.rss() });
+        const mem = process.memoryUsage();
+        send({ type: 'status', pid: process.pid, stamp: codeStamp(), startedAt, served, running: running.size, vaults: cache.names(), rssBytes: mem.rss, heapBytes: mem.heapUsed, externalBytes: mem.external });
         socket.end();
       } else if (req.type === 'stop') {
         socket.end(() => stop('asked to stop'));
