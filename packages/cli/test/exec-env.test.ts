@@ -116,6 +116,10 @@ async function privateRegistry(dir: string): Promise<{ server: Server; url: stri
   return { server, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/`, ca: join(dir, 'ca.pem') };
 }
 
+// As a user's shell runs vws, not under the package manager running this test: pnpm exports
+// npm_config_* variables (its registry among them), which exec would rightly pass through to npm.
+for (const k of Object.keys(process.env)) if (/^npm_config_/i.test(k)) delete process.env[k];
+
 describe('npm install inside exec', () => {
   it('reaches a registry behind a private CA (NODE_EXTRA_CA_CERTS, ~/.npmrc by copy); its cache stays out of the vault', async () => {
     const dir = mkdtempSync(join(work, 'registry-'));
