@@ -73,3 +73,14 @@ fi
 if ! (cd "$root" && pnpm -s --filter @vws/cli build >/dev/null 2>&1); then
   say "warning: building the vws CLI failed; vws runs from the sources (slower start-up)"
 fi
+
+# 6. `vws` on PATH: a shim in .toolchain/bin (scripts/env.sh puts that directory on PATH), running this
+#    checkout's CLI with the Node chosen above. Rewritten every time: the checkout or Node may move.
+mkdir -p "$VWS_TOOLCHAIN/bin"
+cat > "$VWS_TOOLCHAIN/bin/vws.tmp" <<SHIM
+#!/bin/sh
+# vws from $root (written by scripts/setup.sh)
+exec "$(command -v node)" "$root/packages/cli/bin/vws.js" "\$@"
+SHIM
+chmod 755 "$VWS_TOOLCHAIN/bin/vws.tmp"
+mv "$VWS_TOOLCHAIN/bin/vws.tmp" "$VWS_TOOLCHAIN/bin/vws"

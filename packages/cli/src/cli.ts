@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import type { InodeFs } from '@vws/inode-fs';
-import { currentVaultName, useVault, Vault } from './vault-store.js';
+import { currentVaultName, useVault, Vault, VaultError } from './vault-store.js';
+import { clientSettings, parseEnvAssignments } from './exec-env.js';
 import { patchAction, registerExtra } from './commands/extra.js';
 import { daemonSummary, registerDaemon } from './commands/daemon.js';
 import { registerStore } from './commands/store.js';
@@ -215,13 +216,24 @@ program
   .description('run a command inside the vault (FUSE-mounted, under a PTY), persist the result, list changed files')
   .argument('<command...>', 'the command and its arguments (after --)')
   .option('--no-daemon', 'run in this process, not through the exec daemon (as VWS_DAEMON=0)')
+  .option('--cwd <dir>', 'the working directory, a directory in the vault (default: its root)')
+  .option('--env <name=value>', 'set a variable for the command (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--keep-caches', 'leave tool caches and logs (npm, pip, XDG) under HOME, in the vault (default: $VWS_HOME/cache/<vault>)')
+  .option('-v, --verbose', 'list every changed path, not only the summary line')
   .passThroughOptions()
-  .action(async (argv: string[]) => {
+  .action(async (argv: string[], o: { cwd?: string; env: string[]; keepCaches?: boolean; verbose?: boolean }) => {
+    let extraEnv: Record<string, string>;
+    try {
+      extraEnv = parseEnvAssignments(o.env);
+    } catch (e) {
+      throw new VaultError((e as Error).message, 2);
+    }
+    const settings = clientSettings({ cwd: o.cwd, extraEnv, keepCaches: Boolean(o.keepCaches) });
     // Through the daemon, main.ts has already served `vws exec -- CMD` before this module loaded;
     // what arrives here runs in this process.
     const output = { onStdout: json() ? undefined : (d: string) => process.stdout.write(d), onStderr: json() ? undefined : (d: string) => process.stderr.write(d) };
     const report = (r: ExecResult) => {
-      const out = execOutcome(r, json());
+      const out = execOutcome(r, json(), pc, Boolean(o.verbose));
       process.stdout.write(out.stdout);
       process.stderr.write(out.stderr);
       return out.exitCode;
@@ -237,7 +249,8 @@ program
     try {
       // The tree is decoded where it will be served (the FUSE serving thread; here without FUSE).
       const { restoreForMount } = await import('@vws/fuse');
-      process.exitCode = await withTree('if-changed', async (fs) => report(await runner.run(fs, argv, { ...output, stdin })), restoreForMount);
+      const { runInVault } = await import('./exec-run.js');
+      process.exitCode = await withTree('if-changed', async (fs, v) => report(await runInVault(runner, fs, v, argv, settings, { ...output, stdin })), restoreForMount);
     } finally {
       stdin?.destroy(); // what the command did not read is not wanted
       runner.stop();
@@ -263,8 +276,9 @@ registerStore(program, { print, vaultName });
 
 program
   .command('doctor')
-  .description('check FUSE, bubblewrap, Node and stale mounts')
-  .action(async () => {
+  .description('check FUSE, bubblewrap, Node, stale mounts, exec daemons and the vault\'s usage counters')
+  .option('--repair', 'set a vault usage that differs from what its tree holds to the recount (saved)')
+  .action(async (o: { repair?: boolean }) => {
     const { fuseMounts, fuseProblem } = await import('@vws/fuse');
     const problem = fuseProblem();
     const bwrap = spawnSync('bwrap', ['--version'], { encoding: 'utf8' });
@@ -274,12 +288,43 @@ program
       { check: 'bubblewrap', ok: bwrap.status === 0, detail: bwrap.status === 0 ? bwrap.stdout.trim() : 'missing: apt-get install bubblewrap' },
       { check: 'node', ok: major > 22 || (major === 22 && minor >= 13), detail: process.versions.node },
       { check: 'mounts', ok: true, detail: `${fuseMounts().length} vws FUSE mounts (clear stale ones with fusermount -uz PATH)` },
-      { check: 'daemon', ok: true, detail: await daemonSummary() },
+      { check: 'daemon', ...(await daemonSummary()) },
       { check: 'wakeups', ok: true, detail: wakeupAdvice() },
+      ...(await usageCheck(Boolean(o.repair))),
     ];
     print({ ok: checks.every((c) => c.ok), checks }, () => checks.map((c) => `${c.ok ? pc.green('ok ') : pc.red('!! ')} ${c.check}: ${c.detail}`).join('\n'));
     if (!checks.every((c) => c.ok)) process.exitCode = 1;
   });
+
+/**
+ * The selected vault's usage counters (what quotas and `vws stats` use) against a recount of its tree;
+ * none when no vault is selected. With repair, a mismatch is set right and saved.
+ */
+async function usageCheck(repair: boolean): Promise<Array<{ check: string; ok: boolean; detail: string }>> {
+  let name: string;
+  try {
+    name = vaultName();
+  } catch {
+    return [];
+  }
+  try {
+    return [
+      await withTree(false, (fs, v) => {
+        const recorded = fs.usage();
+        const counted = fs.countUsage();
+        const same = recorded.bytes === counted.bytes && recorded.inodes === counted.inodes;
+        const what = `recorded ${recorded.inodes} inodes, ${recorded.bytes} bytes; the tree holds ${counted.inodes} inodes, ${counted.bytes} bytes`;
+        if (same) return { check: 'usage', ok: true, detail: `vault '${name}': ${counted.inodes} inodes, ${counted.bytes} bytes, as the tree holds` };
+        if (!repair) return { check: 'usage', ok: false, detail: `vault '${name}': ${what} (vws doctor --repair or vws gc sets it right)` };
+        fs.repairUsage();
+        v.save(fs);
+        return { check: 'usage', ok: true, detail: `vault '${name}': repaired (${what})` };
+      }),
+    ];
+  } catch (e) {
+    return [{ check: 'usage', ok: false, detail: `vault '${name}': ${(e as Error).message}` }];
+  }
+}
 
 /**
  * Advice only: in a VM guest whose idle vCPUs halt at once (cpuidle-haltpoll with polling off), every

@@ -6,6 +6,8 @@
 
 const FLAGS = new Set(['--json']);
 const WITH_VALUE = new Set(['--vault']);
+/** exec's own options that take a value (`--cwd DIR`, `--env K=V`). */
+const EXEC_WITH_VALUE = new Set(['--cwd', '--env']);
 
 /** args (process.argv without node and the script) with the global options moved to the front. */
 export function hoistGlobalOptions(args: string[]): string[] {
@@ -22,6 +24,7 @@ export function hoistGlobalOptions(args: string[]): string[] {
     if (FLAGS.has(a)) globals.push(a);
     else if (WITH_VALUE.has(name) && a.includes('=')) globals.push(a);
     else if (WITH_VALUE.has(a) && i + 1 < args.length) globals.push(a, args[++i]);
+    else if (command === 'exec' && EXEC_WITH_VALUE.has(a) && i + 1 < args.length) rest.push(a, args[++i]); // its value is no command
     else {
       if (!a.startsWith('-')) {
         if (command === 'exec') {

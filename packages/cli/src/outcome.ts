@@ -17,16 +17,31 @@ export interface ExecResult {
   stdout: string;
   stderr: string;
   changes: Changes;
+  mountLost?: { discarded: string[] };
 }
 
 /**
  * After `vws exec`: with --json the whole result as one document (the command's output was not
- * streamed); otherwise a one-line summary of the changed files on stderr (the output was).
+ * streamed); otherwise one summary line of the changes on stderr (the output was), every changed
+ * path under `verbose`. A mount lost mid-command fails the exec, with what happened.
  */
-export function execOutcome(r: ExecResult, json: boolean, colors: Pick<typeof pc, 'dim'> = pc): Outcome {
-  if (json) return { stdout: `${JSON.stringify({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, changes: r.changes })}\n`, stderr: '', exitCode: r.exitCode };
-  const lines = [...r.changes.created.map((p) => `+ ${p}`), ...r.changes.modified.map((p) => `~ ${p}`), ...r.changes.deleted.map((p) => `- ${p}`)];
-  return { stdout: '', stderr: lines.length ? colors.dim(`vws: ${lines.length} changed: ${lines.join(', ')}\n`) : '', exitCode: r.exitCode };
+export function execOutcome(r: ExecResult, json: boolean, colors: Pick<typeof pc, 'dim' | 'red'> = pc, verbose = false): Outcome {
+  const exitCode = r.mountLost ? r.exitCode || 1 : r.exitCode;
+  const lost = r.mountLost ? mountLostMessage(r.mountLost.discarded) : undefined;
+  if (json) return { stdout: `${JSON.stringify({ exitCode, stdout: r.stdout, stderr: r.stderr, changes: r.changes, ...(lost ? { error: { message: lost, discarded: r.mountLost!.discarded } } : {}) })}\n`, stderr: '', exitCode };
+  const { created, modified, deleted } = r.changes;
+  let text = '';
+  if (created.length + modified.length + deleted.length) {
+    text = colors.dim(`vws: ${modified.length} changed, ${created.length} added, ${deleted.length} deleted${verbose ? '' : ' (--verbose lists them)'}\n`);
+    if (verbose) text += colors.dim([...created.map((p) => `+ ${p}`), ...modified.map((p) => `~ ${p}`), ...deleted.map((p) => `- ${p}`)].join('\n') + '\n');
+  }
+  if (lost) text += colors.red(`vws: ${lost}\n`);
+  return { stdout: '', stderr: text, exitCode };
+}
+
+function mountLostMessage(discarded: string[]): string {
+  const shown = discarded.slice(0, 5).join(', ') + (discarded.length > 5 ? `, and ${discarded.length - 5} more` : '');
+  return `the vault's mount was detached while the command ran (unmounted from outside, or its FUSE connection closed): what the command wrote before is saved${discarded.length ? `; ${discarded.length} path(s) written after it landed outside the vault and were removed: ${shown}` : ''}`;
 }
 
 /**

@@ -144,7 +144,8 @@ describe('vws', () => {
     const usage = await vws(['vault', 'create']);
     expect(usage.code).toBe(2);
     const doctor = await j(['doctor']);
-    expect(doctor.checks.map((c: { check: string }) => c.check)).toEqual(['fuse', 'bubblewrap', 'node', 'mounts', 'daemon', 'wakeups']);
+    expect(doctor.checks.map((c: { check: string }) => c.check)).toEqual(['fuse', 'bubblewrap', 'node', 'mounts', 'daemon', 'wakeups', 'usage']);
+    expect(doctor.checks[6]).toMatchObject({ ok: true, detail: expect.stringMatching(/^vault '\w+': \d+ inodes, \d+ bytes, as the tree holds$/) }); // the selected vault's counters
     expect(doctor.checks[4].detail).toMatch(/^1 exec daemon\(s\): pid \d+, \d+ execs, vaults loaded: .*alpha/); // the exec tests' daemon
   });
 

@@ -184,7 +184,8 @@ const fuse = existsSync('/dev/fuse') && spawnSync('which', ['fusermount']).statu
 
 describe('vws shell, mount, unmount', () => {
   it('shell runs an interactive shell in the vault, returns its exit code and persists', async () => {
-    const r = await run(home, ['--vault', 'x', 'shell'], { input: 'pwd > where.txt; echo from-shell > s.txt; exit 3\n' });
+    // HOME is the vault's root, as for exec; npm's cache goes outside it; a CA setting passes through.
+    const r = await run(home, ['--vault', 'x', 'shell'], { input: 'pwd > where.txt; echo from-shell > s.txt; echo "$HOME|$npm_config_cache|$NODE_EXTRA_CA_CERTS" > env.txt; exit 3\n', env: { NODE_EXTRA_CA_CERTS: '/my/ca.pem' } });
     if (!fuse) {
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/fuse/i);
@@ -192,7 +193,9 @@ describe('vws shell, mount, unmount', () => {
     }
     expect(r.code, r.stderr).toBe(3);
     expect((await j(['cat', '/s.txt'])).content).toBe('from-shell\n');
-    expect((await j(['cat', '/where.txt'])).content).toMatch(/vws-mnt-/);
+    const where = (await j(['cat', '/where.txt'])).content as string;
+    expect(where).toMatch(/vws-mnt-/);
+    expect((await j(['cat', '/env.txt'])).content).toBe(`${where.trim()}|${join(home, 'cache/x/npm')}|/my/ca.pem\n`);
   });
 
   it('mount serves the vault at a host directory; unmount stops it and the writes persist', async () => {

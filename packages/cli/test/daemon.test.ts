@@ -82,9 +82,9 @@ describe('exec daemon', () => {
     const human = await run(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo hello; echo there >&2; rm count'], { env: { NO_COLOR: '1' } });
     expect(human.code).toBe(0);
     expect(human.stdout).toBe('hello\n');
-    expect(human.stderr).toBe('there\nvws: 1 changed: - /count\n');
+    expect(human.stderr).toBe('there\nvws: 0 changed, 0 added, 1 deleted (--verbose lists them)\n');
     const coloured = await run(home, ['--vault', 'd', 'exec', '--', 'sh', '-c', 'echo c > count'], { env: { FORCE_COLOR: '1' } });
-    expect(coloured.stderr).toBe('\u001b[2mvws: 1 changed: + /count\n\u001b[22m');
+    expect(coloured.stderr).toBe('\u001b[2mvws: 0 changed, 1 added, 0 deleted (--verbose lists them)\n\u001b[22m');
     const [after] = await daemons();
     expect(after.pid).toBe(first.pid);
     expect(after.served).toBe(3); // the in-process one was not its
@@ -274,17 +274,24 @@ describe('exec daemon', () => {
 describe('exec route', () => {
   const env = {} as NodeJS.ProcessEnv;
   it('sends only `[--json] [--vault V] exec [--] CMD...` to the daemon', () => {
-    expect(execRoute(['exec', '--', 'ls', '-l'], env)).toEqual({ vault: undefined, json: false, argv: ['ls', '-l'] });
-    expect(execRoute(['--json', '--vault', 'v', 'exec', 'ls', '-l'], env)).toEqual({ vault: 'v', json: true, argv: ['ls', '-l'] });
-    expect(execRoute(['--vault=v', 'exec', '--', 'exec'], env)).toEqual({ vault: 'v', json: false, argv: ['exec'] });
-    expect(execRoute(['exec', 'true'], { VWS_VAULT: 'e' })).toEqual({ vault: 'e', json: false, argv: ['true'] });
+    expect(execRoute(['exec', '--', 'ls', '-l'], env)).toMatchObject({ vault: undefined, json: false, argv: ['ls', '-l'] });
+    expect(execRoute(['--json', '--vault', 'v', 'exec', 'ls', '-l'], env)).toMatchObject({ vault: 'v', json: true, argv: ['ls', '-l'] });
+    expect(execRoute(['--vault=v', 'exec', '--', 'exec'], env)).toMatchObject({ vault: 'v', json: false, argv: ['exec'] });
+    expect(execRoute(['exec', 'true'], { VWS_VAULT: 'e' })).toMatchObject({ vault: 'e', json: false, argv: ['true'] });
     for (const args of [['exec'], ['exec', '--'], ['exec', '--help'], ['exec', '--no-daemon', 'true'], ['--bogus', 'exec', 'true'], ['ls', '/'], ['cat', 'exec']]) expect(execRoute(args, env), args.join(' ')).toBeNull();
     expect(execRoute(['exec', 'true'], { VWS_DAEMON: '0' })).toBeNull();
   });
 
   it('takes the global options after exec too, and leaves the command line alone', () => {
-    expect(execRoute(['exec', '--vault', 'v', '--json', '--', 'ls', '--json'], env)).toEqual({ vault: 'v', json: true, argv: ['ls', '--json'] });
-    expect(execRoute(['exec', '--vault=v', 'echo', '--vault', 'x'], env)).toEqual({ vault: 'v', json: false, argv: ['echo', '--vault', 'x'] });
+    expect(execRoute(['exec', '--vault', 'v', '--json', '--', 'ls', '--json'], env)).toMatchObject({ vault: 'v', json: true, argv: ['ls', '--json'] });
+    expect(execRoute(['exec', '--vault=v', 'echo', '--vault', 'x'], env)).toMatchObject({ vault: 'v', json: false, argv: ['echo', '--vault', 'x'] });
+  });
+
+  it("takes exec's own options (--cwd, --env, --keep-caches, --verbose); anything malformed goes to the CLI", () => {
+    expect(execRoute(['exec', '--cwd', 'src', '--env', 'A=1', '--env=B=x=y', '--keep-caches', '-v', '--', 'ls'], env)).toEqual({ vault: undefined, json: false, argv: ['ls'], cwd: 'src', env: ['A=1', 'B=x=y'], keepCaches: true, verbose: true });
+    expect(execRoute(['exec', '--cwd', 'src', '--vault', 'v', 'ls', '--cwd', 'x'], env)).toEqual({ vault: 'v', json: false, argv: ['ls', '--cwd', 'x'], cwd: 'src', env: [], keepCaches: false, verbose: false });
+    expect(execRoute(['exec', 'ls'], env)).toEqual({ vault: undefined, json: false, argv: ['ls'], env: [], keepCaches: false, verbose: false });
+    for (const args of [['exec', '--env', 'novalue', 'ls'], ['exec', '--env', '1A=b', 'ls'], ['exec', '--cwd'], ['exec', '--cwd', 'src']]) expect(execRoute(args, env), args.join(' ')).toBeNull();
   });
 });
 
@@ -300,11 +307,13 @@ describe('global options after the command', () => {
 
 describe('daemon requests', () => {
   it('takes exec, status and stop, and says what is wrong with anything else', () => {
-    expect(requestProblems({ type: 'exec', json: false, color: true, argv: ['true'] })).toEqual([]);
-    expect(requestProblems({ type: 'exec', vault: 'v', json: true, color: false, argv: ['ls', '-l'], lockWaitMs: 0 })).toEqual([]);
+    const settings = { env: { NODE_EXTRA_CA_CERTS: '/ca.pem' }, userHome: '/home/u' };
+    expect(requestProblems({ type: 'exec', json: false, color: true, argv: ['true'], settings })).toEqual([]);
+    expect(requestProblems({ type: 'exec', vault: 'v', json: true, color: false, argv: ['ls', '-l'], lockWaitMs: 0, settings: { ...settings, cwd: 'src', extraEnv: { A: 'b' }, keepCaches: true }, verbose: true })).toEqual([]);
+    expect(requestProblems({ type: 'exec', json: false, color: true, argv: ['true'], settings: { env: { A: 1 }, userHome: 2, cwd: 3 } })).toEqual(['settings.env: not a map of strings', 'settings.userHome: not a string', 'settings.cwd: not a string']);
     expect(requestProblems({ type: 'status' })).toEqual([]);
     expect(requestProblems({ type: 'stop' })).toEqual([]);
     expect(requestProblems(null)).toEqual(['type: not exec, status or stop']);
-    expect(requestProblems({ type: 'exec', vault: 3, json: 'yes', color: true, argv: ['ok', 1], lockWaitMs: -1 })).toEqual(['vault: not a string', 'json: not a boolean', 'argv: not a non-empty list of strings', 'lockWaitMs: not a number >= 0']);
+    expect(requestProblems({ type: 'exec', vault: 3, json: 'yes', color: true, argv: ['ok', 1], lockWaitMs: -1 })).toEqual(['vault: not a string', 'json: not a boolean', 'argv: not a non-empty list of strings', 'lockWaitMs: not a number >= 0', 'settings: not an object']);
   });
 });

@@ -12,13 +12,18 @@
 // Numbers cross the boundary through a shared Float64Array (`io`), data through two shared buffers
 // (`rbuf` for replies, `wbuf` for write payloads): no allocation per request.
 
+#define _GNU_SOURCE  // struct ucred (SO_PEERCRED)
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 #include <node_api.h>
 #include <uv.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -101,7 +106,114 @@ typedef struct {
   uint64_t spin_us;  // how long to keep polling after a request before sleeping
   int owners;  // the JS external and the libuv handles: freed when both let go
   deferred_t *deferred;  // reads and writes waiting for their chunks (replyDeferred)
+  int helper_fd;  // our end of the socket to the auto_unmount fusermount3 helper (-1: none found)
+  pid_t helper_pid;  // that helper (0: none found)
 } session_t;
+
+// ---------------------------------------------------------------- the auto_unmount helper
+//
+// With auto_unmount, libfuse (3.14) mounts through a fusermount3 that stays running to unmount when
+// this process dies, connected by a socketpair whose end libfuse keeps open here but neither records
+// nor ever closes (not close-on-exec either): one helper process and one descriptor per mount for
+// the life of the process. A long-lived server (the vws exec daemon mounts once per exec) would pile
+// them up. So we find both right after the mount and let go of them when the mount ends: closing our
+// end makes the helper exit (after unmounting, if the mount were still there), and we reap it.
+
+#define MAX_TRACKED 4096
+
+// Open descriptors of this process (as a bitmap over 0..MAX_TRACKED-1).
+static void open_fds(unsigned char *set) {
+  memset(set, 0, MAX_TRACKED / 8);
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    int fd = atoi(e->d_name);
+    if (fd > 0 && fd < MAX_TRACKED) set[fd / 8] |= 1 << (fd % 8);
+  }
+  closedir(d);
+}
+
+// Children of this process named fusermount3 that were started with a commfd (the auto_unmount one).
+static int helper_children(pid_t *out, int max) {
+  int n = 0;
+  pid_t self = getpid();
+  DIR *d = opendir("/proc");
+  if (!d) return 0;
+  struct dirent *e;
+  char path[64], buf[512];
+  while ((e = readdir(d)) && n < max) {
+    pid_t pid = atoi(e->d_name);
+    if (pid <= 0) continue;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = 0;
+    char *close_paren = strrchr(buf, ')');
+    if (!close_paren || !strstr(buf, "(fusermount3)")) continue;
+    int ppid = 0;
+    char state;
+    if (sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2 || ppid != self) continue;
+    snprintf(path, sizeof path, "/proc/%d/environ", pid);
+    f = fopen(path, "r");
+    if (!f) continue;
+    int has_commfd = 0;
+    char env[4096];
+    size_t len = fread(env, 1, sizeof env, f);
+    fclose(f);
+    for (size_t i = 0; i + 13 <= len; i++) {
+      if ((i == 0 || env[i - 1] == 0) && memcmp(env + i, "_FUSE_COMMFD=", 13) == 0) has_commfd = 1;
+    }
+    if (has_commfd) out[n++] = pid;
+  }
+  closedir(d);
+  return n;
+}
+
+// After a mount: the descriptor libfuse left (new since `before`, a socket, not close-on-exec, made
+// by this process: a socketpair) and the helper (a fusermount3 child not in `had`).
+static void find_helper(session_t *s, const unsigned char *before, const pid_t *had, int nhad) {
+  s->helper_fd = -1;
+  s->helper_pid = 0;
+  unsigned char now[MAX_TRACKED / 8];
+  open_fds(now);
+  for (int fd = 0; fd < MAX_TRACKED && s->helper_fd < 0; fd++) {
+    if (!(now[fd / 8] & (1 << (fd % 8))) || (before[fd / 8] & (1 << (fd % 8))) || fd == s->fd) continue;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0 || (flags & FD_CLOEXEC)) continue;
+    struct ucred cred;
+    socklen_t clen = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 || cred.pid != getpid()) continue;
+    s->helper_fd = fd;
+    // Not for children we start later: they must not keep the helper alive.
+    fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+  pid_t kids[64];
+  int n = helper_children(kids, 64);
+  for (int i = 0; i < n && !s->helper_pid; i++) {
+    int old = 0;
+    for (int j = 0; j < nhad; j++) old |= had[j] == kids[i];
+    if (!old) s->helper_pid = kids[i];
+  }
+}
+
+// The mount is over: the helper may go. Waits for it briefly (it exits at once on the socket's end).
+static void release_helper(session_t *s) {
+  if (s->helper_fd >= 0) close(s->helper_fd);
+  s->helper_fd = -1;
+  if (s->helper_pid > 0) {
+    for (int i = 0; i < 400; i++) {
+      pid_t r = waitpid(s->helper_pid, NULL, WNOHANG);
+      if (r != 0) break;  // reaped, or not ours to reap
+      usleep(2500);
+    }
+  }
+  s->helper_pid = 0;
+}
 
 #define NAPI_OK(call)                                   \
   do {                                                  \
@@ -801,6 +913,7 @@ static void shutdown_session(session_t *s, int unmount) {
   if (unmount) fuse_session_unmount(s->se);
   fuse_session_destroy(s->se);  // closes /dev/fuse: the kernel aborts anything still pending
   s->se = NULL;
+  release_helper(s);
   free(s->buf.mem);
   s->buf.mem = NULL;
   uv_close((uv_handle_t *)&s->poll, close_async);
@@ -892,6 +1005,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   }
   s->env = env;
   s->fd = -1;
+  s->helper_fd = -1;
   s->owners = 1;
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
@@ -920,6 +1034,10 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "EINVAL", "fuse_session_new failed (bad mount options?)");
     return NULL;
   }
+  unsigned char fds_before[MAX_TRACKED / 8];
+  pid_t helpers_before[64];
+  open_fds(fds_before);
+  int nhelpers = helper_children(helpers_before, 64);
   if (fuse_session_mount(s->se, path) != 0) {
     int e = errno;
     discard_session(env, s);
@@ -937,6 +1055,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   }
   s->thread_started = 1;
   s->fd = fuse_session_fd(s->se);
+  find_helper(s, fds_before, helpers_before, nhelpers);
   // Children must not inherit the connection (a dead server's mount would hang them), and reads
   // happen only when the fd is readable.
   fcntl(s->fd, F_SETFD, fcntl(s->fd, F_GETFD) | FD_CLOEXEC);

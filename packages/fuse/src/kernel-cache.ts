@@ -78,6 +78,28 @@ export class KernelCache {
     }
   }
 
+  /**
+   * The mount is gone (unmounted, detached, connection closed): the kernel references nothing any
+   * more, and sends no FORGET for what it held. Lets go of every hold, so inodes unlinked while the
+   * kernel knew them leave the engine (and its usage) now, not never: the engine outlives the mount
+   * (the exec daemon mounts the same engine for the next exec).
+   */
+  releaseAll(): void {
+    const held = [...this.held];
+    this.held.clear();
+    this.lookups.clear();
+    this.names.clear();
+    this.negatives.clear();
+    this.negativeCount = 0;
+    for (const ino of held) {
+      try {
+        this.fs.unhold(ino);
+      } catch {
+        // gone already (a reset replaced the state)
+      }
+    }
+  }
+
   /** Drops the kernel's cached pages and attributes of `ino` once the current request is answered. */
   invalidateLater(ino: number): void {
     this.pendingInodes.add(ino);

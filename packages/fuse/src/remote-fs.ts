@@ -104,6 +104,21 @@ function cachedRead(self: InodeFs, remote: Remote, method: string, args: unknown
   return own(hit.ok);
 }
 
+/**
+ * Lets go of a serving-thread engine now (a fork taken for one command's change report) instead of
+ * when its host handle is collected: a host that allocates little may not collect for hundreds of
+ * commands, while each such fork keeps a whole earlier state alive on the serving thread (an exec
+ * daemon grew by each exec's deleted files). The handle must not be used afterwards. A no-op for an
+ * engine on this thread.
+ */
+export function releaseEngine(fs: InodeFs): void {
+  const remote = remoteOf(fs) as (Remote & { released?: boolean }) | undefined;
+  if (!remote || remote.released) return;
+  remote.released = true;
+  released.unregister(fs);
+  remote.server.untrack(remote.id);
+}
+
 /** Whether `fs` lives on a serving thread. */
 export const isRemote = (fs: InodeFs): boolean => remoteOf(fs) !== undefined;
 
@@ -118,7 +133,7 @@ function attach(target: object, server: ServingThread, id: number, fixed: Return
   const remote = { server, id };
   Object.defineProperty(target, REMOTE, { value: remote, enumerable: false });
   server.track();
-  released.register(target, remote);
+  released.register(target, remote, target);
   return target as RemoteInodeFs;
 }
 

@@ -148,6 +148,7 @@ export async function serveMount(fs: InodeFs, dir?: string, options: MountOption
   const forgetMount = () => {
     mounted = false;
     stopWatching();
+    cache.releaseAll(); // the kernel sends no FORGET at unmount: its holds would keep deleted files charged
     live.delete(path);
     wake(Infinity);
     onGone?.();

@@ -175,8 +175,11 @@ export function stdinModeOf(spec: Pick<LaunchSpec, 'stdin' | 'interactive'>): St
 
 export interface Launched {
   pid: number;
-  /** Resolves once the command has exited and all its output has been read. */
-  done: Promise<{ exitCode: number; signal?: number }>;
+  /**
+   * Resolves once the command has exited and all its output has been read. `lost` says why the
+   * exit status is unknown (the spawner that ran the command died: the command was killed).
+   */
+  done: Promise<{ exitCode: number; signal?: number; lost?: string }>;
   write(data: string): void;
   /** End of input: the command reads end of file once it has read what was written. */
   closeStdin(): void;

@@ -4,9 +4,11 @@
 // Mastra sandbox and should not pay for loading it (the vws CLI's exec: loading @mastra/core alone
 // costs ~450 ms). Nothing here imports @mastra/core.
 
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join, posix, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { InodeFs } from '@vws/inode-fs';
-import { fuseProblem, mount, type Mount } from '@vws/fuse';
+import { fuseMounts, fuseProblem, mount, releaseEngine, type Mount } from '@vws/fuse';
 import { engineChanges, type Changes } from './changes.js';
 import { buildEnv, type EnvOptions } from './env.js';
 import { launch, type Launched, type LaunchSpec } from './launcher.js';
@@ -20,6 +22,11 @@ export { buildEnv, type EnvOptions } from './env.js';
 export type { Launched, LaunchSpec } from './launcher.js';
 export { stdinPipe, type StdinPipe } from './stdin-pipe.js';
 export { SyncError } from './shadow-mount.js';
+
+/** The spawner died while a command ran: its status is unknown, the command was killed. */
+export class SpawnerLostError extends Error {
+  override name = 'SpawnerLostError';
+}
 
 /** A run's exit status as a shell reports it: the command's code, or 128 + the signal that killed it. */
 export function exitCodeOf(exit: { exitCode: number; signal?: number }): number {
@@ -43,6 +50,8 @@ export interface RunOptions {
    * it, stdin is the terminal, which nothing writes to.
    */
   stdin?: Readable;
+  /** The command's working directory, a directory in the tree (default: its root). */
+  cwd?: string;
 }
 
 export interface RunResult {
@@ -51,6 +60,12 @@ export interface RunResult {
   stderr: string;
   /** What the command created, modified and deleted (paths from the mount's root). */
   changes: Changes;
+  /**
+   * Set when the mount was detached while the command ran (an outside unmount, the FUSE connection
+   * closed): what reached the tree before is in it; what the command then wrote landed in the plain
+   * host directory where the mount was, and was removed (those paths, from the mount's root).
+   */
+  mountLost?: { discarded: string[] };
 }
 
 /** Starts commands through a spawner process (default) or from this process, as PtySandbox does. */
@@ -86,7 +101,7 @@ export class Runner {
     await this.start();
     // Before the mount: making the FIFO blocks this process a moment, and nothing may wait on us yet.
     const input = options.stdin ? stdinPipe(options.stdin) : undefined;
-    let m: Pick<Mount, 'path' | 'unmount'> & { sync?(): Promise<void> };
+    let m: Pick<Mount, 'path' | 'unmount'> & { sync?(): Promise<void>; mounted?: boolean };
     try {
       if (fuseProblem()) {
         await engine.prefetch(); // the shadow holds every file: a lazily opened tree is fetched first
@@ -102,7 +117,7 @@ export class Runner {
       let stderr = '';
       input?.start();
       const proc = await this.launch(
-        { command: input ? input.wrap(argv) : argv, cwd: m.path, env: buildEnv(m.path, options.env ?? {}), interactive: false },
+        { command: input ? input.wrap(argv) : argv, cwd: join(m.path, posix.resolve('/', options.cwd ?? '/')), env: buildEnv(m.path, options.env ?? {}), interactive: false },
         (s) => {
           stdout += s;
           options.onStdout?.(s);
@@ -116,10 +131,20 @@ export class Runner {
       options.signal?.addEventListener('abort', kill, { once: true });
       if (options.signal?.aborted) kill();
       const exit = await proc.done.finally(() => options.signal?.removeEventListener('abort', kill));
+      if (exit.lost) throw new SpawnerLostError(exit.lost);
       // Nothing may outlive its command in the group (grandchildren included).
       proc.signal('SIGKILL');
+      // A FUSE mount that is no mount any more: detached from outside while the command ran.
+      const lost = m.mounted !== undefined && (!m.mounted || !fuseMounts().some((e) => e.path === m.path));
       await m.sync?.(); // sync mode: what the command changed, into the engine
-      return { exitCode: exitCodeOf(exit), stdout, stderr, changes: engineChanges(before, engine) };
+      const result: RunResult = { exitCode: exitCodeOf(exit), stdout, stderr, changes: engineChanges(before, engine) };
+      releaseEngine(before); // the earlier state it holds on the serving thread goes now, not at some GC
+      if (lost) {
+        input?.close();
+        await m.unmount();
+        result.mountLost = { discarded: clearLeftovers(m.path) };
+      }
+      return result;
     } finally {
       input?.close();
       await m.unmount();
@@ -130,6 +155,29 @@ export class Runner {
   stop(): void {
     this.spawner?.stop();
   }
+}
+
+/**
+ * Removes the plain directory left where a lost mount was (the run's own fresh directory, no mount
+ * point any more), with whatever the command wrote into it after the mount went; returns those paths.
+ */
+function clearLeftovers(dir: string): string[] {
+  if (!existsSync(dir) || fuseMounts(true).some((e) => e.path === dir || e.path.startsWith(`${dir}/`))) return [];
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      found.push(`/${relative(dir, p)}`);
+      if (e.isDirectory()) walk(p);
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    // listed what could be listed
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return found.sort();
 }
 
 /** Sync mode for one run: the engine written into a fresh shadow directory, synced back by sync(). */

@@ -6,7 +6,11 @@ import { keepWarm, launch, type Launched } from './launcher.js';
 import type { ToSpawner, FromSpawner } from './spawner-protocol.js';
 
 const running = new Map<number, Launched>();
-const send = (m: FromSpawner) => process.send?.(m);
+// Once the sandbox is gone (it exited: a closed output pipe, a crash), what is left to say goes nowhere,
+// quietly: the disconnect handler below is already ending everything.
+const send = (m: FromSpawner) => {
+  if (process.connected) process.send?.(m, undefined, {}, () => {});
+};
 
 process.on('message', (m: ToSpawner) => {
   switch (m.type) {

@@ -11,11 +11,13 @@ import type { FromSpawner, ToSpawner } from './spawner-protocol.js';
 const here = dirname(fileURLToPath(import.meta.url));
 
 interface Pending {
+  /** The command's pid (its process group) once spawned. */
+  pid?: number;
   onStdout: (s: string) => void;
   onStderr: (s: string) => void;
   resolvePid: (pid: number) => void;
   rejectPid: (e: Error) => void;
-  resolveDone: (e: { exitCode: number; signal?: number }) => void;
+  resolveDone: (e: { exitCode: number; signal?: number; lost?: string }) => void;
 }
 
 export class Spawner {
@@ -44,11 +46,19 @@ export class Spawner {
       this.child = child;
       child.on('message', (m: FromSpawner) => this.onMessage(m, resolve));
       child.once('error', reject);
-      child.once('exit', (code) => {
-        reject(new Error(`the spawner process exited (${code}) before it was ready`));
+      child.once('exit', (code, signal) => {
+        reject(new Error(`the spawner process exited (${code ?? signal}) before it was ready`));
+        // The next launch starts a new spawner (a dead one would leave every later run waiting).
+        if (this.child === child) {
+          this.child = undefined;
+          this.ready = undefined;
+        }
+        const lost = `the process that started the command (the spawner, pid ${child.pid}) died (${code ?? signal}): the command was killed`;
         for (const [id, p] of this.pending) {
-          p.rejectPid(new Error('the spawner process exited'));
-          p.resolveDone({ exitCode: 1 });
+          // Its commands have nobody to report their end: end them (their process groups) now.
+          if (p.pid) killGroup(p.pid);
+          p.rejectPid(new Error(lost));
+          p.resolveDone({ exitCode: 1, lost });
           this.pending.delete(id);
         }
       });
@@ -60,7 +70,10 @@ export class Spawner {
     if (m.type === 'ready') return ready();
     const p = this.pending.get(m.id);
     if (!p) return;
-    if (m.type === 'spawned') p.resolvePid(m.pid);
+    if (m.type === 'spawned') {
+      p.pid = m.pid;
+      p.resolvePid(m.pid);
+    }
     else if (m.type === 'failed') {
       p.rejectPid(new Error(m.message));
       this.pending.delete(m.id);
@@ -73,17 +86,18 @@ export class Spawner {
   }
 
   private send(m: ToSpawner): void {
-    this.child?.send(m);
+    if (this.child?.connected) this.child.send(m, (e) => e && undefined); // a dead spawner: its exit handler reports
   }
 
   async launch(spec: LaunchSpec, onStdout: (s: string) => void, onStderr: (s: string) => void): Promise<Launched> {
     await this.start();
+    if (!this.child?.connected) throw new Error('the spawner process died before the command could start');
     const id = this.nextId++;
     let resolvePid!: (pid: number) => void;
     let rejectPid!: (e: Error) => void;
-    let resolveDone!: (e: { exitCode: number; signal?: number }) => void;
+    let resolveDone!: (e: { exitCode: number; signal?: number; lost?: string }) => void;
     const pid = new Promise<number>((res, rej) => ((resolvePid = res), (rejectPid = rej)));
-    const done = new Promise<{ exitCode: number; signal?: number }>((res) => (resolveDone = res));
+    const done = new Promise<{ exitCode: number; signal?: number; lost?: string }>((res) => (resolveDone = res));
     this.pending.set(id, { onStdout, onStderr, resolvePid, rejectPid, resolveDone });
     this.send({ type: 'spawn', id, spec });
     return {
@@ -101,5 +115,13 @@ export class Spawner {
     if (this.child?.connected) this.child.disconnect();
     this.child = undefined;
     this.ready = undefined;
+  }
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // gone already
   }
 }

@@ -3,7 +3,8 @@
 // that: its line discipline caps lines at 4 KiB, eats control bytes and has no end but ^D.
 //
 // The stream goes through a FIFO in a private 0700 directory outside any mount: the command line
-// becomes `sh -c 'exec "$@" <"$0"' FIFO argv…` (the same process, its stdin redirected), and this
+// becomes `sh -c 'f=$1; shift; exec "$@" <"$f"' vws FIFO argv…` (the same process, its stdin
+// redirected; sh named vws, so an error it reports never shows the FIFO's path), and this
 // side writes the FIFO. Commands run in another process (the spawner), so only a file path crosses.
 
 import { spawnSync } from 'node:child_process';
@@ -37,7 +38,7 @@ export function stdinPipe(source: Readable): StdinPipe {
   };
   const onEnd = () => out?.end();
   return {
-    wrap: (argv) => ['/bin/sh', '-c', 'exec "$@" <"$0"', fifo, ...argv],
+    wrap: (argv) => ['/bin/sh', '-c', 'f=$1; shift; exec "$@" <"$f"', 'vws', fifo, ...argv],
     start() {
       // The open waits (in libuv's thread pool) until the command's sh opens the read end.
       out = createWriteStream(fifo);

@@ -100,3 +100,38 @@ describe('Runner', () => {
     }
   }, 120_000);
 });
+
+describe('Runner: cwd, a lost spawner', () => {
+  it('starts the command in `cwd`, a directory of the tree', async () => {
+    const fs = new InodeFs();
+    fs.mkdir('/src/lib', { recursive: true });
+    const r = await runner.run(fs, ['sh', '-c', 'pwd | sed "s|^$HOME||"; touch here'], { cwd: 'src/lib' });
+    expect(r.stdout).toBe('/src/lib\n');
+    expect(r.changes.created).toEqual(['/src/lib/here']);
+  });
+
+  it('a spawner killed mid-run fails that run (SpawnerLostError, the command killed), and the next run gets a new spawner', async () => {
+    const own = new Runner({ warm: false });
+    try {
+      const fs = new InodeFs();
+      const marker = join(outside, 'lost-spawner');
+      const run = own.run(fs, ['sh', '-c', `echo $$ > ${marker}; exec sleep 41.5`]);
+      const deadline = Date.now() + 15_000;
+      while (!existsSync(marker) || !readFileSync(marker, 'utf8').trim()) {
+        if (Date.now() > deadline) throw new Error('the command did not start');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const command = Number(readFileSync(marker, 'utf8'));
+      const spawner = (own as unknown as { spawner: { child?: { pid: number } } }).spawner.child!.pid;
+      process.kill(spawner, 'SIGKILL');
+      await expect(run).rejects.toThrow(/the spawner, pid \d+\) died \(SIGKILL\): the command was killed/);
+      const gone = Date.now() + 10_000;
+      while (alive(command) && Date.now() < gone) await new Promise((r) => setTimeout(r, 20));
+      expect(alive(command)).toBe(false);
+      const next = await own.run(fs, ['sh', '-c', 'echo again']);
+      expect([next.exitCode, next.stdout]).toEqual([0, 'again\n']);
+    } finally {
+      own.stop();
+    }
+  });
+});

@@ -1,9 +1,9 @@
 // `vws daemon start | status | stop` (the daemon itself: daemon/main.ts and daemon/server.ts).
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { connect, startDaemon } from '../daemon/client.js';
-import { allSockets, frame, frameReader, runDir, socketPath, type Reply } from '../daemon/protocol.js';
+import { allPidFiles, allSockets, frame, frameReader, pidFile, runDir, socketPath, type Reply } from '../daemon/protocol.js';
 import { VaultError } from '../vault-store.js';
 import { processAlive } from '../process-alive.js';
 
@@ -14,8 +14,14 @@ export interface Ctx {
 
 type Status = Extract<Reply, { type: 'status' }>;
 
-/** The status of the daemon at path; null if nobody answers there (a dead daemon's socket is removed). */
-async function statusAt(path: string): Promise<Status | null> {
+/** How long a daemon may take to answer status or stop before it counts as not answering. */
+const ANSWER_MS = 3_000;
+
+/**
+ * The status of the daemon at path: null if nobody listens there (a dead daemon's socket and pid file
+ * are removed), 'silent' if it accepts but does not answer within ANSWER_MS (a daemon stuck).
+ */
+async function statusAt(path: string): Promise<Status | null | 'silent'> {
   const socket = await connect(path);
   if (!socket) {
     rmSync(path, { force: true });
@@ -23,40 +29,80 @@ async function statusAt(path: string): Promise<Status | null> {
   }
   return new Promise((resolve) => {
     let status: Status | null = null;
+    const timer = setTimeout(() => (socket.destroy(), resolve('silent')), ANSWER_MS);
     socket.on('data', frameReader<Reply>((m) => m.type === 'status' && (status = m)));
     socket.on('error', () => {});
-    socket.on('close', () => resolve(status));
+    socket.on('close', () => (clearTimeout(timer), resolve(status ?? 'silent')));
     socket.write(frame({ type: 'status' }));
   });
 }
 
-/** Asks the daemon at path to stop; resolves when it has hung up. */
+/** Asks the daemon at path to stop; resolves when it has hung up, or after ANSWER_MS. */
 async function stopAt(path: string): Promise<void> {
   const socket = await connect(path);
   if (!socket) return;
   await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => (socket.destroy(), resolve()), ANSWER_MS);
     socket.on('error', () => {});
-    socket.on('close', () => resolve());
+    socket.on('close', () => (clearTimeout(timer), resolve()));
     socket.resume();
     socket.write(frame({ type: 'stop' }));
   });
 }
 
-/** The daemons that answer in this $VWS_HOME, with their sockets (those of dead ones are removed). */
-async function liveDaemons(): Promise<Array<Status & { socket: string }>> {
-  const live = [];
-  for (const socket of allSockets()) {
-    const s = await statusAt(socket);
-    if (s) live.push({ ...s, socket });
+/**
+ * The pid the daemon at this socket recorded (run/exec-*.pid), if that process is alive and is that
+ * daemon (its command line names the socket): so a daemon that does not answer can still be found.
+ */
+function daemonPid(socket: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile(socket), 'utf8'));
+  } catch {
+    return undefined;
   }
-  return live;
+  try {
+    return Number.isSafeInteger(pid) && pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(socket) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-/** One line for `vws doctor`. */
-export async function daemonSummary(): Promise<string> {
-  const live = await liveDaemons();
-  if (!live.length) return 'no exec daemon running (the next vws exec starts one; VWS_DAEMON=0: none)';
-  return `${live.length} exec daemon(s): ${live.map((s) => `pid ${s.pid}, ${s.served} execs, vaults loaded: ${s.vaults.join(', ') || 'none'}`).join('; ')} (vws daemon stop ends them)`;
+interface Found {
+  socket: string;
+  pid: number;
+  status?: Status;
+}
+
+/** The daemons of this $VWS_HOME: those that answer (with status) and those alive but silent. */
+async function findDaemons(): Promise<Found[]> {
+  const found: Found[] = [];
+  // A stuck daemon may have lost its socket: its pid file still names it.
+  const sockets = new Set([...allSockets(), ...allPidFiles().map((f) => f.replace(/\.pid$/, '.sock'))]);
+  for (const socket of sockets) {
+    const s = await statusAt(socket);
+    if (s && s !== 'silent') found.push({ socket, pid: s.pid, status: s });
+    else {
+      const pid = daemonPid(socket);
+      if (pid) found.push({ socket, pid });
+      else rmSync(pidFile(socket), { force: true });
+    }
+  }
+  return found;
+}
+
+/** The daemons that answer in this $VWS_HOME, with their sockets (those of dead ones are removed). */
+async function liveDaemons(): Promise<Array<Status & { socket: string }>> {
+  return (await findDaemons()).flatMap((d) => (d.status ? [{ ...d.status, socket: d.socket }] : []));
+}
+
+/** One line for `vws doctor`, and whether all is well (a daemon that does not answer is not). */
+export async function daemonSummary(): Promise<{ ok: boolean; detail: string }> {
+  const found = await findDaemons();
+  if (!found.length) return { ok: true, detail: 'no exec daemon running (the next vws exec starts one; VWS_DAEMON=0: none)' };
+  const silent = found.filter((d) => !d.status);
+  const detail = `${found.length} exec daemon(s): ${found.map((d) => (d.status ? `pid ${d.pid}, ${d.status.served} execs, vaults loaded: ${d.status.vaults.join(', ') || 'none'}` : `pid ${d.pid} NOT ANSWERING`)).join('; ')} (vws daemon stop ends them)`;
+  return { ok: silent.length === 0, detail };
 }
 
 export function registerDaemon(program: Command, ctx: Ctx): void {
@@ -67,7 +113,7 @@ export function registerDaemon(program: Command, ctx: Ctx): void {
     .description('the running exec daemons of this $VWS_HOME')
     .action(async () => {
       const current = socketPath();
-      const daemons = (await liveDaemons()).map((s) => ({ pid: s.pid, socket: s.socket, current: s.socket === current, startedAt: s.startedAt, served: s.served, running: s.running, vaults: s.vaults, rssBytes: s.rssBytes }));
+      const daemons = (await liveDaemons()).map((s) => ({ pid: s.pid, socket: s.socket, current: s.socket === current, startedAt: s.startedAt, served: s.served, running: s.running, vaults: s.vaults, rssBytes: s.rssBytes, heapBytes: s.heapBytes, externalBytes: s.externalBytes }));
       print({ daemons }, () => (daemons.length ? daemons.map((d) => `pid ${d.pid}${d.current ? '' : ' (older build)'}: ${d.served} execs served, ${d.running} running, vaults loaded: ${d.vaults.join(', ') || 'none'}, ${Math.round(d.rssBytes / 2 ** 20)} MiB resident`).join('\n') : 'no exec daemon running'));
     });
   daemon
@@ -81,20 +127,42 @@ export function registerDaemon(program: Command, ctx: Ctx): void {
       if (!socket) throw new VaultError(`the exec daemon did not start (see ${join(runDir(), 'daemon.log')})`, 1);
       socket.destroy();
       const s = await statusAt(path);
-      print({ pid: s?.pid, socket: path }, () => `exec daemon ${s?.pid} serving ${path}`);
+      const pid = s && s !== 'silent' ? s.pid : daemonPid(path);
+      print({ pid, socket: path }, () => `exec daemon ${pid} serving ${path}`);
     });
   daemon
     .command('stop')
     .description('stop the exec daemons of this $VWS_HOME (a command still running is killed, its changes not saved)')
     .action(async () => {
       const stopped: number[] = [];
-      for (const s of await liveDaemons()) {
-        await stopAt(s.socket);
-        // Wait for the process itself: it may still be unmounting.
-        const deadline = Date.now() + 10_000;
-        while (processAlive(s.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        stopped.push(s.pid);
+      for (const d of await findDaemons()) {
+        // Asked first (it kills its commands and unmounts); one that does not answer, or does not
+        // end within the deadline, is killed: stop never waits on a stuck daemon.
+        if (d.status) await stopAt(d.socket);
+        else signal(d.pid, 'SIGTERM');
+        const deadline = Date.now() + STOP_MS;
+        while (processAlive(d.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        if (processAlive(d.pid)) {
+          signal(d.pid, 'SIGKILL');
+          const gone = Date.now() + 2_000;
+          while (processAlive(d.pid) && Date.now() < gone) await new Promise((r) => setTimeout(r, 20));
+        }
+        if (processAlive(d.pid)) throw new VaultError(`exec daemon ${d.pid} did not end even when killed`, 1);
+        rmSync(d.socket, { force: true });
+        rmSync(pidFile(d.socket), { force: true });
+        stopped.push(d.pid);
       }
       print({ stopped }, () => (stopped.length ? `stopped exec daemon ${stopped.join(', ')}` : 'no exec daemon running'));
     });
+}
+
+/** How long `vws daemon stop` lets a daemon end by itself before killing it. */
+const STOP_MS = 8_000;
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone already
+  }
 }

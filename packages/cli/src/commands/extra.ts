@@ -12,6 +12,7 @@ import { atomicWrite, gcVaults, Vault, VaultError, vaultStore, vwsHome } from '.
 import { progress } from '../progress.js';
 import { copyWithin, countHost, exportHost, importHost, joinVault, walk } from '../tree-io.js';
 import { processAlive } from '../process-alive.js';
+import { cacheDir, clientSettings, commandEnv } from '../exec-env.js';
 
 export interface Ctx {
   json(): boolean;
@@ -65,11 +66,17 @@ function mountRecords(): Array<MountRecord & { file: string }> {
     });
 }
 
-/** The environment commands see inside the vault: nothing inherited but the basics a shell needs. */
-function curatedEnv(mountPath: string): NodeJS.ProcessEnv {
-  const keep = ['PATH', 'HOME', 'TERM', 'LANG', 'LC_ALL', 'USER', 'LOGNAME', 'SHELL', 'COLUMNS', 'LINES', 'TZ'];
+/**
+ * The environment of `vws shell`: the basics an interactive shell needs from the user's, then exec's
+ * rule (exec-env.ts): HOME is the vault's root, CA/proxy/npm/pip settings pass through, tool caches
+ * go to $VWS_HOME/cache/<vault>.
+ */
+function curatedEnv(mountPath: string, vault: string): NodeJS.ProcessEnv {
+  const keep = ['PATH', 'TERM', 'LANG', 'LC_ALL', 'USER', 'LOGNAME', 'SHELL', 'COLUMNS', 'LINES', 'TZ'];
   const env: NodeJS.ProcessEnv = {};
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
+  Object.assign(env, commandEnv(clientSettings(), cacheDir(vwsHome(), vault)));
+  env.HOME = mountPath;
   env.VWS_MOUNT = mountPath;
   env.PS1 = 'vws:\\w\\$ ';
   return env;
@@ -257,10 +264,16 @@ export function registerExtra(program: Command, ctx: Ctx): void {
         const known = new Set(Object.keys(v.meta().checkpoints).map((n) => `${n}.snap`));
         const old = join(v.dir, 'checkpoints');
         if (existsSync(old)) for (const f of readdirSync(old)) if (v.headId() !== null || !known.has(f)) (unlinkSync(join(old, f)), removed.push(`checkpoints/${f}`));
+        // Usage counters that drifted from the tree (vaults saved by an exec daemon before that leak
+        // was fixed) are set to the recount, and saved.
+        const fs = v.load();
+        const usage = fs.repairUsage();
+        const repaired = usage.before.bytes !== usage.after.bytes || usage.before.inodes !== usage.after.inodes;
+        if (repaired) v.save(fs);
         const store = gcVaults(o.retain ?? 0);
         const after = dirBytes(v.dir) + dirBytes(vaultStore().root);
-        const doc = { vault: v.name, removed, store, bytesBefore: before, bytesAfter: after, reclaimed: Math.max(0, before - after) };
-        print(doc, () => `gc: ${removed.length} files removed, ${store.chunks} chunks and ${store.checkpoints} checkpoints dropped, ${doc.reclaimed} bytes reclaimed`);
+        const doc = { vault: v.name, removed, store, bytesBefore: before, bytesAfter: after, reclaimed: Math.max(0, before - after), usage: { ...usage.after, repaired } };
+        print(doc, () => `gc: ${removed.length} files removed, ${store.chunks} chunks and ${store.checkpoints} checkpoints dropped, ${doc.reclaimed} bytes reclaimed${repaired ? `; usage set to what the tree holds: ${usage.after.inodes} inodes, ${usage.after.bytes} bytes (was ${usage.before.inodes}, ${usage.before.bytes})` : ''}`);
       });
     });
 
@@ -278,7 +291,7 @@ export function registerExtra(program: Command, ctx: Ctx): void {
         try {
           const sh = process.env.SHELL && existsSync(process.env.SHELL) ? process.env.SHELL : 'bash';
           // cwd outside the mount, then cd: this process serves the mount and must not block on it.
-          const child = spawn('sh', ['-c', 'cd "$VWS_MOUNT" && exec "$0" -i', sh], { cwd: '/', stdio: 'inherit', env: curatedEnv(m.path) });
+          const child = spawn('sh', ['-c', 'cd "$VWS_MOUNT" && exec "$0" -i', sh], { cwd: '/', stdio: 'inherit', env: curatedEnv(m.path, v.name) });
           return await new Promise<number>((res) => child.on('close', (c, sig) => res(c ?? (sig ? 128 : 1))));
         } finally {
           await m.unmount();

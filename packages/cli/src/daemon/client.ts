@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import pc from 'picocolors';
 import { frame, frameReader, homeDir, runDir, socketPath, type Reply } from './protocol.js';
 import type { ExecRoute } from './route.js';
+import { clientSettings, parseEnvAssignments } from '../exec-env.js';
 
 /** Unix socket paths longer than this do not fit in sockaddr_un (108 bytes with its NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -58,7 +59,8 @@ export async function execThroughDaemon(route: ExecRoute): Promise<number | null
     const lockWait = process.env.VWS_LOCK_WAIT_MS;
     // Piped input (not a terminal) goes to the command, then its end; a terminal's does not.
     const stdin = !process.stdin.isTTY;
-    socket.write(frame({ type: 'exec', vault: route.vault, json: route.json, color: pc.isColorSupported, argv: route.argv, lockWaitMs: lockWait ? Number(lockWait) : undefined, stdin }));
+    const settings = clientSettings({ cwd: route.cwd, extraEnv: parseEnvAssignments(route.env), keepCaches: route.keepCaches });
+    socket.write(frame({ type: 'exec', vault: route.vault, json: route.json, color: pc.isColorSupported, argv: route.argv, lockWaitMs: lockWait ? Number(lockWait) : undefined, stdin, settings, verbose: route.verbose }));
     if (stdin) {
       process.stdin.on('data', (data: Buffer) => {
         if (!socket.write(frame({ type: 'stdin', data }))) process.stdin.pause();
@@ -90,7 +92,8 @@ export async function startDaemon(path: string): Promise<Socket | null> {
   const log = openSync(join(runDir(), 'daemon.log'), 'a', 0o600);
   // Built, this module is a chunk in dist/ beside daemon.js; from the sources, main.ts is beside it.
   const entry = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './main.ts' : './daemon.js', import.meta.url));
-  const child = spawn(process.execPath, [...process.execArgv, entry, '--socket', path], { cwd: '/', detached: true, stdio: ['ignore', log, log], env: { ...process.env, VWS_HOME: homeDir() } });
+  // Not this client's environment: the daemon serves later clients (each exec brings its own).
+  const child = spawn(process.execPath, [...process.execArgv, entry, '--socket', path], { cwd: '/', detached: true, stdio: ['ignore', log, log], env: { ...daemonEnv(), VWS_HOME: homeDir() } });
   closeSync(log);
   child.unref();
   let exited = false;
@@ -105,3 +108,13 @@ export async function startDaemon(path: string): Promise<Socket | null> {
   // A daemon that lost a start-up race to another one exits at once; that one may answer now.
   return connect(path);
 }
+
+/** What the daemon runs with: where things are (PATH, HOME, TMPDIR, locale) and vws's own settings (not the store's URL: it may hold a password, and exec does not use it). */
+export function daemonEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && (DAEMON_ENV.has(k) || (k.startsWith('VWS_') && !k.startsWith('VWS_STORE')))) out[k] = v;
+  }
+  return out;
+}
+const DAEMON_ENV = new Set(['PATH', 'HOME', 'USER', 'LOGNAME', 'TMPDIR', 'LANG', 'LC_ALL', 'TZ']);

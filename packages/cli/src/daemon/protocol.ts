@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ExecSettings } from '../exec-env.js';
 
 /** What the client asks. */
 export type Request =
@@ -24,6 +25,10 @@ export type Request =
       lockWaitMs?: number;
       /** The client's stdin is piped (not a terminal): stdin frames follow, then an empty one. */
       stdin?: boolean;
+      /** The client's environment for the command, cwd and cache choice (the daemon's own is never used). */
+      settings: ExecSettings;
+      /** The full change list, not only the summary line. */
+      verbose?: boolean;
     }
   | { type: 'stdin'; data: Uint8Array }
   | { type: 'status' }
@@ -33,7 +38,7 @@ export type Request =
 export type Reply =
   | { type: 'stdout' | 'stderr'; data: string | Uint8Array }
   | { type: 'exit'; code: number }
-  | { type: 'status'; pid: number; stamp: string; startedAt: string; served: number; running: number; vaults: string[]; rssBytes: number };
+  | { type: 'status'; pid: number; stamp: string; startedAt: string; served: number; running: number; vaults: string[]; rssBytes: number; heapBytes?: number; externalBytes?: number };
 
 /** The home's absolute path: a relative $VWS_HOME is the client's, and the daemon runs in '/'. */
 export function homeDir(): string {
@@ -46,6 +51,17 @@ export function runDir(): string {
 
 export function socketPath(stamp = codeStamp()): string {
   return join(runDir(), `exec-${stamp}.sock`);
+}
+
+/** Where the daemon at a socket records its pid (so a daemon that stopped answering can be found). */
+export function pidFile(socket: string): string {
+  return socket.replace(/\.sock$/, '.pid');
+}
+
+/** Every exec daemon pid file in this $VWS_HOME. */
+export function allPidFiles(): string[] {
+  const dir = runDir();
+  return existsSync(dir) ? readdirSync(dir).filter((f) => /^exec-.*\.pid$/.test(f)).map((f) => join(dir, f)) : [];
 }
 
 /** Every exec daemon socket in this $VWS_HOME (daemons of older builds included). */

@@ -10,6 +10,11 @@ export interface ExecRoute {
   vault?: string;
   json: boolean;
   argv: string[];
+  /** exec's own options (before the command): --cwd, --env K=V (repeatable), --keep-caches, --verbose. */
+  cwd?: string;
+  env: string[];
+  keepCaches: boolean;
+  verbose: boolean;
 }
 
 /** The exec to hand to the daemon, or null (the daemon is off, FUSE is missing, or another command). */
@@ -25,8 +30,27 @@ export function execRoute(args: string[], env: NodeJS.ProcessEnv = process.env):
     return null; // not only global options before `exec`: the CLI says what is wrong
   }
   const rest = args.slice(at + 1);
-  // `exec --help`, `exec --no-daemon` and the like are the CLI's.
-  const argv = rest[0] === '--' ? rest.slice(1) : rest[0]?.startsWith('-') ? null : rest;
-  if (!argv?.length) return null;
-  return { vault: globals.vault || env.VWS_VAULT || undefined, json: Boolean(globals.json), argv };
+  const o: Pick<ExecRoute, 'cwd' | 'env' | 'keepCaches' | 'verbose'> = { env: [], keepCaches: false, verbose: false };
+  let i = 0;
+  for (; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (a === '--') {
+      i++;
+      break;
+    }
+    if (!a.startsWith('-')) break; // the command
+    const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    if (name === '--cwd' || name === '--env') {
+      const value = inline ?? rest[++i];
+      if (value === undefined) return null; // the CLI says what is missing
+      if (name === '--cwd') o.cwd = value;
+      else if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(value)) o.env.push(value);
+      else return null; // malformed: the CLI says so
+    } else if (a === '--keep-caches') o.keepCaches = true;
+    else if (a === '--verbose' || a === '-v') o.verbose = true;
+    else return null; // `exec --help`, `exec --no-daemon` and the like are the CLI's
+  }
+  const argv = rest.slice(i);
+  if (!argv.length) return null;
+  return { vault: globals.vault || env.VWS_VAULT || undefined, json: Boolean(globals.json), argv, ...o };
 }

@@ -13,7 +13,7 @@
 // is removed or replaced (its $VWS_HOME deleted, another daemon took the name), on SIGTERM/SIGINT, or
 // on `vws daemon stop`.
 
-import { chmodSync, existsSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { dirname } from 'node:path';
@@ -22,8 +22,9 @@ import { restoreForMount } from '@vws/fuse';
 import { Runner, runnerProblem } from '@vws/sandbox-pty/runner';
 import { currentVaultName, Vault } from '../vault-store.js';
 import { errorOutcome, execOutcome, type Outcome } from '../outcome.js';
-import { codeStamp, frame, frameReader, type Reply, type Request } from './protocol.js';
+import { codeStamp, frame, frameReader, pidFile, type Reply, type Request } from './protocol.js';
 import { VaultCache } from './vault-cache.js';
+import { runInVault } from '../exec-run.js';
 
 export interface ServeOptions {
   socket: string;
@@ -46,6 +47,17 @@ export function requestProblems(m: unknown): string[] {
   if (!Array.isArray(r.argv) || !r.argv.length || !r.argv.every((a) => typeof a === 'string')) problems.push('argv: not a non-empty list of strings');
   if (r.lockWaitMs !== undefined && !(typeof r.lockWaitMs === 'number' && r.lockWaitMs >= 0)) problems.push('lockWaitMs: not a number >= 0');
   if (r.stdin !== undefined && typeof r.stdin !== 'boolean') problems.push('stdin: not a boolean');
+  if (r.verbose !== undefined && typeof r.verbose !== 'boolean') problems.push('verbose: not a boolean');
+  const st = (typeof r.settings === 'object' && r.settings !== null ? r.settings : undefined) as Record<string, unknown> | undefined;
+  const strings = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+  if (!st) problems.push('settings: not an object');
+  else {
+    if (!strings(st.env)) problems.push('settings.env: not a map of strings');
+    if (typeof st.userHome !== 'string') problems.push('settings.userHome: not a string');
+    if (st.extraEnv !== undefined && !strings(st.extraEnv)) problems.push('settings.extraEnv: not a map of strings');
+    if (st.cwd !== undefined && typeof st.cwd !== 'string') problems.push('settings.cwd: not a string');
+    if (st.keepCaches !== undefined && typeof st.keepCaches !== 'boolean') problems.push('settings.keepCaches: not a boolean');
+  }
   return problems;
 }
 
@@ -73,6 +85,8 @@ export async function serve(options: ServeOptions): Promise<void> {
 
   const server = createServer((socket) => handle(socket));
   const ino = await listen(server, options.socket);
+  // So that `vws daemon stop` and `vws doctor` find this process even if it stops answering.
+  writeFileSync(pidFile(options.socket), String(process.pid), { mode: 0o600 });
   say(`serving ${options.socket}`);
 
   let stopping = false;
@@ -81,8 +95,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     stopping = true;
     say(`stopping: ${why}`);
     server.close();
-    // Only our own socket: another daemon may have taken the name since.
-    if (socketIno(options.socket) === ino) unlinkSync(options.socket);
+    // Only our own socket (and pid file): another daemon may have taken the name since.
+    if (socketIno(options.socket) === ino) {
+      unlinkSync(options.socket);
+      rmSync(pidFile(options.socket), { force: true });
+    }
     for (const c of running) c.abort();
     const finish = () => {
       runner.stop();
@@ -91,7 +108,13 @@ export async function serve(options: ServeOptions): Promise<void> {
     if (!running.size) finish();
     else {
       const check = setInterval(() => running.size || finish(), 20);
-      setTimeout(finish, 5_000).unref(); // never linger
+      // Never linger: a run that does not end when killed (its mount or a thread stuck) must not keep
+      // the daemon; process.exit could itself wait on a stuck thread, SIGKILL cannot (the kernel
+      // unmounts our mounts: auto_unmount).
+      setTimeout(() => {
+        say(`${running.size} run(s) did not end within 5 s of the stop: exiting hard`);
+        process.kill(process.pid, 'SIGKILL');
+      }, 5_000).unref();
       check.unref();
     }
   };
@@ -130,7 +153,8 @@ export async function serve(options: ServeOptions): Promise<void> {
       if (problems.length) throw new Error(`not a vws exec request (${problems.join('; ')})`);
       const req = message as Exclude<Request, { type: 'stdin' }>;
       if (req.type === 'status') {
-        send({ type: 'status', pid: process.pid, stamp: codeStamp(), startedAt, served, running: running.size, vaults: cache.names(), rssBytes: process.memoryUsage.rss() });
+        const mem = process.memoryUsage();
+        send({ type: 'status', pid: process.pid, stamp: codeStamp(), startedAt, served, running: running.size, vaults: cache.names(), rssBytes: mem.rss, heapBytes: mem.heapUsed, externalBytes: mem.external });
         socket.end();
       } else if (req.type === 'stop') {
         socket.end(() => stop('asked to stop'));
@@ -181,7 +205,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       const loaded = fs.version;
       let result;
       try {
-        result = await runner.run(fs, req.argv, {
+        result = await runInVault(runner, fs, vault, req.argv, req.settings, {
           signal,
           stdin,
           onStdout: stream ? (data) => send({ type: 'stdout', data }) : undefined,
@@ -193,7 +217,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       }
       if (signal.aborted) return killed();
       if (fs.version !== loaded) cache.save(vault, fs);
-      return execOutcome(result, req.json, pc.createColors(req.color));
+      return execOutcome(result, req.json, pc.createColors(req.color), req.verbose);
     }, req.lockWaitMs);
   }
 }
