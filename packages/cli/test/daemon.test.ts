@@ -3,7 +3,7 @@
 // kills the command and saves nothing; a daemon killed mid-command leaves the vault as it was and no
 // mount behind; stop, idle and a removed $VWS_HOME end it.
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -222,7 +222,9 @@ describe('exec daemon', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/exec daemon ended before the command did/);
     await until('the dead daemon is unmounted', () => !mountOf(d.pid));
-    rmdirSync(mountPoint); // its empty mount point: a process killed with -9 cleans nothing up
+    // Its empty mount point: a process killed with -9 cleans nothing up (the next mount anywhere may
+    // sweep it first: @vws/fuse sweepDeadServers).
+    rmSync(mountPoint, { recursive: true, force: true });
     await until('the command is gone', () => !processAlive(Number(readFileSync(pidFile, 'utf8'))));
     expect(await cat('/state')).toBe('before\n');
     await ok(['--vault', 'd', 'exec', '--', 'true']);

@@ -14,9 +14,17 @@ export interface Run {
 }
 
 /** `endless`: stdin never ends (a megabyte of 'y' after another, as long as the child reads). */
+/**
+ * The environment a user's `vws` gets: ours without the npm settings a runner like npx or pnpm puts
+ * there (exec passes npm_config_* through, so they would change what commands see).
+ */
+function userEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+}
+
 export function start(home: string, args: string[], opts: { input?: string; env?: Record<string, string>; endless?: boolean } = {}): ChildProcess {
   // cwd outside any mount: vws serves FUSE mounts itself.
-  const child = spawn(process.execPath, [bin, ...args], { cwd: home, env: { ...process.env, VWS_HOME: home, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, ...args], { cwd: home, env: { ...userEnv(), VWS_HOME: home, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
   // A child killed on purpose (the crash tests) may not have read all its input: that is no error here.
   child.stdin!.on('error', () => {});
   if (opts.endless) {
