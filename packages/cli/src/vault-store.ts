@@ -96,6 +96,23 @@ interface Basis {
 }
 const bases = new WeakMap<InodeFs, Basis>();
 
+/**
+ * Lets go of a base when a save replaces it. A mounted tree's base is a fork on the serving thread,
+ * kept there until its host handle is collected, which a host that allocates little (the exec
+ * daemon) may not do for many saves: each kept base pins a whole earlier state. Where trees are
+ * mounted, @vws/fuse's releaseEngine is installed here.
+ */
+let dropBase: (fs: InodeFs) => void = () => {};
+export function releaseBasesWith(release: (fs: InodeFs) => void): void {
+  dropBase = release;
+}
+
+function setBasis(fs: InodeFs, basis: Basis): void {
+  const old = bases.get(fs);
+  bases.set(fs, basis);
+  if (old && old.base !== basis.base) dropBase(old.base);
+}
+
 let sharedStore: { root: string; store: DiskStore } | null = null;
 /** The store every vault of $VWS_HOME keeps its data in. */
 export function vaultStore(): DiskStore {
@@ -240,7 +257,7 @@ export class Vault {
       if (restore) fs = restore(fs!.snapshot(), { quota: m.quota });
       const largest = Math.max(...chain.map((c) => c.record.manifestBytes));
       const last = chain.at(-1)!.record;
-      bases.set(fs!, { base: fs!.fork(), head: id, manifestHash: last.manifestHash, depth: last.depth, chainBytes: chain.slice(1).reduce((n, c) => n + c.record.manifestBytes, 0), largest });
+      setBasis(fs!, { base: fs!.fork(), head: id, manifestHash: last.manifestHash, depth: last.depth, chainBytes: chain.slice(1).reduce((n, c) => n + c.record.manifestBytes, 0), largest });
       return fs!;
     } catch (e) {
       damaged(this.name, e);
@@ -266,7 +283,7 @@ export class Vault {
    */
   adopted(fs: InodeFs): void {
     const b = bases.get(fs);
-    if (b) bases.set(fs, { ...b, base: fs.fork() });
+    if (b) setBasis(fs, { ...b, base: fs.fork() });
   }
 
   /** Saves the tree as the vault's new head: the chunks the store lacks and, mostly, a delta manifest. */
@@ -322,7 +339,7 @@ export class Vault {
     const tf = performance.now();
     const base = fs.fork();
     engineMs += performance.now() - tf;
-    bases.set(fs, {
+    setBasis(fs, {
       base,
       head: record.id,
       manifestHash: record.manifestHash,

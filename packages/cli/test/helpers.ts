@@ -16,10 +16,11 @@ export interface Run {
 /** `endless`: stdin never ends (a megabyte of 'y' after another, as long as the child reads). */
 /**
  * The environment a user's `vws` gets: ours without the npm settings a runner like npx or pnpm puts
- * there (exec passes npm_config_* through, so they would change what commands see).
+ * there (exec passes npm_config_* through, so they would change what commands see), and without CI
+ * (which turns colours on in a pipe: the tests compare text).
  */
 function userEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'CI'));
 }
 
 export function start(home: string, args: string[], opts: { input?: string; env?: Record<string, string>; endless?: boolean } = {}): ChildProcess {

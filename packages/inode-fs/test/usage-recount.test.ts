@@ -17,7 +17,7 @@ describe('usage recount', () => {
     expect(fs.usage()).toEqual({ inodes: 5, bytes: 1000 + 1 + '/d/a'.length });
   });
 
-  it('keeps an unlinked inode that is still held, and drops one whose holder went away without letting go', () => {
+  it('keeps an unlinked inode that is still held; a restore, which the hold does not travel to, charges it no more', () => {
     const fs = new InodeFs();
     fs.writeFile('/gone', Buffer.alloc(4096));
     const ino = fs.stat('/gone').ino;
@@ -25,14 +25,12 @@ describe('usage recount', () => {
     fs.unlink('/gone');
     expect(fs.countUsage()).toEqual({ inodes: 2, bytes: 4096 }); // held: still there
     expect(fs.repairUsage().after).toEqual({ inodes: 2, bytes: 4096 });
-    // As a snapshot saves it: the hold does not travel, the inode does.
+    // As a snapshot saves it: the hold does not travel, and a restore recounts usage from the tree
+    // (a snapshot's counters are not trusted), so the unlinked inode is not charged any more.
     const restored = InodeFs.restore(fs.snapshot());
-    expect(restored.usage()).toEqual({ inodes: 2, bytes: 4096 });
-    expect(restored.countUsage()).toEqual({ inodes: 1, bytes: 0 });
-    const version = restored.version;
-    expect(restored.repairUsage()).toEqual({ before: { inodes: 2, bytes: 4096 }, after: { inodes: 1, bytes: 0 } });
     expect(restored.usage()).toEqual({ inodes: 1, bytes: 0 });
-    expect(restored.version).toBeGreaterThan(version); // a change: the CLI saves it
+    expect(restored.countUsage()).toEqual({ inodes: 1, bytes: 0 });
+    expect(restored.repairUsage().after).toEqual({ inodes: 1, bytes: 0 });
     expect(InodeFs.restore(restored.snapshot()).usage()).toEqual({ inodes: 1, bytes: 0 });
     const again = restored.version;
     restored.repairUsage(); // nothing to repair: no change

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { InodeFs } from '@vws/inode-fs';
-import { atomicWrite, gcVaults, Vault, VaultError, vaultStore, vwsHome } from '../vault-store.js';
+import { atomicWrite, gcVaults, releaseBasesWith, Vault, VaultError, vaultStore, vwsHome } from '../vault-store.js';
 import { progress } from '../progress.js';
 import { copyWithin, countHost, exportHost, importHost, joinVault, walk } from '../tree-io.js';
 import { processAlive } from '../process-alive.js';
@@ -282,7 +282,8 @@ export function registerExtra(program: Command, ctx: Ctx): void {
     .description('an interactive shell inside the vault (FUSE-mounted; your real terminal), persisted on exit')
     .action(async () => {
       const code = await withTree(true, async (fs, v) => {
-        const { mount } = await import('@vws/fuse');
+        const { mount, releaseEngine } = await import('@vws/fuse');
+        releaseBasesWith(releaseEngine);
         // Our own handlers: Ctrl-C belongs to the shell, and the FUSE layer must not kill us before we save.
         const ignore = () => {};
         for (const s of ['SIGINT', 'SIGQUIT'] as const) process.on(s, ignore);
@@ -308,7 +309,8 @@ export function registerExtra(program: Command, ctx: Ctx): void {
       const path = resolve(dir);
       if (existsSync(path) && (!statSync(path).isDirectory() || readdirSync(path).length > 0)) throw usage(`${dir} must be an empty directory`);
       await withTree(true, async (fs, v) => {
-        const { mount } = await import('@vws/fuse');
+        const { mount, releaseEngine } = await import('@vws/fuse');
+        releaseBasesWith(releaseEngine);
         let stop!: () => void;
         const stopped = new Promise<void>((r) => (stop = r));
         for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, stop);

@@ -18,13 +18,16 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { PassThrough } from 'node:stream';
 import { dirname } from 'node:path';
 import pc from 'picocolors';
-import { restoreForMount } from '@vws/fuse';
+import { releaseEngine, restoreForMount } from '@vws/fuse';
 import { Runner, runnerProblem } from '@vws/sandbox-pty/runner';
-import { currentVaultName, Vault } from '../vault-store.js';
+import { currentVaultName, releaseBasesWith, Vault } from '../vault-store.js';
 import { errorOutcome, execOutcome, type Outcome } from '../outcome.js';
 import { codeStamp, frame, frameReader, pidFile, type Reply, type Request } from './protocol.js';
 import { VaultCache } from './vault-cache.js';
 import { runInVault } from '../exec-run.js';
+
+// The daemon's trees live on the serving thread: each save's replaced base is let go at once.
+releaseBasesWith(releaseEngine);
 
 export interface ServeOptions {
   socket: string;
