@@ -8,6 +8,7 @@ import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync
 import { rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { processAlive } from './process-alive.js';
 
 const PREFIX = 'vws-runs-';
 let base: string | null | undefined;
@@ -23,15 +24,6 @@ function ownCgroup(): string | undefined {
   const dir = join(mountPoint, own);
   return existsSync(join(dir, 'cgroup.procs')) ? dir : undefined;
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /** Ends every process in a run's cgroup and removes it (synchronously: for exit and stale ones). */
 function killAndRemoveSync(dir: string): void {
@@ -59,7 +51,7 @@ function removeStale(parent: string): void {
   for (const name of readdirSync(parent)) {
     const m = /^vws-runs-(\d+)(-t\d+)?$/.exec(name);
     const pid = Number(m?.[1]);
-    if (!m || pid === process.pid || alive(pid)) continue;
+    if (!m || pid === process.pid || processAlive(pid)) continue;
     const dir = join(parent, name);
     try {
       for (const run of readdirSync(dir)) if (run.startsWith('run-')) killAndRemoveSync(join(dir, run));

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nameToBytes } from '@vws/inode-fs';
+import { processAlive } from './process-alive.js';
 
 const PREFIX = 'vws-sync-';
 
@@ -90,7 +91,7 @@ export function clearStaleShadows(): string[] {
     }
     for (const name of names) {
       const m = new RegExp(`^${PREFIX}(\\d+)-`).exec(name);
-      if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+      if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
       const path = join(root, name);
       try {
         if (statSync(path).uid !== process.getuid?.()) continue; // not ours to remove
@@ -102,15 +103,6 @@ export function clearStaleShadows(): string[] {
     }
   }
   return removed;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const SURROGATE = /[\ud800-\udfff]/;

@@ -192,19 +192,8 @@ export class DiskStore implements Store {
 
   private readRefs(workspace: string): Refs | null {
     const path = join(this.wsDir(workspace), 'refs.json');
-    let text: string;
-    try {
-      text = readRegular(path, MAX_META).toString('utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    let r: Refs;
-    try {
-      r = JSON.parse(text);
-    } catch {
-      throw new StoreDamagedError(path, 'is not JSON');
-    }
+    const r = readJson(path) as Refs | undefined;
+    if (r === undefined) return null;
     const ok = r && typeof r === 'object' && (r.head === null || (typeof r.head === 'string' && ID.test(r.head))) && r.names && typeof r.names === 'object' && !Array.isArray(r.names) && Object.values(r.names).every((v) => typeof v === 'string' && ID.test(v));
     if (!ok) throw new StoreDamagedError(path, 'is not a workspace head record');
     return r;
@@ -330,19 +319,8 @@ export class DiskStore implements Store {
 
   private readLease(workspace: string): Lease | null {
     const path = join(this.wsDir(workspace), 'lease.json');
-    let text: string;
-    try {
-      text = readRegular(path, MAX_META).toString('utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    let l: { holder?: unknown; token?: unknown; expiresAt?: unknown };
-    try {
-      l = JSON.parse(text);
-    } catch {
-      throw new StoreDamagedError(path, 'is not JSON');
-    }
+    const l = readJson(path) as { holder?: unknown; token?: unknown; expiresAt?: unknown } | undefined;
+    if (l === undefined) return null;
     const expiresAt = new Date(String(l?.expiresAt));
     if (typeof l?.holder !== 'string' || typeof l.token !== 'string' || Number.isNaN(expiresAt.getTime())) throw new StoreDamagedError(path, 'is not a lease record');
     return { workspace, holder: l.holder, token: l.token, expiresAt };
@@ -502,5 +480,21 @@ function deadTemp(name: string): boolean {
     return false;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code !== 'EPERM';
+  }
+}
+
+/** A small JSON record, read safely; undefined when the file does not exist (StoreDamagedError if not JSON). */
+function readJson(path: string): unknown {
+  let text: string;
+  try {
+    text = readRegular(path, MAX_META).toString('utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new StoreDamagedError(path, 'is not JSON');
   }
 }
