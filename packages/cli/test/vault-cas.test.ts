@@ -261,6 +261,85 @@ describe('damaged vault files: exit 4 within 5 s, one line naming the file, noth
   });
 });
 
+describe('every command on a damaged vault: exit 4 within 5 s, one line, nothing changed', () => {
+  // Each command a user may run on a vault, with arguments that would succeed on a healthy one.
+  const commands = (out: string): string[][] => [
+    ['ls', '/'], ['cat', '/f.txt'], ['write', '/g.txt', 'x'], ['mkdir', '/m'], ['rm', '/f.txt'], ['stat', '/f.txt'],
+    ['checkpoint', 'save', 'c2'], ['checkpoint', 'list'], ['checkpoint', 'restore', 'c1'], ['diff'], ['patch'],
+    ['exec', '--', 'true'], ['stats'], ['tree', '/'], ['cp', '/f.txt', '/h.txt'], ['mv', '/f.txt', '/k.txt'],
+    ['grep', 'precious', '/'], ['find', '/'], ['export', join(out, 'exported')], ['log'], ['quota'], ['gc'],
+    ['vault', 'fork', 'v', 'v2'],
+  ];
+  // Commands that read file contents (a damaged chunk is found by what reads it).
+  const reading = new Set(['cat', 'write', 'exec', 'grep', 'export', 'cp', 'patch']);
+  const cases: Array<{ what: string; damage: (dir: string, home: string) => void; message: RegExp; only?: Set<string> }> = [
+    { what: 'meta.json is a FIFO', damage: (d) => (rmSync(join(d, 'meta.json')), expect(spawnSync('mkfifo', [join(d, 'meta.json')]).status).toBe(0)), message: /meta\.json: is not a regular file/ },
+    { what: 'meta.json is a symlink to /dev/zero', damage: (d) => (rmSync(join(d, 'meta.json')), symlinkSync('/dev/zero', join(d, 'meta.json'))), message: /meta\.json: is a symbolic link/ },
+    { what: 'meta.json is a JSON array', damage: (d) => writeFileSync(join(d, 'meta.json'), '[1,2,3]'), message: /meta\.json: \(top\): / },
+    {
+      what: 'a chunk is damaged',
+      damage: (_d, home) => {
+        const hash = createHash('sha256').update('precious').digest('hex');
+        writeFileSync(join(home, 'store', 'chunks', hash.slice(0, 2), hash), 'garbage!');
+      },
+      message: /chunk [0-9a-f]{64} is damaged/,
+      only: reading,
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.what, async () => {
+      const home = newHome();
+      const out = mkdtempSync(join(tmpdir(), 'vws-cas-out-'));
+      homes.push(out);
+      await vws(home, ['vault', 'create', 'v']);
+      await vws(home, ['--vault', 'v', 'write', '/f.txt', 'precious']);
+      await vws(home, ['--vault', 'v', 'checkpoint', 'save', 'c1']);
+      await vws(home, ['--vault', 'v', 'write', '/f.txt', 'precious']); // the head differs from c1 only in times
+      c.damage(join(home, 'vaults', 'v'), home);
+      const before = listing(home);
+      const todo = commands(out).filter((args) => !c.only || c.only.has(args[0]));
+      // A few at a time: each is a process of its own.
+      for (let i = 0; i < todo.length; i += 4) {
+        await Promise.all(
+          todo.slice(i, i + 4).map(async (args) => {
+            const t0 = Date.now();
+            const r = await run(home, ['--vault', 'v', ...args], { env: { VWS_DAEMON: '0' } });
+            const what = `vws ${args.join(' ')} -> ${r.code}: ${r.stderr}`;
+            expect(Date.now() - t0, what).toBeLessThan(5_000);
+            expect(r.code, what).toBe(4);
+            expect(r.stderr.trim().split('\n'), what).toHaveLength(1);
+            expect(r.stderr, what).toMatch(c.message);
+          }),
+        );
+      }
+      expect(listing(home)).toEqual(before);
+      expect(existsSync(join(out, 'exported'))).toBe(false);
+    }, 120_000);
+  }
+
+  it('the exec daemon serves a healthy vault in its usual time while a damaged one is being opened', async () => {
+    const home = newHome();
+    for (const v of ['ok', 'bad']) {
+      await vws(home, ['vault', 'create', v]);
+      await vws(home, ['--vault', v, 'write', '/f.txt', v]);
+    }
+    expect((await run(home, ['--vault', 'ok', 'exec', '--', 'true'])).code).toBe(0); // the daemon is up
+    const dir = join(home, 'vaults', 'bad');
+    rmSync(join(dir, 'meta.json'));
+    expect(spawnSync('mkfifo', [join(dir, 'meta.json')]).status).toBe(0);
+    const t0 = Date.now();
+    const [bad, good] = await Promise.all([run(home, ['--vault', 'bad', 'exec', '--', 'true']), run(home, ['--vault', 'ok', 'exec', '--', 'sh', '-c', 'cat f.txt'])]);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(bad.code, bad.stderr).toBe(4);
+    expect(bad.stderr).toMatch(/meta\.json: is not a regular file/);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toContain('ok');
+    const status = await run(home, ['--json', 'daemon', 'status']);
+    expect(status.code, status.stderr).toBe(0);
+  }, 60_000);
+});
+
 function patchMeta(dir: string, fn: (m: Record<string, unknown>) => void): void {
   const m = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8'));
   fn(m);
