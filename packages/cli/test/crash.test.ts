@@ -1,8 +1,8 @@
 // Crash safety and locking through the real binary: kill -9 of `vws import` and `vws write` at random
 // moments leaves the vault exactly before or exactly after the command; a second process that waits
 // for the lock gets it and nothing is lost; progress bars appear on a terminal and never in pipes.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,57 @@ describe('crash safety', () => {
     }
   }, 120_000);
 });
+
+describe('kill -9 loops', () => {
+  it('200 kill -9 of vws write at random moments: every next open works and reads a whole version', async () => {
+    const big = (n: number) => `${n}:`.padEnd(100_000, String(n % 10));
+    expect((await run(home, ['vault', 'create', 'loop'])).code).toBe(0);
+    const seen = new Set<string>([big(-1)]);
+    expect((await run(home, ['--vault', 'loop', 'write', '/w'], { input: big(-1) })).code).toBe(0);
+    let failures = 0;
+    for (let i = 0; i < 200; i++) {
+      await new Promise<void>((resolve) => {
+        const child = start(home, ['--vault', 'loop', 'write', '/w'], { input: big(i), env: { VWS_DAEMON: '0' } });
+        const timer = setTimeout(() => killCli(child.pid!), 30 + ((i * 197) % 700));
+        child.on('close', () => (clearTimeout(timer), resolve()));
+      });
+      seen.add(big(i));
+      const r = await run(home, ['--json', '--vault', 'loop', 'cat', '/w'], { env: { VWS_DAEMON: '0' } });
+      if (r.code !== 0 || !seen.has(JSON.parse(r.stdout).content)) failures++;
+    }
+    expect(failures).toBe(0);
+  }, 600_000);
+
+  it('kill -9 of an in-process exec, 30 times: once the next vws has mounted, none of their mounts or mount directories is left', async () => {
+    expect((await run(home, ['vault', 'create', 'ex'])).code).toBe(0);
+    const killed: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      await new Promise<void>((resolve) => {
+        const child = start(home, ['--vault', 'ex', 'exec', '--', 'sh', '-c', `echo ${i} > n; sleep 5`], { env: { VWS_DAEMON: '0' } });
+        const timer = setTimeout(() => {
+          killed.push(child.pid!, ...childrenOf(child.pid!));
+          killCli(child.pid!);
+        }, 300 + ((i * 211) % 1500));
+        child.on('close', () => (clearTimeout(timer), resolve()));
+      });
+    }
+    // The next exec's first mount sweeps what dead servers left (@vws/fuse sweepDeadServers).
+    expect((await run(home, ['--vault', 'ex', 'exec', '--', 'true'], { env: { VWS_DAEMON: '0' } })).code).toBe(0);
+    const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => killed.some((p) => l.startsWith(`vws:${p} `)));
+    expect(mounts).toEqual([]);
+    const dirs = readdirSync(tmpdir()).filter((n) => killed.some((p) => n.startsWith(`vws-mnt-${p}-`)));
+    expect(dirs).toEqual([]);
+  }, 600_000);
+});
+
+/** Pids whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
 
 describe('two processes on one vault', () => {
   it('the second waits for the lock, then runs; both changes are kept', async () => {
