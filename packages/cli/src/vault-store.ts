@@ -84,6 +84,9 @@ const metaSchema = z.object({
 
 export type VaultMeta = z.infer<typeof metaSchema>;
 
+/** Where a loaded tree goes: @vws/fuse's restoreForMount (snapshot bytes, or an engine built here). */
+export type Restore = (src: Uint8Array | InodeFs, options: { quota?: Partial<Quota> }) => InodeFs;
+
 /** What a loaded or saved tree was based on: the delta of its next save is taken against `base`. */
 interface Basis {
   base: InodeFs;
@@ -221,7 +224,7 @@ export class Vault {
   }
 
   /** The tree; `restore` decodes it (for exec: @vws/fuse's restoreForMount, onto the serving thread). */
-  load(restore?: (bytes: Uint8Array, options: { quota?: Partial<Quota> }) => InodeFs): InodeFs {
+  load(restore?: Restore): InodeFs {
     const m = this.meta();
     if (this.isOld(m)) return this.readSnap(join(this.dir, 'state.snap'), m, restore);
     const head = vaultStore().headId(this.ws(m));
@@ -229,7 +232,7 @@ export class Vault {
     return this.loadId(head, m, restore);
   }
 
-  private readSnap(path: string, m: VaultMeta, restore = (b: Uint8Array, o: { quota?: Partial<Quota> }) => InodeFs.restore(b, o)): InodeFs {
+  private readSnap(path: string, m: VaultMeta, restore: Restore = (b, o) => (b instanceof InodeFs ? b : InodeFs.restore(b, o))): InodeFs {
     try {
       return restore(readRegular(path, SNAP_MAX), { quota: m.quota });
     } catch (e) {
@@ -238,7 +241,7 @@ export class Vault {
   }
 
   /** A saved state by checkpoint id, tracked so that its next save is a delta. */
-  private loadId(id: string, m: VaultMeta, restore?: (bytes: Uint8Array, options: { quota?: Partial<Quota> }) => InodeFs): InodeFs {
+  private loadId(id: string, m: VaultMeta, restore?: Restore): InodeFs {
     const store = vaultStore();
     try {
       const chain = store.chainSync(id);
@@ -253,8 +256,9 @@ export class Vault {
         fs = InodeFs.importManifest(manifest, { quota: m.quota, parent: fs, parentId, chunk });
         parentId = record.manifestHash;
       }
-      // Onto the serving thread when asked (exec), as a snapshot: the thread decodes it where it serves.
-      if (restore) fs = restore(fs!.snapshot(), { quota: m.quota });
+      // Onto the serving thread when asked (exec): the engine moves (a big one as its manifest and
+      // chunks, never as one snapshot buffer).
+      if (restore) fs = restore(fs!, { quota: m.quota });
       const largest = Math.max(...chain.map((c) => c.record.manifestBytes));
       const last = chain.at(-1)!.record;
       setBasis(fs!, { base: fs!.fork(), head: id, manifestHash: last.manifestHash, depth: last.depth, chainBytes: chain.slice(1).reduce((n, c) => n + c.record.manifestBytes, 0), largest });

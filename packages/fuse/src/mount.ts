@@ -120,9 +120,16 @@ export function liveMounts(): string[] {
 
 /**
  * An engine restored from snapshot bytes directly on the serving thread, for a tree that is about
- * to be mounted (mount() then has nothing to move). Without FUSE it is restored here.
+ * to be mounted (mount() then has nothing to move), or an engine built here moved there now. An
+ * engine's chunk buffers are handed over, not copied: no other engine here (a fork of it, one it was
+ * imported against) may share them. Without FUSE it is restored (or stays) here.
  */
-export function restoreForMount(bytes: Uint8Array, options: { quota?: InodeFsOptions['quota'] } = {}): InodeFs {
-  if (fuseProblem() || process.env.VWS_SERVE_INLINE === '1') return InodeFs.restore(bytes, options);
-  return restoreServed(servingThread(), bytes, options);
+export function restoreForMount(src: Uint8Array | InodeFs, options: { quota?: InodeFsOptions['quota'] } = {}): InodeFs {
+  const here = fuseProblem() || process.env.VWS_SERVE_INLINE === '1';
+  if (src instanceof InodeFs) {
+    if (!here) adopt(servingThread(), src, true);
+    return src;
+  }
+  if (here) return InodeFs.restore(src, options);
+  return restoreServed(servingThread(), src, options);
 }

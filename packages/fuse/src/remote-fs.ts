@@ -137,11 +137,15 @@ function attach(target: object, server: ServingThread, id: number, fixed: Return
   return target as RemoteInodeFs;
 }
 
+/** From this many bytes of file data up, a tree moves to the serving thread as a manifest (adopt). */
+const manifestMoveBytes = () => Number(process.env.VWS_MOVE_AS_MANIFEST_BYTES ?? 512 * 1024 * 1024);
+
 /**
  * The id of `fs` on `server`, moving it there first when it lives on this thread: its state is sent
- * as a snapshot and the object becomes a handle to the engine over there.
+ * as a snapshot (a big one as its manifest and chunks) and the object becomes a handle to the engine
+ * over there. `own`: nothing else here shares its chunks (see restoreForMount).
  */
-export function adopt(server: ServingThread, fs: InodeFs): number {
+export function adopt(server: ServingThread, fs: InodeFs, own = false): number {
   const remote = remoteOf(fs);
   if (remote) {
     if (remote.server !== server) throw new Error('vws: this engine lives on a serving thread that is gone');
@@ -157,6 +161,15 @@ export function adopt(server: ServingThread, fs: InodeFs): number {
     for (const r of lazy) server.chunkSources.set(r.hash, r);
     const { manifest, chunks } = fs.exportManifest();
     ref = server.call(0, '$restoreManifest', [manifest, [...chunks], { quota, uid, gid, umask }]) as EngineRef;
+  } else if (fs.usage().bytes >= manifestMoveBytes()) {
+    // A big tree moves as its manifest and its chunks, each in a buffer of its own: a snapshot is one
+    // buffer, which cannot pass 2 GiB, and would hold the whole state a second time at once.
+    // `own`: no other engine here shares these chunks, so their buffers are handed over, not copied
+    // (a copy would hold the state twice more at once: the message and the thread's engine).
+    const { manifest, chunks } = fs.exportManifest();
+    const list = [...chunks];
+    const transfer = own ? list.map(([, c]) => c).filter((c) => c.byteOffset === 0 && c.byteLength === c.buffer.byteLength && c.buffer instanceof ArrayBuffer).map((c) => c.buffer as ArrayBuffer) : [];
+    ref = server.call(0, '$importManifest', [manifest, list, { quota, uid, gid, umask }], [...new Set(transfer)]) as EngineRef;
   } else {
     const bytes = fs.snapshot();
     // The snapshot is ours alone: hand its memory over rather than copy it.

@@ -127,6 +127,13 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
     const { quota, uid, gid, umask } = fs.options;
     return { $engine: register(fs), options: { quota, uid, gid, umask } };
   },
+  // A big tree from the host as its manifest and every chunk (remote-fs.ts adopt).
+  $importManifest: (_id, [manifest, chunks, options]) => {
+    const known = new Map(chunks as Array<[string, Uint8Array]>);
+    const fs = InodeFs.importManifest(manifest as Uint8Array, { ...(options as object), chunk: (hash) => known.get(hash)! });
+    const { quota, uid, gid, umask } = fs.options;
+    return { $engine: register(fs), options: { quota, uid, gid, umask } };
+  },
   $unfetched: (id, [paths]) => {
     const refs = engine(id).unfetched(paths as string | string[] | undefined);
     return { hashes: refs.map((r) => r.hash), bytes: refs.reduce((n, r) => n + r.length, 0) };
@@ -240,13 +247,28 @@ function answer(req: CallRequest): void {
   // is always a copy of ours (wire.ts), never a buffer the engine still holds.
   const ok = (reply as { ok?: unknown }).ok;
   try {
-    sync.postMessage(reply, ok instanceof Uint8Array ? [ok.buffer as ArrayBuffer] : []);
+    sync.postMessage(reply, ok instanceof Uint8Array ? [ok.buffer as ArrayBuffer] : req.m === 'exportManifest' ? handOverChunks(ok as { chunks: Map<string, Uint8Array> }) : []);
   } catch (e) {
     // A result that cannot cross (it should not happen): the caller gets the error, we go on.
     sync.postMessage({ err: encodeError(e) });
   }
   Atomics.store(flag, 0, REPLIED);
   Atomics.notify(flag, 0);
+}
+
+/**
+ * A manifest's chunks are the engine's own buffers: each goes as a copy of its own, handed over, so
+ * that a big export (a vault's first save) is not also held whole in the message and again as the
+ * host's clone of it.
+ */
+function handOverChunks(result: { chunks: Map<string, Uint8Array> }): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const [hash, c] of result.chunks) {
+    const own = new Uint8Array(c); // a copy (a Buffer's slice() would be a view of the same memory)
+    result.chunks.set(hash, own);
+    out.push(own.buffer as ArrayBuffer);
+  }
+  return out;
 }
 
 /**
