@@ -272,10 +272,23 @@ describe('every command on a damaged vault: exit 4 within 5 s, one line, nothing
   ];
   // Commands that read file contents (a damaged chunk is found by what reads it).
   const reading = new Set(['cat', 'write', 'exec', 'grep', 'export', 'cp', 'patch']);
+  // Commands that load the tree (a damaged manifest is found by what loads it; `checkpoint save`,
+  // `checkpoint list`, `log` and `vault fork` name or list saved states without loading one).
+  const loading = { has: (c: string) => !['checkpoint', 'log', 'vault'].includes(c) } as Set<string>;
+  const manifests = (home: string) => readdirSync(join(home, 'store', 'checkpoints')).filter((f) => f.endsWith('.manifest')).map((f) => join(home, 'store', 'checkpoints', f));
   const cases: Array<{ what: string; damage: (dir: string, home: string) => void; message: RegExp; only?: Set<string> }> = [
     { what: 'meta.json is a FIFO', damage: (d) => (rmSync(join(d, 'meta.json')), expect(spawnSync('mkfifo', [join(d, 'meta.json')]).status).toBe(0)), message: /meta\.json: is not a regular file/ },
     { what: 'meta.json is a symlink to /dev/zero', damage: (d) => (rmSync(join(d, 'meta.json')), symlinkSync('/dev/zero', join(d, 'meta.json'))), message: /meta\.json: is a symbolic link/ },
     { what: 'meta.json is a JSON array', damage: (d) => writeFileSync(join(d, 'meta.json'), '[1,2,3]'), message: /meta\.json: \(top\): / },
+    { what: 'meta.json is empty', damage: (d) => writeFileSync(join(d, 'meta.json'), ''), message: /meta\.json: is not JSON/ },
+    { what: 'meta.json is truncated', damage: (d) => writeFileSync(join(d, 'meta.json'), readFileSync(join(d, 'meta.json')).subarray(0, 20)), message: /meta\.json: is not JSON/ },
+    { what: 'meta.json has a flipped bit', damage: (d) => writeFileSync(join(d, 'meta.json'), readFileSync(join(d, 'meta.json'), 'utf8').replace('"workspace"', '"workspacd"')), message: /meta\.json: / },
+    { what: 'meta.json is a symlink loop', damage: (d) => (rmSync(join(d, 'meta.json')), symlinkSync('meta.json', join(d, 'meta.json'))), message: /meta\.json: is a symbolic link/ },
+    { what: 'meta.json is a directory', damage: (d) => (rmSync(join(d, 'meta.json')), mkdirSync(join(d, 'meta.json'))), message: /meta\.json: is not a regular file/ },
+    { what: 'meta.json is a device', damage: (d) => (rmSync(join(d, 'meta.json')), expect(spawnSync('mknod', [join(d, 'meta.json'), 'c', '1', '3']).status).toBe(0)), message: /meta\.json: is not a regular file/ },
+    { what: 'the manifests are truncated', damage: (_d, home) => manifests(home).forEach((f) => writeFileSync(f, readFileSync(f).subarray(0, 10))), message: /\.manifest: holds 10 bytes/, only: loading },
+    { what: 'the manifests have a flipped bit', damage: (_d, home) => manifests(home).forEach((f) => { const b = readFileSync(f); b[b.length >> 1] ^= 1; writeFileSync(f, b); }), message: /\.manifest is damaged/, only: loading },
+    { what: 'the manifests are empty', damage: (_d, home) => manifests(home).forEach((f) => writeFileSync(f, '')), message: /\.manifest/, only: loading },
     {
       what: 'a chunk is damaged',
       damage: (_d, home) => {
