@@ -20,10 +20,10 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { HeadConflictError, LeaseHeldError, LeaseLostError, MissingChunkError, NotFoundError, StoreConfigError, StoreDamagedError, StoreError } from './errors.js';
-import { sha256, sleep, verifyChunk } from './hash.js';
+import { sleep, verifyChunk } from './hash.js';
 import { withFileLock } from './file-lock.js';
 import { readRegular, syncDir, syncFile, writeDurable } from './safe-file.js';
-import type { CheckpointRecord, CommitInput, GcOptions, GcResult, Lease, LeaseOptions, PutResult, Store } from './store.js';
+import { newRecord, type CheckpointRecord, type CommitInput, type GcOptions, type GcResult, type Lease, type LeaseOptions, type PutResult, type Store } from './store.js';
 
 const HASH = /^[0-9a-f]{64}$/;
 const ID = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
@@ -220,16 +220,7 @@ export class DiskStore implements Store {
       if (missing.length) throw new MissingChunkError(missing);
       if (input.parent && !this.readRecord(input.parent)) throw new NotFoundError(`checkpoint ${input.parent} (the parent) is not in the store`);
       if (this.readRecord(input.id)) throw new StoreConfigError(`checkpoint ${input.id} exists already`);
-      const record: CheckpointRecord = {
-        id: input.id,
-        workspace: input.workspace,
-        parent: input.parent,
-        depth: input.depth,
-        manifestHash: sha256(input.manifest),
-        manifestBytes: input.manifest.length,
-        refs: input.refs.length,
-        createdAt: new Date(),
-      };
+      const record = newRecord(input);
       // The checkpoint's files, durable, before anything points at them; the record last (it is what
       // makes the checkpoint exist).
       writeDurable(this.cpPath(input.id, 'manifest'), input.manifest, { syncDir: false });

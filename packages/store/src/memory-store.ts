@@ -2,8 +2,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { HeadConflictError, LeaseHeldError, LeaseLostError, MissingChunkError, NotFoundError, StoreError } from './errors.js';
-import { sha256, sleep, verifyChunk } from './hash.js';
-import type { CheckpointRecord, CommitInput, GcOptions, GcResult, Lease, LeaseOptions, PutResult, Store } from './store.js';
+import { sleep, verifyChunk } from './hash.js';
+import { newRecord, type CheckpointRecord, type CommitInput, type GcOptions, type GcResult, type Lease, type LeaseOptions, type PutResult, type Store } from './store.js';
 
 interface Chunk {
   bytes: Uint8Array;
@@ -52,16 +52,7 @@ export class MemoryStore implements Store {
     const missing = input.refs.filter((h) => !this.chunks.has(h));
     if (missing.length) throw new MissingChunkError(missing);
     if (input.parent && !this.records.has(input.parent)) throw new NotFoundError(`checkpoint ${input.parent} (the parent) is not in the store`);
-    const record: CheckpointRecord = {
-      id: input.id,
-      workspace: input.workspace,
-      parent: input.parent,
-      depth: input.depth,
-      manifestHash: sha256(input.manifest),
-      manifestBytes: input.manifest.length,
-      refs: input.refs.length,
-      createdAt: new Date(),
-    };
+    const record = newRecord(input);
     this.records.set(input.id, { record, manifest: Uint8Array.from(input.manifest), refs: [...input.refs] });
     this.heads.set(input.workspace, input.id);
     if (input.name) this.namesOf(input.workspace).set(input.name, input.id);

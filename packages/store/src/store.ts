@@ -1,6 +1,9 @@
 // The store interface: what a place that keeps workspaces must do. Implementations: MemoryStore
-// (tests, one process) and PostgresStore (@vws/store-postgres). The checkpoint logic on top of it
-// (export, upload, compare-and-set, restore) lives in workspace.ts, once for every implementation.
+// (tests, one process), DiskStore (a directory: the CLI's vaults) and PostgresStore
+// (@vws/store-postgres). The checkpoint logic on top of it (export, upload, compare-and-set,
+// restore) lives in workspace.ts, once for every implementation.
+
+import { sha256 } from './hash.js';
 
 /** One saved state of a workspace. Its manifest is full, or a delta against `parent`. */
 export interface CheckpointRecord {
@@ -98,4 +101,9 @@ export interface Store {
   /** Every workspace id. */
   workspaces(): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/** The record a commit makes (its time is now): one shape for every implementation. */
+export function newRecord(input: CommitInput): CheckpointRecord {
+  return { id: input.id, workspace: input.workspace, parent: input.parent, depth: input.depth, manifestHash: sha256(input.manifest), manifestBytes: input.manifest.length, refs: input.refs.length, createdAt: new Date() };
 }
