@@ -62,6 +62,8 @@ interface Addon {
   invalidate(session: object, inodes: number[], entries: Array<[number, string]>): number;
   settled(session: object): number;
   replyDeferred(session: object, id: number, result: number, data?: Buffer): boolean;
+  threadId(): number;
+  keepNear(tid: number, near: boolean): number;
 }
 
 let addon: Addon | undefined;
@@ -84,6 +86,19 @@ function loadAddon(): Addon {
     }
   }
   throw new FuseUnavailableError(`the vws FUSE addon did not load (${why})`, INSTALL);
+}
+
+/**
+ * The calling thread's kernel id and a way to keep another thread of this process on the caller's
+ * CPU (native/vws_fuse.c, keepNear: why), or undefined where the addon cannot load.
+ */
+export function threadPlacement(): Pick<Addon, 'threadId' | 'keepNear'> | undefined {
+  try {
+    const a = loadAddon();
+    return typeof a.keepNear === 'function' ? a : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Our libfuse3 low-level binding, loaded only when a mount is asked for. */

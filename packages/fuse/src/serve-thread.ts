@@ -9,10 +9,12 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { fetchRefs, type ChunkRef } from '@vws/inode-fs';
+import { threadPlacement } from './driver.js';
 import { decodeError, encodeError, type AsyncRequest, type Reply, type ServerEvent, type WireError } from './wire.js';
 
 // flag[0]: the call in flight (IDLE until answered); flag[1]: the thread's start (READY once its
-// handlers are in place). Shared with serve-worker.ts.
+// handlers are in place); flag[2]: its kernel thread id (0: unknown); flag[3]: 1 while the host keeps
+// it near during calls (then it does not wait on the port after a call). Shared with serve-worker.ts.
 const IDLE = 0;
 const REPLIED = 1;
 const DEAD = 2;
@@ -31,7 +33,7 @@ export class ServingThreadError extends Error {
 }
 
 /** Engine methods and our own calls that change nothing (see ServingThread.mutations). */
-const READS = new Set(['$unfetched', 'fork', 'diff', 'stat', 'lstat', 'readFile', 'readdir', 'exists', 'getattr', 'lookup', 'readlink', 'readlinkIno', 'realpath', 'inoOf', 'fingerprint', 'snapshot', 'usage', 'version', 'getxattr', 'listxattr', 'pathsOf', 'readIno', 'readdirIno', 'statfs', 'fstat', '$read', '$ops', '$mounted', '$settledNow', '$slot']);
+const READS = new Set(['$unfetched', 'fork', 'diff', 'stat', 'lstat', 'readFile', 'readdir', 'exists', 'getattr', 'lookup', 'readlink', 'readlinkIno', 'realpath', 'inoOf', 'fingerprint', 'snapshot', 'usage', 'version', 'getxattr', 'listxattr', 'pathsOf', 'readIno', 'readdirIno', 'statfs', 'fstat', '$read', '$ops', '$mounted', '$settledNow', '$slot', '$placement']);
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
@@ -50,7 +52,7 @@ function workerEntry(): { file: string; execArgv: string[] } {
 export class ServingThread {
   readonly worker: Worker;
   private readonly port: MessagePort;
-  private readonly flag = new Int32Array(new SharedArrayBuffer(8));
+  private readonly flag = new Int32Array(new SharedArrayBuffer(16));
   /**
    * Per cached engine, a counter the serving thread bumps on every change of that engine (API or
    * FUSE): the host's read cache (remote-fs.ts) is valid while its slot has not moved.
@@ -113,8 +115,12 @@ export class ServingThread {
     this.beforeCall(m);
     const release = this.releasing.length ? this.releasing.splice(0) : undefined;
     Atomics.store(this.flag, 0, IDLE);
+    // Woken on the CPU this thread is about to leave idle while it waits, the worker starts at once
+    // (an idle vCPU's wake-up costs far more than the call); let go again after the answer.
+    this.near?.(true);
     this.port.postMessage({ t, m, a, release }, transfer);
     while (Atomics.load(this.flag, 0) === IDLE) Atomics.wait(this.flag, 0, IDLE);
+    this.near?.(false);
     if (Atomics.load(this.flag, 0) === DEAD) {
       this.die('it failed during a call');
       throw this.gone!;
@@ -148,7 +154,16 @@ export class ServingThread {
       Atomics.wait(this.flag, 1, Atomics.load(this.flag, 1), 1000);
     }
     this.started = true;
+    const tid = Atomics.load(this.flag, 2);
+    const placement = tid > 0 && process.env.VWS_KEEP_NEAR !== '0' ? threadPlacement() : undefined;
+    if (placement) {
+      this.near = (near) => placement.keepNear(tid, near);
+      Atomics.store(this.flag, 3, 1);
+    }
   }
+
+  /** Keeps the serving thread on this thread's CPU (true) or lets it go (false); see driver.ts. */
+  private near: ((near: boolean) => void) | undefined;
 
   /** An asynchronous request (mount, settle, unmount). */
   request(req: DistributiveOmit<AsyncRequest, 'id'>): Promise<unknown> {

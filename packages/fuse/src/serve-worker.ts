@@ -7,9 +7,10 @@
 //   on the port, then raise the flag and wake it (it reads the answer with receiveMessageOnPort);
 // - asynchronous mount lifecycle on parentPort, answered by id, plus events we send on our own.
 
-import { writeSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { FsError, InodeFs, LazyChunks } from '@vws/inode-fs';
+import { threadPlacement } from './driver.js';
 import { detachAllNow, serveMount, type Mount } from './serve.js';
 import { decodeError, encodeError, encodeResult, isEngineRef, type AsyncRequest, type CallRequest, type Reply, type ServerEvent } from './wire.js';
 
@@ -139,6 +140,8 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
     return { hashes: refs.map((r) => r.hash), bytes: refs.reduce((n, r) => n + r.length, 0) };
   },
   $slot: (id) => slotFor(id),
+  // Where this thread may run while it answers (tests: the host keeps it near, serve-thread.ts).
+  $placement: () => /^Cpus_allowed_list:\s*(.*)$/m.exec(readFileSync('/proc/thread-self/status', 'utf8'))?.[1] ?? '',
   // A read for the host's cache: its answer, and whether its path names the file plainly (no
   // symlink on the way), which lets a later write keep it (remote-fs.ts).
   $read: (id, [method, args]) => {
@@ -274,11 +277,14 @@ function handOverChunks(result: { chunks: Map<string, Uint8Array> }): ArrayBuffe
 /**
  * Calls come in bursts (a tool call is several engine calls): after one, keep taking the next
  * straight off the port for a short while instead of going back to sleep in the event loop, whose
- * wake-up costs more than the call itself (as the FUSE side spins after a request).
+ * wake-up costs more than the call itself (as the FUSE side spins after a request). Not when the
+ * host keeps us on its own CPU during calls (flag[3]): there waking is cheap, and waiting would
+ * only keep the host from its CPU.
  */
 const SPIN_MS = 0.05;
 sync.on('message', (req: CallRequest) => {
   answer(req);
+  if (Atomics.load(flag, 3) === 1) return;
   let until = performance.now() + SPIN_MS;
   while (performance.now() < until) {
     const next = receiveMessageOnPort(sync);
@@ -335,6 +341,7 @@ process.on('uncaughtException', (e) => {
   process.exit(1);
 });
 
-// Handlers in place: calls may come.
+// Handlers in place: calls may come. Our thread id lets the host keep us near it during a call.
+Atomics.store(flag, 2, threadPlacement()?.threadId() ?? 0);
 Atomics.store(flag, 1, READY);
 Atomics.notify(flag, 1);

@@ -4,7 +4,7 @@
 // happens when the serving thread dies.
 
 import { spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,6 +145,29 @@ describe('the host handle of an engine on the serving thread', () => {
     const v = fs.version;
     fs.writeFile('/v.txt', 'v');
     expect(fs.version).toBeGreaterThan(v);
+  });
+
+  it("during a call the serving thread may run only on the caller's CPU, and anywhere again after it", async () => {
+    // Why: woken on the CPU its caller leaves idle while waiting, it starts at once; woken on an
+    // idle vCPU it costs the hypervisor's wake-up (native/vws_fuse.c keepNear).
+    const fs = new InodeFs();
+    mounts.push(await mount(fs));
+    const server = runningServingThread()!;
+    const status = (file: string) => readFileSync(file, 'utf8');
+    const allowed = (text: string) => /^Cpus_allowed_list:\s*(.*)$/m.exec(text)![1];
+    const lastCpu = () => Number(status('/proc/thread-self/stat').split(') ')[1]!.split(' ')[36]);
+    const mine = allowed(status('/proc/thread-self/status'));
+    let same = 0;
+    for (let i = 0; i < 20; i++) {
+      const cpu = lastCpu(); // this thread is running: its CPU now (it may move, hence several tries)
+      const during = server.call(0, '$placement') as string;
+      expect(during).toMatch(/^\d+$/);
+      if (Number(during) === cpu) same++;
+    }
+    expect(same).toBeGreaterThan(0);
+    const tid = readdirSync('/proc/self/task').find((t) => status(`/proc/self/task/${t}/comm`).trim() === 'vws-serving');
+    expect(tid, 'the serving thread is named').toBeDefined();
+    expect(allowed(status(`/proc/self/task/${tid}/status`))).toBe(mine);
   });
 
   it('forks, diffs, resets and delta snapshots work across; a local argument moves over', async () => {
