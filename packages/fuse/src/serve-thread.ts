@@ -156,7 +156,8 @@ export class ServingThread {
     this.started = true;
     const tid = Atomics.load(this.flag, 2);
     const placement = tid > 0 && process.env.VWS_KEEP_NEAR !== '0' ? threadPlacement() : undefined;
-    if (placement) {
+    if (placement && placement.keepNear(tid, false) >= 0) {
+      // Allowed here (a sandbox's seccomp or a cpuset could refuse it: then calls go without).
       this.near = (near) => placement.keepNear(tid, near);
       Atomics.store(this.flag, 3, 1);
     }
