@@ -7,7 +7,13 @@ import { spawn } from 'node:child_process';
 import { readSync, writeSync } from 'node:fs';
 import { InodeFs } from '@vws/inode-fs';
 import { mount } from '../src/index.js';
+import { runningServingThread } from '../src/serve-thread.js';
 
+const busy = (ms: number) => {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+};
+const idle = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const N = 2000;
 function perCallUs(fn: () => unknown): number {
@@ -27,6 +33,25 @@ remote.writeFile('/a.txt', 'hello');
 const m = await mount(remote);
 const page = new Uint8Array(4096).fill(1);
 try {
+  // The call an Agent's write_file makes: one, after the host has been busy with other work for a
+  // few milliseconds (the serving thread asleep meanwhile), or idle (waiting on something else).
+  // With the serving thread kept on the caller's CPU for the call (the default) and without, the
+  // two interleaved.
+  const server = runningServingThread()!;
+  for (const [bench, between] of [['sync-call-write-after-3ms-busy', busy], ['sync-call-write-after-3ms-idle', idle]] as const) {
+    const xs: Record<'near' | 'free', number[]> = { near: [], free: [] };
+    for (let i = 0; i < 400; i++) {
+      const k = i % 2 ? 'near' : 'free';
+      server.setKeepNear(k === 'near');
+      between(3);
+      const t0 = performance.now();
+      remote.writeFile('/w.txt', page);
+      xs[k].push((performance.now() - t0) * 1000);
+    }
+    server.setKeepNear(true);
+    const [near, free] = [median(xs.near), median(xs.free)];
+    console.log(JSON.stringify({ bench, near_us: Number(near.toFixed(1)), free_us: Number(free.toFixed(1)), ratio_near_vs_free: Number((near / free).toFixed(2)) }));
+  }
   for (const [bench, f] of [
     ['sync-call-stat', (e: InodeFs) => e.stat('/a.txt')],
     ['sync-call-read-5B', (e: InodeFs) => e.readFile('/a.txt')],
@@ -59,6 +84,7 @@ const roundTrip = () => {
   }
 };
 const p = perCallUs(roundTrip);
-const t = perCallUs(() => remote.stat('/a.txt'));
+// A call that always crosses (reads may be answered by the host's cache).
+const t = perCallUs(() => remote.writeFile('/c.bin', req));
 console.log(JSON.stringify({ bench: 'alternative-serving-process-pipe-round-trip', process_pipe_us: Number(p.toFixed(2)), thread_us: Number(t.toFixed(2)), ratio_process_vs_thread: Number((p / t).toFixed(2)) }));
 child.kill();
