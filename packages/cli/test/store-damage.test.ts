@@ -133,6 +133,13 @@ const lockKinds = ['a FIFO', 'a device', 'a symlink to /dev/zero', 'a symlink lo
 target("the vault's lock", vaultLock, all, lockKinds, { 'a file': (p) => writeFileSync(p, 'not a directory') });
 target("the vault's lock", vaultLock, () => false, [], { 'an empty directory': (p) => mkdirSync(p) });
 
+// Foreign files added to the store: GC, which reads every entry, refuses what it cannot account for
+// (it would otherwise take a stranger's file for its own); every other command leaves them alone.
+const add = (make: (p: string) => void) => ({ 'a foreign file added': make });
+target('store/chunks/notes', () => 'store/chunks/notes', gcOnly, [], add((p) => writeFileSync(p, 'a stranger')));
+target('store/checkpoints/notes.json', () => 'store/checkpoints/notes.json', gcOnly, [], add((p) => writeFileSync(p, '{"what":"a stranger"}')));
+target('store/workspaces/notes', () => 'store/workspaces/notes', () => false, [], add((p) => writeFileSync(p, 'a stranger')));
+
 // The store's directories: a file, or a link (to a copy, or in a loop), in a directory's place.
 const dirKinds: Record<string, (p: string) => void> = {
   'a file': replace((p) => writeFileSync(p, 'not a directory')),
