@@ -62,9 +62,16 @@ export class DiskStore implements Store {
     return join(this.root, 'chunks', hash.slice(0, 2), hash);
   }
 
+  /** Fan-out directories found to be real ones (checked once each per instance: a load reads thousands of chunks). */
+  private readonly realFans = new Set<string>();
+
   /** A chunk's path, its fan-out directory checked (a file or a link there is damage, not a place to follow). */
   private safeChunkPath(hash: string): string {
-    realDir(join(this.root, 'chunks', hash.slice(0, 2)));
+    const fan = hash.slice(0, 2);
+    if (!this.realFans.has(fan)) {
+      const st = lstatSync(realDir(join(this.root, 'chunks', fan)), { throwIfNoEntry: false });
+      if (st) this.realFans.add(fan);
+    }
     return this.chunkPath(hash);
   }
 
