@@ -4,6 +4,7 @@
 import pc from 'picocolors';
 import { FsError } from '@vws/inode-fs';
 import type { Changes } from '@vws/sandbox-pty/runner';
+import { ChunkHashMismatchError, ManifestHashMismatchError, MissingChunkError, NotFoundError, StoreDamagedError, StoreError, StoreUnavailableError } from '@vws/store';
 import { VaultError } from './vault-store.js';
 
 export interface Outcome {
@@ -49,8 +50,18 @@ function mountLostMessage(discarded: string[]): string {
  * 7 FUSE unavailable on this host (by name: @vws/fuse loads only in the commands that mount).
  */
 export function errorOutcome(e: unknown, json: boolean): Outcome {
-  const exitCode = e instanceof VaultError ? e.exitCode : e instanceof FsError ? 6 : (e as Error)?.name === 'FuseUnavailableError' ? 7 : String((e as { code?: unknown })?.code).startsWith('commander.') ? 2 : 1;
+  const exitCode = e instanceof VaultError ? e.exitCode : e instanceof FsError ? 6 : e instanceof StoreError ? storeExit(e) : (e as Error)?.name === 'FuseUnavailableError' ? 7 : String((e as { code?: unknown })?.code).startsWith('commander.') ? 2 : 1;
   const message = e instanceof Error ? e.message : String(e);
   if (json) return { stdout: `${JSON.stringify({ error: { message, code: e instanceof FsError ? e.code : undefined, exitCode } })}\n`, stderr: '', exitCode };
   return { stdout: '', stderr: `vws: ${message}\n`, exitCode };
+}
+
+/**
+ * A store error that reached the top: damage (a damaged or missing record or chunk; the CLI asks the
+ * store only for what meta.json and refs.json name, so "not found" there is damage too) is 4; a store
+ * lock held too long is 5; anything else is unexpected.
+ */
+function storeExit(e: StoreError): number {
+  if (e instanceof StoreDamagedError || e instanceof ChunkHashMismatchError || e instanceof ManifestHashMismatchError || e instanceof MissingChunkError || e instanceof NotFoundError) return 4;
+  return e instanceof StoreUnavailableError ? 5 : 1;
 }

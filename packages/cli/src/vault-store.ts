@@ -223,13 +223,23 @@ export class Vault {
     return m.workspace!;
   }
 
+  /** The head of the vault's workspace: a vault always has one, so none is damage (exit 4, naming refs.json). */
+  private head(m: VaultMeta): string {
+    try {
+      const store = vaultStore();
+      const id = store.headId(this.ws(m));
+      if (!id) throw new VaultError(`vault '${this.name}' cannot be read: ${store.refsPath(this.ws(m))} does not exist or names no head (repair: restore $VWS_HOME from a backup)`, 4);
+      return id;
+    } catch (e) {
+      damaged(this.name, e);
+    }
+  }
+
   /** The tree; `restore` decodes it (for exec: @vws/fuse's restoreForMount, onto the serving thread). */
   load(restore?: Restore): InodeFs {
     const m = this.meta();
     if (this.isOld(m)) return this.readSnap(join(this.dir, 'state.snap'), m, restore);
-    const head = vaultStore().headId(this.ws(m));
-    if (!head) throw new VaultError(`vault '${this.name}': its workspace in ${vaultStore().root} has no head (repair: restore $VWS_HOME from a backup)`, 4);
-    return this.loadId(head, m, restore);
+    return this.loadId(this.head(m), m, restore);
   }
 
   private readSnap(path: string, m: VaultMeta, restore: Restore = (b, o) => (b instanceof InodeFs ? b : InodeFs.restore(b, o))): InodeFs {
@@ -278,7 +288,7 @@ export class Vault {
       const st = statSync(join(this.dir, 'state.snap'), { bigint: true });
       return `snap:${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${JSON.stringify(m.quota ?? {})}`;
     }
-    return `${vaultStore().headId(this.ws(m))}:${JSON.stringify(m.quota ?? {})}`;
+    return `${this.head(m)}:${JSON.stringify(m.quota ?? {})}`;
   }
 
   /**
@@ -294,7 +304,7 @@ export class Vault {
   save(fs: InodeFs): SaveStats {
     this.migrate();
     const m = this.meta();
-    const head = vaultStore().headId(this.ws(m));
+    const head = this.head(m);
     let stats: SaveStats;
     try {
       stats = this.commitTree(this.ws(m), fs, head, null);
@@ -358,14 +368,14 @@ export class Vault {
   savedBytes(): number {
     const m = this.meta();
     if (this.isOld(m)) return statSync(join(this.dir, 'state.snap')).size;
-    const head = vaultStore().headId(this.ws(m));
+    const head = this.head(m);
     return head ? vaultStore().chainSync(head).reduce((n, c) => n + c.record.manifestBytes, 0) : 0;
   }
 
   /** The head checkpoint's id (null for an old-format vault). */
   headId(): string | null {
     const m = this.meta();
-    return this.isOld(m) ? null : vaultStore().headId(this.ws(m));
+    return this.isOld(m) ? null : this.head(m);
   }
 
   /** A named checkpoint's id (null for an old-format vault); exit 3 if there is none of that name. */
@@ -384,7 +394,7 @@ export class Vault {
     Vault.checkName(name);
     this.migrate();
     const m = this.meta();
-    const id = vaultStore().headId(this.ws(m));
+    const id = this.head(m);
     if (!id) throw new VaultError(`vault '${this.name}' has no saved state (repair: restore $VWS_HOME from a backup)`, 4);
     this.nameCheckpoint(name, id, m);
   }
@@ -394,7 +404,7 @@ export class Vault {
     Vault.checkName(name);
     this.migrate();
     let m = this.meta();
-    const head = vaultStore().headId(this.ws(m));
+    const head = this.head(m);
     const b = bases.get(fs);
     let id = head;
     if (!b || b.head !== head || fs.fingerprint() !== b.base.fingerprint()) {
@@ -456,7 +466,7 @@ export class Vault {
   fork(to: string): Vault {
     this.migrate();
     const m = this.meta();
-    const head = vaultStore().headId(this.ws(m));
+    const head = this.head(m);
     if (!head) throw new VaultError(`vault '${this.name}' has no saved state to fork`, 4);
     const v = Vault.prepare(to);
     const workspace = randomUUID();
@@ -507,6 +517,11 @@ export class Vault {
   /** Runs fn holding this vault's lock; a second process waits up to waitMs, then fails clearly. */
   async locked<T>(fn: () => Promise<T> | T, waitMs = Number(process.env.VWS_LOCK_WAIT_MS ?? 10_000)): Promise<T> {
     let release: () => Promise<void>;
+    // proper-lockfile's lock is a directory beside the vault's: anything else there (a file, a FIFO, a
+    // link) it would wait on, then fail to remove. Damage: said at once.
+    const lock = `${this.dir}.lock`;
+    const st = lstatSync(lock, { throwIfNoEntry: false });
+    if (st && !st.isDirectory()) throw new VaultError(`${lock}: is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}, where the vault's lock directory belongs (repair: remove it if no vws process is running)`, 4);
     try {
       // A lock whose holder died (kill -9) goes stale after 2 s: its holder refreshes it every second.
       release = await lockfile.lock(this.dir, { stale: 2_000, update: 1_000, retries: { retries: Math.max(0, Math.ceil(waitMs / 100)), minTimeout: 100, maxTimeout: 100, factor: 1 }, realpath: false });

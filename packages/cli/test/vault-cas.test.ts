@@ -2,13 +2,14 @@
 // writes, checkpoints and forks that share data, old-format vaults, damaged files, GC.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InodeFs } from '@vws/inode-fs';
 import { run, start, stopDaemons } from './helpers.js';
+import { commands, listing } from './damage.js';
 
 const homes: string[] = [];
 afterAll(async () => {
@@ -262,14 +263,6 @@ describe('damaged vault files: exit 4 within 5 s, one line naming the file, noth
 });
 
 describe('every command on a damaged vault: exit 4 within 5 s, one line, nothing changed', () => {
-  // Each command a user may run on a vault, with arguments that would succeed on a healthy one.
-  const commands = (out: string): string[][] => [
-    ['ls', '/'], ['cat', '/f.txt'], ['write', '/g.txt', 'x'], ['mkdir', '/m'], ['rm', '/f.txt'], ['stat', '/f.txt'],
-    ['checkpoint', 'save', 'c2'], ['checkpoint', 'list'], ['checkpoint', 'restore', 'c1'], ['diff'], ['patch'],
-    ['exec', '--', 'true'], ['stats'], ['tree', '/'], ['cp', '/f.txt', '/h.txt'], ['mv', '/f.txt', '/k.txt'],
-    ['grep', 'precious', '/'], ['find', '/'], ['export', join(out, 'exported')], ['log'], ['quota'], ['gc'],
-    ['vault', 'fork', 'v', 'v2'],
-  ];
   // Commands that read file contents (a damaged chunk is found by what reads it).
   const reading = new Set(['cat', 'write', 'exec', 'grep', 'export', 'cp', 'patch']);
   // Commands that load the tree (a damaged manifest is found by what loads it; `checkpoint save`,
@@ -357,16 +350,4 @@ function patchMeta(dir: string, fn: (m: Record<string, unknown>) => void): void 
   const m = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8'));
   fn(m);
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(m));
-}
-
-/** Names, kinds and contents of everything under home (but lock files), to see that nothing changed. */
-function listing(dir: string, out: string[] = []): string[] {
-  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    const p = join(dir, e.name);
-    if (e.name.endsWith('.lock') || e.name === 'lock' || e.name === 'daemon') continue;
-    const st = lstatSync(p);
-    if (st.isDirectory()) listing(p, out);
-    else out.push(`${p} ${st.mode} ${st.isFile() ? createHash('sha256').update(readFileSync(p)).digest('hex') : ''}`);
-  }
-  return out;
 }

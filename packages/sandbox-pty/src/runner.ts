@@ -20,7 +20,7 @@ import { stdinPipe } from './stdin-pipe.js';
 export { engineChanges, noChanges, type Changes } from './changes.js';
 export { buildEnv, type EnvOptions } from './env.js';
 export type { Launched, LaunchSpec } from './launcher.js';
-export { stdinPipe, type StdinPipe } from './stdin-pipe.js';
+export { stdinPipe, sweepDeadStdinDirs, type StdinPipe } from './stdin-pipe.js';
 export { SyncError } from './shadow-mount.js';
 
 /** The spawner died while a command ran: its status is unknown, the command was killed. */

@@ -6,9 +6,11 @@
 // becomes `sh -c 'f=$1; shift; exec "$@" <"$f"' vws FIFO argv…` (the same process, its stdin
 // redirected; sh named vws, so an error it reports never shows the FIFO's path), and this
 // side writes the FIFO. Commands run in another process (the spawner), so only a file path crosses.
+// The directory is named for its owner (`vws-stdin-PID-…`): one left by an owner killed with -9
+// before the command opened the FIFO is removed by the next process that pipes stdin.
 
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, createWriteStream, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, createWriteStream, lstatSync, mkdtempSync, openSync, readdirSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -22,8 +24,14 @@ export interface StdinPipe {
   close(): void;
 }
 
+let swept = false;
+
 export function stdinPipe(source: Readable): StdinPipe {
-  const dir = mkdtempSync(join(tmpdir(), 'vws-stdin-'));
+  if (!swept) {
+    swept = true;
+    sweepDeadStdinDirs();
+  }
+  const dir = mkdtempSync(join(tmpdir(), `vws-stdin-${process.pid}-`));
   const fifo = join(dir, 'stdin');
   // Node has no mkfifo; the helper runs with cwd '/', never inside a mount this process serves.
   const made = spawnSync('mkfifo', ['-m', '600', fifo], { cwd: '/', stdio: 'ignore' });
@@ -69,4 +77,42 @@ export function stdinPipe(source: Readable): StdinPipe {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Removes the stdin directories (`vws-stdin-PID-…` in the temp dir) whose owner process is gone,
+ * each only when it holds nothing but its FIFO. Returns what it removed.
+ */
+export function sweepDeadStdinDirs(): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const pid = /^vws-stdin-(\d+)-/.exec(name);
+    if (!pid || !processGone(Number(pid[1]))) continue;
+    const dir = join(tmpdir(), name);
+    try {
+      const entries = readdirSync(dir);
+      if (entries.length > 1 || (entries.length === 1 && (entries[0] !== 'stdin' || !lstatSync(join(dir, 'stdin')).isFIFO()))) continue;
+      if (entries.length) unlinkSync(join(dir, 'stdin'));
+      rmdirSync(dir);
+      removed.push(dir);
+    } catch {
+      // Another process's to clear (no permission), or cleared meanwhile.
+    }
+  }
+  return removed;
+}
+
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }

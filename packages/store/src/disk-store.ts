@@ -21,7 +21,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, utimesSync } fro
 import { join } from 'node:path';
 import { HeadConflictError, LeaseHeldError, LeaseLostError, MissingChunkError, NotFoundError, StoreConfigError, StoreDamagedError, StoreError } from './errors.js';
 import { sleep, verifyChunk } from './hash.js';
-import { withFileLock } from './file-lock.js';
+import { checkLock, withFileLock } from './file-lock.js';
 import { readRegular, syncDir, syncFile, writeDurable } from './safe-file.js';
 import { newRecord, type CheckpointRecord, type CommitInput, type GcOptions, type GcResult, type Lease, type LeaseOptions, type PutResult, type Store } from './store.js';
 
@@ -50,7 +50,8 @@ export class DiskStore implements Store {
     options: DiskStoreOptions = {},
   ) {
     this.lockWaitMs = options.lockWaitMs ?? 10_000;
-    for (const d of ['chunks', 'checkpoints', 'workspaces']) mkdirSync(join(root, d), { recursive: true, mode: 0o700 });
+    mkdirSync(realDir(root), { recursive: true, mode: 0o700 });
+    for (const d of ['chunks', 'checkpoints', 'workspaces']) mkdirSync(realDir(join(root, d)), { recursive: true, mode: 0o700 });
   }
 
   private locked<T>(fn: () => T): T {
@@ -61,13 +62,31 @@ export class DiskStore implements Store {
     return join(this.root, 'chunks', hash.slice(0, 2), hash);
   }
 
+  /** Fan-out directories found to be real ones (checked once each per instance: a load reads thousands of chunks). */
+  private readonly realFans = new Set<string>();
+
+  /** A chunk's path, its fan-out directory checked (a file or a link there is damage, not a place to follow). */
+  private safeChunkPath(hash: string): string {
+    const fan = hash.slice(0, 2);
+    if (!this.realFans.has(fan)) {
+      const st = lstatSync(realDir(join(this.root, 'chunks', fan)), { throwIfNoEntry: false });
+      if (st) this.realFans.add(fan);
+    }
+    return this.chunkPath(hash);
+  }
+
   private cpPath(id: string, ext: 'json' | 'refs' | 'manifest'): string {
     return join(this.root, 'checkpoints', `${id}.${ext}`);
   }
 
   private wsDir(workspace: string): string {
     if (!workspace) throw new StoreConfigError('a workspace id must not be empty');
-    return join(this.root, 'workspaces', Buffer.from(workspace).toString('base64url'));
+    return realDir(join(this.root, 'workspaces', Buffer.from(workspace).toString('base64url')));
+  }
+
+  /** Where a workspace's head and names are kept (to name it in messages). */
+  refsPath(workspace: string): string {
+    return join(this.wsDir(workspace), 'refs.json');
   }
 
   // ---- chunks
@@ -77,11 +96,14 @@ export class DiskStore implements Store {
   }
 
   putChunksSync(chunks: Map<string, Uint8Array>): PutResult {
+    // Chunks are for a commit, which takes the lock: a damaged lock refuses it before anything is written.
+    checkLock(join(this.root, 'lock'));
     const fresh: Array<[string, Uint8Array]> = [];
     for (const [hash, data] of chunks) {
       if (!HASH.test(hash)) throw new StoreConfigError(`'${hash}' is not a chunk hash (64 hex digits)`);
       // Kept only when whole: a file cut short by a power loss before it was synced is written again.
-      const st = lstatSync(this.chunkPath(hash), { throwIfNoEntry: false });
+      const st = lstatSync(this.safeChunkPath(hash), { throwIfNoEntry: false });
+      if (st && !st.isFile()) throw new StoreDamagedError(this.chunkPath(hash), 'is not a regular file');
       if (st?.isFile() && st.size === data.length) {
         // Young again: GC's retention then spares it until the commit that references it.
         const now = new Date();
@@ -119,9 +141,9 @@ export class DiskStore implements Store {
     if (!HASH.test(hash)) throw new StoreConfigError(`'${hash}' is not a chunk hash (64 hex digits)`);
     let bytes: Buffer;
     try {
-      bytes = readRegular(this.chunkPath(hash), MAX_CHUNK);
+      bytes = readRegular(this.safeChunkPath(hash), MAX_CHUNK);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingChunkError([hash]);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingChunkError([hash], this.chunkPath(hash));
       throw e;
     }
     verifyChunk(hash, bytes);
@@ -139,7 +161,7 @@ export class DiskStore implements Store {
         else throw e;
       }
     }
-    if (missing.length) throw new MissingChunkError(missing);
+    if (missing.length) throw new MissingChunkError(missing, this.chunkPath(missing[0]!));
     return out;
   }
 
@@ -171,21 +193,41 @@ export class DiskStore implements Store {
 
   private record(id: string): CheckpointRecord {
     const r = this.readRecord(id);
-    if (!r) throw new NotFoundError(`checkpoint ${id} is not in the store`);
+    if (!r) throw new NotFoundError(`checkpoint ${id} is not in the store (${ID.test(id) ? this.cpPath(id, 'json') : 'not a checkpoint id'} does not exist)`);
     return r;
   }
 
-  private readRefsOf(id: string): string[] {
-    const path = this.cpPath(id, 'refs');
-    const text = readRegular(path, MAX_MANIFEST).toString('utf8');
+  /**
+   * The chunk hashes checkpoint `record` references (GC keeps what they name): exactly as many as its
+   * record counts, each a hash. A list cut short at a line end would otherwise let GC drop live chunks.
+   */
+  private readRefsOf(record: CheckpointRecord): string[] {
+    const path = this.cpPath(record.id, 'refs');
+    let text: string;
+    try {
+      text = readRegular(path, MAX_MANIFEST).toString('utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreDamagedError(path, `does not exist (checkpoint ${record.id} lists its chunks there)`);
+      throw e;
+    }
     const list = text === '' ? [] : text.split('\n');
     for (const h of list) if (!HASH.test(h)) throw new StoreDamagedError(path, `holds '${h.slice(0, 80)}', not a chunk hash`);
+    if (list.length !== record.refs) throw new StoreDamagedError(path, `lists ${list.length} chunks, its record says ${record.refs}`);
+    // A flipped digit names another chunk: the one meant would be dropped as unreferenced.
+    const gone = list.find((h) => !lstatSync(this.safeChunkPath(h), { throwIfNoEntry: false }));
+    if (gone) throw new StoreDamagedError(path, `names chunk ${gone}, which is not in the store`);
     return list;
   }
 
   private readManifest(record: CheckpointRecord): Uint8Array {
     const path = this.cpPath(record.id, 'manifest');
-    const bytes = readRegular(path, Math.min(MAX_MANIFEST, record.manifestBytes));
+    let bytes: Buffer;
+    try {
+      bytes = readRegular(path, Math.min(MAX_MANIFEST, record.manifestBytes));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreDamagedError(path, `does not exist (checkpoint ${record.id} keeps its manifest there)`);
+      throw e;
+    }
     if (bytes.length !== record.manifestBytes) throw new StoreDamagedError(path, `holds ${bytes.length} bytes, its record says ${record.manifestBytes}`);
     return bytes;
   }
@@ -281,7 +323,10 @@ export class DiskStore implements Store {
 
   refsOfSync(ids: string[]): string[] {
     const all = new Set<string>();
-    for (const id of ids) if (this.readRecord(id)) for (const h of this.readRefsOf(id)) all.add(h);
+    for (const id of ids) {
+      const r = this.readRecord(id);
+      if (r) for (const h of this.readRefsOf(r)) all.add(h);
+    }
     return [...all];
   }
 
@@ -397,12 +442,12 @@ export class DiskStore implements Store {
         if (!keep.has(id) && oldEnough(join(cpDir, f), cutoff) && !f.endsWith('.json')) rmSync(join(cpDir, f), { force: true });
       }
       const used = new Set<string>();
-      for (const id of keep) for (const h of this.readRefsOf(id)) used.add(h);
+      for (const id of keep) for (const h of this.readRefsOf(this.record(id))) used.add(h);
       let chunks = 0;
       let bytes = 0;
       const chunkRoot = join(this.root, 'chunks');
       for (const fan of readdirSync(chunkRoot)) {
-        for (const f of readdirSync(join(chunkRoot, fan))) {
+        for (const f of readdirSync(realDir(join(chunkRoot, fan)))) {
           const path = join(chunkRoot, fan, f);
           if (used.has(f)) continue;
           const st = lstatSync(path, { throwIfNoEntry: false });
@@ -472,6 +517,13 @@ function deadTemp(name: string): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code !== 'EPERM';
   }
+}
+
+/** `path`, when it exists, is a directory (not a link to one, not a file): else StoreDamagedError. */
+function realDir(path: string): string {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st && !st.isDirectory()) throw new StoreDamagedError(path, st.isSymbolicLink() ? 'is a symbolic link, not a directory' : 'is not a directory');
+  return path;
 }
 
 /** A small JSON record, read safely; undefined when the file does not exist (StoreDamagedError if not JSON). */

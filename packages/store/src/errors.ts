@@ -52,8 +52,9 @@ export class ManifestHashMismatchError extends StoreError {
 
 /** A referenced chunk is not in the store. */
 export class MissingChunkError extends StoreError {
-  constructor(readonly hashes: string[]) {
-    super(`${hashes.length} chunk(s) missing from the store, first ${hashes[0]}`);
+  /** `where`: the first one's location, where the store has one (a DiskStore's file path). */
+  constructor(readonly hashes: string[], where?: string) {
+    super(`${hashes.length} chunk(s) missing from the store, first ${hashes[0]}${where ? ` (${where} does not exist)` : ''}`);
   }
 }
 

@@ -4,7 +4,8 @@
 // of unknown length.
 
 import { randomUUID } from 'node:crypto';
-import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { readRegular } from './safe-file.js';
 import { StoreUnavailableError } from './errors.js';
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -27,11 +28,14 @@ function ageMs(path: string): number {
   }
 }
 
+/** The holder a lock file names; null when it is gone. Read safely: a lock that is no regular file
+ * (a FIFO, a link, a directory) is damage, said at once (a plain read would block, or never end). */
 function readHolder(path: string): string | null {
   try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return null;
+    return readRegular(path, 4096).toString('utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
   }
 }
 
@@ -57,8 +61,19 @@ export function withFileLock<T>(path: string, fn: () => T, waitMs = 10_000): T {
   try {
     return fn();
   } finally {
-    if (readHolder(path) === mine) rmSync(path, { force: true });
+    let holder: string | null = null;
+    try {
+      holder = readHolder(path);
+    } catch {
+      // damaged meanwhile: not ours to remove
+    }
+    if (holder === mine) rmSync(path, { force: true });
   }
+}
+
+/** Throws StoreDamagedError when the lock at `path` exists but is no regular file (none cannot be taken). */
+export function checkLock(path: string): void {
+  readHolder(path);
 }
 
 /** Moves a dead holder's lock aside; if what moved was a fresh lock taken meanwhile, puts it back. */

@@ -17,6 +17,7 @@ export function readRegular(path: string, maxBytes: number): Buffer {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ELOOP') throw new StoreDamagedError(path, 'is a symbolic link, not a file');
     if (code === 'EISDIR') throw new StoreDamagedError(path, 'is a directory, not a file');
+    if (code === 'ENOTDIR') throw new StoreDamagedError(dirname(path), 'is not a directory');
     throw e;
   }
   try {

@@ -13,7 +13,7 @@
 // is removed or replaced (its $VWS_HOME deleted, another daemon took the name), on SIGTERM/SIGINT, or
 // on `vws daemon stop`.
 
-import { chmodSync, existsSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, constants, existsSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { dirname } from 'node:path';
@@ -25,6 +25,7 @@ import { errorOutcome, execOutcome, type Outcome } from '../outcome.js';
 import { codeStamp, frame, frameReader, pidFile, type Reply, type Request } from './protocol.js';
 import { VaultCache } from './vault-cache.js';
 import { runInVault } from '../exec-run.js';
+import { processAlive } from '../process-alive.js';
 
 // The daemon's trees live on the serving thread: each save's replaced base is let go at once.
 releaseBasesWith(releaseEngine);
@@ -248,19 +249,55 @@ async function listen(server: Server, path: string): Promise<bigint> {
         resolve();
       });
     });
-  try {
-    await attempt();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
-    if (await answers(path)) {
-      say(`another daemon already serves ${path}`);
-      process.exit(0);
+  // Under a lock: two daemons started at once over a dead one's socket (two execs, no daemon up)
+  // would each find it unanswered, and the second's unlink would remove the socket the first had just
+  // bound, which then stops (its socket replaced) with the first exec running.
+  return underStartLock(path, async () => {
+    try {
+      await attempt();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      if (await answers(path)) {
+        say(`another daemon already serves ${path}`);
+        rmSync(`${path}.start-lock`, { force: true });
+        process.exit(0);
+      }
+      unlinkSync(path); // left by a daemon that died
+      await attempt();
     }
-    unlinkSync(path); // left by a daemon that died
-    await attempt();
+    chmodSync(path, 0o600);
+    return socketIno(path)!;
+  });
+}
+
+/** Runs fn holding `<path>.start-lock` (a file naming its holder; a dead holder's is broken). */
+async function underStartLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${path}.start-lock`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let holder = 0;
+    try {
+      holder = Number(readFileSync(lock, { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK }));
+    } catch {
+      // gone meanwhile, or not a file we wrote: it ages out below
+    }
+    if (holder > 0 && !processAlive(holder)) rmSync(lock, { force: true });
+    else if (Date.now() > deadline) {
+      if (holder) throw new Error(`${lock} is held by pid ${holder} (waited 10 s)`);
+      rmSync(lock, { recursive: true, force: true }); // unreadable and never released: not a live holder's
+    } else await new Promise((r) => setTimeout(r, 10));
   }
-  chmodSync(path, 0o600);
-  return socketIno(path)!;
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
 }
 
 function answers(path: string): Promise<boolean> {
