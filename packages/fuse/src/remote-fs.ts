@@ -93,8 +93,7 @@ function cachedRead(self: InodeFs, remote: Remote, method: string, args: unknown
   }
   const key = `${method}\0${JSON.stringify(args)}`;
   let hit = c.entries.get(key);
-  if (hit) remote.server.nudge(); // a write often follows a read the cache answered
-  else {
+  if (!hit) {
     const r = remote.server.call(remote.id, '$read', [method, args]) as Cached;
     const path = typeof args[0] === 'string' ? args[0] : undefined;
     hit = 'ok' in r ? { ok: decodeResult(r.ok, () => self), path, plain: r.plain } : { ...r, path };

@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { fetchRefs, type ChunkRef } from '@vws/inode-fs';
 import { threadPlacement } from './driver.js';
-import { decodeError, encodeError, WAKE_WAIT_MS, type AsyncRequest, type Reply, type ServerEvent, type WireError } from './wire.js';
+import { decodeError, encodeError, type AsyncRequest, type Reply, type ServerEvent, type WireError } from './wire.js';
 
 // flag[0]: the call in flight (IDLE until answered); flag[1]: the thread's start (READY once its
 // handlers are in place); flag[2]: its kernel thread id (0: unknown); flag[3]: 1 while the host keeps
@@ -19,8 +19,6 @@ const IDLE = 0;
 const REPLIED = 1;
 const DEAD = 2;
 const READY = 1;
-const NUDGE = process.env.VWS_NUDGE === '1';
-const WAKE = { wake: 1 };
 /** Engines whose reads the host may cache (mounted ones); more are simply not cached. */
 export const EPOCH_SLOTS = 256;
 /** A thread that has not started by then (its module failed to load) is given up on. */
@@ -112,22 +110,6 @@ export class ServingThread {
     return as;
   }
 
-  /** Until when (performance.now()) a nudged worker waits on the sync port for a call. */
-  private awakeUntil = Number.NEGATIVE_INFINITY;
-
-  /**
-   * A call is probably coming (the host answered a read from its cache; tools write right after
-   * they stat): wake the worker now, so that its wake-up overlaps the host's own work; it then waits
-   * on the port for a while (serve-worker.ts). Experimental: VWS_NUDGE=1.
-   */
-  nudge(): void {
-    if (!NUDGE || this.gone || !this.started) return;
-    const now = performance.now();
-    if (now < this.awakeUntil) return;
-    this.awakeUntil = now + WAKE_WAIT_MS;
-    this.port.postMessage(WAKE);
-  }
-
   /** A synchronous call into the worker: engine method `m` of engine `t` (or one of its own `$` calls). */
   call(t: number, m: string, a: unknown[] = [], transfer: ArrayBuffer[] = []): unknown {
     this.beforeCall(m);
@@ -135,12 +117,10 @@ export class ServingThread {
     Atomics.store(this.flag, 0, IDLE);
     // Woken on the CPU this thread is about to leave idle while it waits, the worker starts at once
     // (an idle vCPU's wake-up costs far more than the call); let go again after the answer.
-    const near = performance.now() < this.awakeUntil ? undefined : this.near;
-    this.awakeUntil = Number.NEGATIVE_INFINITY;
-    near?.(true);
+    this.near?.(true);
     this.port.postMessage({ t, m, a, release }, transfer);
     while (Atomics.load(this.flag, 0) === IDLE) Atomics.wait(this.flag, 0, IDLE);
-    near?.(false);
+    this.near?.(false);
     if (Atomics.load(this.flag, 0) === DEAD) {
       this.die('it failed during a call');
       throw this.gone!;

@@ -12,7 +12,7 @@ import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from '
 import { FsError, InodeFs, LazyChunks } from '@vws/inode-fs';
 import { threadPlacement } from './driver.js';
 import { detachAllNow, serveMount, type Mount } from './serve.js';
-import { decodeError, encodeError, encodeResult, WAKE_WAIT_MS, isEngineRef, type AsyncRequest, type CallRequest, type Reply, type ServerEvent } from './wire.js';
+import { decodeError, encodeError, encodeResult, isEngineRef, type AsyncRequest, type CallRequest, type Reply, type ServerEvent } from './wire.js';
 
 const { sync, flag, epochs, usage } = workerData as { sync: MessagePort; flag: Int32Array; epochs: Int32Array; usage: Float64Array };
 const host = parentPort!;
@@ -282,24 +282,14 @@ function handOverChunks(result: { chunks: Map<string, Uint8Array> }): ArrayBuffe
  * only keep the host from its CPU.
  */
 const SPIN_MS = 0.05;
-sync.on('message', (msg: CallRequest | { wake: 1 }) => {
-  let req: CallRequest | undefined = 'wake' in msg ? undefined : msg;
-  if (!req) {
-    // Nudged: the call is on its way.
-    const until = performance.now() + WAKE_WAIT_MS;
-    while (!req && performance.now() < until) {
-      const next = receiveMessageOnPort(sync)?.message as CallRequest | { wake: 1 } | undefined;
-      if (next && !('wake' in next)) req = next;
-    }
-    if (!req) return;
-  }
+sync.on('message', (req: CallRequest) => {
   answer(req);
   if (Atomics.load(flag, 3) === 1) return;
   let until = performance.now() + SPIN_MS;
   while (performance.now() < until) {
-    const next = receiveMessageOnPort(sync)?.message as CallRequest | { wake: 1 } | undefined;
-    if (next && !('wake' in next)) {
-      answer(next);
+    const next = receiveMessageOnPort(sync);
+    if (next) {
+      answer(next.message as CallRequest);
       until = performance.now() + SPIN_MS;
     }
   }

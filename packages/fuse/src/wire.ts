@@ -128,6 +128,3 @@ export function decodeError(w: WireError, fetch?: (hashes: string[]) => Promise<
   if (w.stack) e.stack = `${w.stack}\n    --- on the serving thread, called from:\n${(new Error().stack ?? '').split('\n').slice(2).join('\n')}`;
   return e;
 }
-
-/** How long a nudged serving thread waits on the sync port for the call (serve-thread.ts nudge). */
-export const WAKE_WAIT_MS = 1;

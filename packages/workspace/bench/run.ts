@@ -63,7 +63,9 @@ try {
   await seed(vws.workspace);
   await seed(inline.workspace);
   await seed(local);
-  for (const tool of TOOLS) {
+  // VWS_BENCH_TOOLS=write_file,grep: only those.
+  const only = process.env.VWS_BENCH_TOOLS?.split(',');
+  for (const tool of TOOLS.filter((t) => !only || only.some((o) => t.tool.endsWith(o)))) {
     const [a, b, c] = await callsPerSecond([vws.workspace, local, inline.workspace], tool);
     const isCommand = tool.tool.endsWith('execute_command');
     console.log(JSON.stringify({ bench: `agent-tool-${tool.tool.replace('mastra_workspace_', '')}`, vws_calls_per_s: Math.round(a), local_calls_per_s: Math.round(b), ratio_vs_local: Number((a / b).toFixed(2)), inline_calls_per_s: Math.round(c), ratio_thread_vs_inline: Number((a / c).toFixed(2)), goal: isCommand ? 'no slower than Local' : 'faster than Local', pass: isCommand ? a >= b * 0.95 : a > b }));
