@@ -1225,7 +1225,7 @@ static napi_value js_thread_id(napi_env env, napi_callback_info info) {
 }
 
 // keepNear(tid, near): with `near`, thread `tid` of this process may run only on the CPU the caller
-// runs on now; without, wherever the caller may. Returns that CPU (or -1), or -errno.
+// runs on now; without, wherever the caller may. Returns 0, or -errno.
 //
 // Why: a synchronous call to the serving thread wakes it. On a VM, waking a thread whose virtual CPU
 // has gone idle costs a few hundred microseconds (the hypervisor must run that vCPU again). Woken on
@@ -1255,7 +1255,7 @@ static napi_value js_keep_near(napi_env env, napi_callback_info info) {
     }
   }
   int r = sched_setaffinity((pid_t)tid, sizeof set, &set);
-  napi_create_int32(env, r == 0 ? cpu : -errno, &out);
+  napi_create_int32(env, r == 0 ? 0 : -errno, &out);
   return out;
 }
 
