@@ -30,6 +30,13 @@ import { Runner } from './runner.js';
 import { claimShadowDir, forget, shadowDirName } from './shadow-dir.js';
 import { InodeFs } from '@vws/inode-fs';
 
+/**
+ * The host's CPU count, as LocalSandbox reports it (os.cpus().length), read once: os.cpus() parses
+ * /proc/cpuinfo (~100 µs), and Mastra asks for the sandbox's info at every tool call.
+ */
+let cpuCores: number | undefined;
+const cpuCount = (): number => (cpuCores ??= cpus().length);
+
 /** The shell every run starts in: never bound over under bubblewrap (denying bash stays a command-line check). */
 const LAUNCHER_SHELLS = new Set(['/usr/bin/bash', '/bin/bash'].flatMap((p) => {
   try {
@@ -459,7 +466,7 @@ export class PtySandbox extends MastraSandbox {
       provider: this.provider,
       status: this.status,
       createdAt: this.createdAt,
-      resources: { memoryMB: Math.round(totalmem() / 1024 / 1024), cpuCores: cpus().length },
+      resources: { memoryMB: Math.round(totalmem() / 1024 / 1024), cpuCores: cpuCount() },
       mounts: [...this.active].map(([path, m]) => ({ path, filesystem: m.filesystem.provider })),
       metadata: {
         workingDirectory: this.workingDirectory,
