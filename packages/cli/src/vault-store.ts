@@ -14,7 +14,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { InodeFs, type Quota } from '@vws/inode-fs';
+import { ChunkNotFetchedError, InodeFs, LazyChunks, type OpenExport, type Quota } from '@vws/inode-fs';
 import { ChunkHashMismatchError, DiskStore, MissingChunkError, readRegular, StoreError, type CheckpointRecord } from '@vws/store';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
@@ -39,6 +39,12 @@ const SNAP_MAX = 2 ** 31 - 1;
  */
 const MAX_DEPTH = 256;
 const CHAIN_SLACK = 1024 * 1024;
+/**
+ * A loaded tree's chunks are fetched from the store when something reads them; a tree whose chunks
+ * total at most this many bytes is fetched whole at load (one batch of disk reads beats many small
+ * round trips, and a small tree then behaves exactly as a fully loaded one).
+ */
+const prefetchBytes = () => Number(process.env.VWS_PREFETCH_BYTES ?? 8 * 1024 * 1024);
 
 export function vwsHome(): string {
   return process.env.VWS_HOME || join(homedir(), '.vws');
@@ -249,12 +255,19 @@ export class Vault {
         const actual = createHash('sha256').update(manifest).digest('hex');
         if (actual !== record.manifestHash) throw new VaultError(`vault '${this.name}' cannot be read: ${store.root}/checkpoints/${record.id}.manifest is damaged (sha256 ${actual}, recorded ${record.manifestHash})`, 4);
       }
-      const chunk = (hash: string): Uint8Array => store.getChunkSync(hash);
+      // Lazily: only the manifests now; a chunk's bytes when something reads it (a FUSE read parks
+      // until the host fetched it; an API read throws ChunkNotFetchedError, and fetching() retries).
+      const lazy = new LazyChunks((hashes) => store.getChunks(hashes));
       let fs: InodeFs | undefined;
       let parentId: string | undefined;
       for (const { record, manifest } of chain) {
-        fs = InodeFs.importManifest(manifest, { quota: m.quota, parent: fs, parentId, chunk });
+        fs = InodeFs.importManifest(manifest, { quota: m.quota, parent: fs, parentId, lazy });
         parentId = record.manifestHash;
+      }
+      const refs = fs!.unfetched();
+      if (refs.reduce((n, r) => n + r.length, 0) <= prefetchBytes()) {
+        const got = store.getChunksSync(refs.map((r) => r.hash));
+        for (const [hash, bytes] of got) lazy.put(hash, bytes);
       }
       // Onto the serving thread when asked (exec): the engine moves (a big one as its manifest and
       // chunks, never as one snapshot buffer).
@@ -316,29 +329,37 @@ export class Vault {
     const delta = b && head !== null && b.head === head && b.depth + 1 < MAX_DEPTH && b.chainBytes < 2 * b.largest + CHAIN_SLACK ? b : null;
     // Only the export and the fork run on the engine (the serving thread, when mounted): O(change).
     const tx = performance.now();
-    const { manifest, chunks } = fs.exportManifest(delta ? { since: delta.base, parentId: delta.manifestHash } : {});
+    // Chunks of a lazy load not fetched yet are referenced by hash: the store has them already.
+    const exp = fs.openExport(delta ? { since: delta.base, parentId: delta.manifestHash } : {});
     let engineMs = performance.now() - tx;
-    let put = store.putChunksSync(chunks);
     let record: CheckpointRecord;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        record = store.commitSync({
-          workspace,
-          id: randomUUID(),
-          parent: delta ? delta.head : null,
-          depth: delta ? delta.depth + 1 : 0,
-          manifest,
-          refs: [...chunks.keys()],
-          expectedHead: head,
-          ...(name ? { name } : {}),
-        });
-        break;
-      } catch (e) {
-        // A GC between our upload and our commit took a chunk we found already there: send it again.
-        if (!(e instanceof MissingChunkError) || attempt >= 10) throw e;
-        const again = store.putChunksSync(new Map(e.hashes.map((h) => [h, chunks.get(h)!])));
-        put = { chunks: put.chunks + again.chunks, bytes: put.bytes + again.bytes };
+    let put: { chunks: number; bytes: number };
+    try {
+      put = writeChunks(store, exp);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          record = store.commitSync({
+            workspace,
+            id: randomUUID(),
+            parent: delta ? delta.head : null,
+            depth: delta ? delta.depth + 1 : 0,
+            manifest: exp.manifest,
+            refs: [...exp.chunks.map(([h]) => h), ...exp.unfetched],
+            expectedHead: head,
+            ...(name ? { name } : {}),
+          });
+          break;
+        } catch (e) {
+          // A GC between our upload and our commit took a chunk we found already there: send it again.
+          // (A chunk never fetched cannot be sent again: that error stands.)
+          const ours = new Set(exp.chunks.map(([h]) => h));
+          if (!(e instanceof MissingChunkError) || attempt >= 10 || !e.hashes.every((h) => ours.has(h))) throw e;
+          const again = store.putChunksSync(exp.read(e.hashes));
+          put = { chunks: put.chunks + again.chunks, bytes: put.bytes + again.bytes };
+        }
       }
+    } finally {
+      exp.close();
     }
     const tf = performance.now();
     const base = fs.fork();
@@ -348,10 +369,10 @@ export class Vault {
       head: record.id,
       manifestHash: record.manifestHash,
       depth: record.depth,
-      chainBytes: delta ? delta.chainBytes + manifest.length : 0,
-      largest: delta ? Math.max(delta.largest, manifest.length) : manifest.length,
+      chainBytes: delta ? delta.chainBytes + exp.manifest.length : 0,
+      largest: delta ? Math.max(delta.largest, exp.manifest.length) : exp.manifest.length,
     });
-    return { checkpoint: record.id, kind: delta ? 'delta' : 'full', chunks: put.chunks, chunkBytes: put.bytes, manifestBytes: manifest.length, engineMs };
+    return { checkpoint: record.id, kind: delta ? 'delta' : 'full', chunks: put.chunks, chunkBytes: put.bytes, manifestBytes: exp.manifest.length, engineMs };
   }
 
   /** Bytes of the saved state's manifests (old format: of state.snap); chunks are shared and not counted. */
@@ -397,7 +418,7 @@ export class Vault {
     const head = vaultStore().headId(this.ws(m));
     const b = bases.get(fs);
     let id = head;
-    if (!b || b.head !== head || fs.fingerprint() !== b.base.fingerprint()) {
+    if (!b || b.head !== head || !sameState(fs, b.base)) {
       id = this.save(fs).checkpoint;
       m = this.meta();
     }
@@ -423,7 +444,17 @@ export class Vault {
     return newest;
   }
 
+  /** Checkpoints loaded by this command: a retried read (withFetching) finds the chunks it fetched. */
+  private readonly checkpointTrees = new Map<string, InodeFs>();
+
+  /** A named checkpoint's tree (do not change it: the same engine is given to every call). */
   loadCheckpoint(name: string): InodeFs {
+    let fs = this.checkpointTrees.get(name);
+    if (!fs) this.checkpointTrees.set(name, (fs = this.loadCheckpointFresh(name)));
+    return fs;
+  }
+
+  private loadCheckpointFresh(name: string): InodeFs {
     Vault.checkName(name);
     const m = this.meta();
     const c = m.checkpoints[name];
@@ -519,6 +550,65 @@ export class Vault {
     } finally {
       await release();
     }
+  }
+}
+
+/** A save writes the chunks the store lacks this many bytes at a time (read, written, let go). */
+const SAVE_BATCH_BYTES = 32 * 1024 * 1024;
+
+/** Writes the chunks of an export that the store lacks, one batch at a time. */
+function writeChunks(store: DiskStore, exp: OpenExport): { chunks: number; bytes: number } {
+  const length = new Map(exp.chunks);
+  const lacking = store.lackingChunksSync(exp.chunks);
+  const put = { chunks: 0, bytes: 0 };
+  for (let i = 0; i < lacking.length; ) {
+    const batch: string[] = [];
+    for (let bytes = 0; i < lacking.length && (batch.length === 0 || bytes + length.get(lacking[i]!)! <= SAVE_BATCH_BYTES); i++) {
+      batch.push(lacking[i]!);
+      bytes += length.get(lacking[i]!)!;
+    }
+    const r = store.putChunksSync(exp.read(batch));
+    put.chunks += r.chunks;
+    put.bytes += r.bytes;
+  }
+  return put;
+}
+
+/** Whether two states are equal (a lazy tree's fingerprint would need every byte: fetched if need be). */
+function sameState(a: InodeFs, b: InodeFs): boolean {
+  try {
+    return a.fingerprint() === b.fingerprint();
+  } catch (e) {
+    if (e instanceof ChunkNotFetchedError) return false; // saved again: a checkpoint of the same state
+    throw e;
+  }
+}
+
+/**
+ * Runs fn on a tree loaded here (not mounted), fetching the chunks it reads: an engine read of a
+ * chunk not fetched yet throws ChunkNotFetchedError and changes nothing, so when fn had changed
+ * nothing before that read, the chunks are fetched and fn runs again (commands print only at their
+ * end: nothing is said twice). A command that changes the tree and then reads (cp) prefetches what it
+ * reads first (prefetchQuietly).
+ */
+export async function withFetching<T>(vault: Vault, fs: InodeFs, fn: () => Promise<T> | T): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const version = fs.version;
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof ChunkNotFetchedError) || attempt >= 8 || fs.version !== version) throw e;
+      await e.fetch().catch((f: unknown) => damaged(vault.name, f)); // a damaged or missing chunk: exit 4
+    }
+  }
+}
+
+/** Fetches the chunks under `path` ahead of a command that reads them; a bad path is left to the command to report. */
+export async function prefetchQuietly(fs: InodeFs, path: string): Promise<void> {
+  try {
+    await fs.prefetch(path);
+  } catch (e) {
+    if ((e as Error).name !== 'FsError') throw e;
   }
 }
 
