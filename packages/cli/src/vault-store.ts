@@ -12,9 +12,9 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { ChunkNotFetchedError, InodeFs, LazyChunks, type OpenExport, type Quota } from '@vws/inode-fs';
+import { ChunkNotFetchedError, DEFAULT_QUOTA, InodeFs, LazyChunks, type OpenExport, type Quota } from '@vws/inode-fs';
 import { ChunkHashMismatchError, DiskStore, MissingChunkError, readRegular, StoreError, type CheckpointRecord } from '@vws/store';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
@@ -45,6 +45,31 @@ const CHAIN_SLACK = 1024 * 1024;
  * round trips, and a small tree then behaves exactly as a fully loaded one).
  */
 const prefetchBytes = () => Number(process.env.VWS_PREFETCH_BYTES ?? 8 * 1024 * 1024);
+
+/**
+ * A vault holds its tree in memory, so the byte quota of a vault that sets none is what this host can
+ * hold: min(8 GiB, half its memory) (an exec that writes and saves peaks at about 1.1x the vault;
+ * VWS_DEFAULT_QUOTA_BYTES overrides). Past it a write fails with ENOSPC instead of the process being
+ * killed by the kernel for want of memory, and what the command did up to there is saved.
+ */
+export const MEMORY_FRACTION = 0.5;
+export function defaultQuotaBytes(): number {
+  const set = Number(process.env.VWS_DEFAULT_QUOTA_BYTES);
+  if (Number.isSafeInteger(set) && set > 0) return set;
+  return Math.min(DEFAULT_QUOTA.bytes, Math.floor(totalmem() * MEMORY_FRACTION));
+}
+
+/** The limits a vault's tree is loaded with: its own, else the defaults (the byte one bounded by memory). */
+export function vaultQuota(m: Pick<VaultMeta, 'quota'>): Partial<Quota> {
+  return { bytes: defaultQuotaBytes(), ...m.quota };
+}
+
+/** A warning for a byte limit the host cannot hold in memory, or null. */
+export function quotaWarning(bytes: number): string | null {
+  const mem = totalmem();
+  if (bytes <= mem * MEMORY_FRACTION) return null;
+  return `a byte limit of ${bytes} is more than half this host's memory (${mem} bytes): the vault's tree lives in memory, and a vault that grows near the limit may get its process killed by the kernel (out of memory) before the limit is reached`;
+}
 
 export function vwsHome(): string {
   return process.env.VWS_HOME || join(homedir(), '.vws');
@@ -240,7 +265,7 @@ export class Vault {
 
   private readSnap(path: string, m: VaultMeta, restore: Restore = (b, o) => (b instanceof InodeFs ? b : InodeFs.restore(b, o))): InodeFs {
     try {
-      return restore(readRegular(path, SNAP_MAX), { quota: m.quota });
+      return restore(readRegular(path, SNAP_MAX), { quota: vaultQuota(m) });
     } catch (e) {
       throw new VaultError(`vault '${this.name}' cannot be read: ${(e as Error).message}`, 4);
     }
@@ -261,7 +286,7 @@ export class Vault {
       let fs: InodeFs | undefined;
       let parentId: string | undefined;
       for (const { record, manifest } of chain) {
-        fs = InodeFs.importManifest(manifest, { quota: m.quota, parent: fs, parentId, lazy });
+        fs = InodeFs.importManifest(manifest, { quota: vaultQuota(m), parent: fs, parentId, lazy });
         parentId = record.manifestHash;
       }
       const refs = fs!.unfetched();
@@ -271,7 +296,7 @@ export class Vault {
       }
       // Onto the serving thread when asked (exec): the engine moves (a big one as its manifest and
       // chunks, never as one snapshot buffer).
-      if (restore) fs = restore(fs!, { quota: m.quota });
+      if (restore) fs = restore(fs!, { quota: vaultQuota(m) });
       const largest = Math.max(...chain.map((c) => c.record.manifestBytes));
       const last = chain.at(-1)!.record;
       setBasis(fs!, { base: fs!.fork(), head: id, manifestHash: last.manifestHash, depth: last.depth, chainBytes: chain.slice(1).reduce((n, c) => n + c.record.manifestBytes, 0), largest });

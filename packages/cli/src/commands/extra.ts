@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { InodeFs } from '@vws/inode-fs';
-import { atomicWrite, gcVaults, prefetchQuietly, releaseBasesWith, Vault, VaultError, vaultStore, vwsHome } from '../vault-store.js';
+import { atomicWrite, gcVaults, prefetchQuietly, quotaWarning, releaseBasesWith, Vault, VaultError, vaultStore, vwsHome } from '../vault-store.js';
 import { progress } from '../progress.js';
 import { copyWithin, countHost, exportHost, importHost, joinVault, walk } from '../tree-io.js';
 import { processAlive } from '../process-alive.js';
@@ -243,6 +243,8 @@ export function registerExtra(program: Command, ctx: Ctx): void {
           if (o.bytes !== undefined && o.bytes < u.bytes) throw usage(`vault '${v.name}' holds ${u.bytes} bytes, more than the limit ${o.bytes}`);
           if (o.inodes !== undefined && o.inodes < u.inodes) throw usage(`vault '${v.name}' holds ${u.inodes} inodes, more than the limit ${o.inodes}`);
           v.setQuota({ ...(o.bytes !== undefined ? { bytes: o.bytes } : {}), ...(o.inodes !== undefined ? { inodes: o.inodes } : {}) });
+          const warning = o.bytes !== undefined ? quotaWarning(o.bytes) : null;
+          if (warning) process.stderr.write(`vws: warning: ${warning}\n`);
         }
         const limit = { ...fs.quota, ...v.meta().quota };
         const doc = { vault: v.name, bytes: { used: u.bytes, limit: limit.bytes }, inodes: { used: u.inodes, limit: limit.inodes } };
