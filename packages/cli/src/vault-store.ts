@@ -147,6 +147,14 @@ function setBasis(fs: InodeFs, basis: Basis): void {
   if (old && old.base !== basis.base) dropBase(old.base);
 }
 
+/** A tree nobody will use again (the daemon evicted it): its base, then the tree itself, let go at once. */
+export function forgetTree(fs: InodeFs, release: (fs: InodeFs) => void): void {
+  const b = bases.get(fs);
+  bases.delete(fs);
+  if (b) release(b.base);
+  release(fs);
+}
+
 let sharedStore: { root: string; store: DiskStore } | null = null;
 /** The store every vault of $VWS_HOME keeps its data in. */
 export function vaultStore(): DiskStore {
