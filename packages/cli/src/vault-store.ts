@@ -360,11 +360,21 @@ export class Vault {
     const store = vaultStore();
     const b = bases.get(fs);
     const delta = b && head !== null && b.head === head && b.depth + 1 < MAX_DEPTH && b.chainBytes < 2 * b.largest + CHAIN_SLACK ? b : null;
-    // Only the export and the fork run on the engine (the serving thread, when mounted): O(change).
+    // Only the fork and the export run on the engine (the serving thread, when mounted): O(change).
+    // The state saved is a fork taken first, which is also the next delta's base: a mounted tree
+    // changes while the save writes (FUSE is served meanwhile), and a base forked after the export
+    // would hold changes the saved state lacks, which the next delta would then leave out.
     const tx = performance.now();
+    const state = fs.fork();
     // Chunks of a lazy load not fetched yet are referenced by hash: the store has them already.
-    const exp = fs.openExport(delta ? { since: delta.base, parentId: delta.manifestHash } : {});
-    let engineMs = performance.now() - tx;
+    let exp: OpenExport;
+    try {
+      exp = state.openExport(delta ? { since: delta.base, parentId: delta.manifestHash } : {});
+    } catch (e) {
+      dropBase(state);
+      throw e;
+    }
+    const engineMs = performance.now() - tx;
     let record: CheckpointRecord;
     let put: { chunks: number; bytes: number };
     try {
@@ -391,14 +401,14 @@ export class Vault {
           put = { chunks: put.chunks + again.chunks, bytes: put.bytes + again.bytes };
         }
       }
+    } catch (e) {
+      dropBase(state);
+      throw e;
     } finally {
       exp.close();
     }
-    const tf = performance.now();
-    const base = fs.fork();
-    engineMs += performance.now() - tf;
     setBasis(fs, {
-      base,
+      base: state,
       head: record.id,
       manifestHash: record.manifestHash,
       depth: record.depth,
