@@ -271,7 +271,7 @@ function answer(req: CallRequest): void {
   // is always a copy of ours (wire.ts), never a buffer the engine still holds.
   const ok = (reply as { ok?: unknown }).ok;
   try {
-    const transfer = ok instanceof Uint8Array ? [ok.buffer as ArrayBuffer] : req.m === 'exportManifest' ? handOverChunks(ok as { chunks: Map<string, Uint8Array> }) : req.m === '$exportRead' ? (ok as Array<[string, Uint8Array]>).map(([, c]) => c.buffer as ArrayBuffer) : [];
+    const transfer = ok instanceof Uint8Array ? [ok.buffer as ArrayBuffer] : req.m === 'exportManifest' && ok ? handOverChunks(ok as { chunks: Map<string, Uint8Array> }) : req.m === '$exportRead' && Array.isArray(ok) ? (ok as Array<[string, Uint8Array]>).map(([, c]) => c.buffer as ArrayBuffer) : [];
     sync.postMessage(reply, transfer);
   } catch (e) {
     // A result that cannot cross (it should not happen): the caller gets the error, we go on.
