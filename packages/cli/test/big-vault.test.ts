@@ -46,10 +46,11 @@ it('a 3 GiB vault is saved by exec and reopened by the next one, byte for byte, 
   expect(check.out).toContain('big.bin: OK');
   const peaks = { exec_write_save: write.peak, stats: stats.peak, cat_small: cat.peak, exec_read_small: small.peak, exec_read_all: check.peak };
   console.log(JSON.stringify({ vault_GiB: 3, ...Object.fromEntries(Object.entries(peaks).map(([k, v]) => [`${k}_peak_GiB`, +(v / GiB).toFixed(2)])) }));
-  // Bounds (README "Size and memory"; measured 2026-11-30: 3.65, 0.22, 0.18, 0.36, 3.49 GiB): the
-  // first save holds the tree once plus a batch (1.22x; was 3.1x); commands that read little hold the
-  // chunk refs of the manifests, not the bytes; a reopen that reads everything holds it once (1.16x).
-  expect(write.peak).toBeLessThan(1.3 * 3 * GiB);
+  // Bounds (README "Size and memory"; measured 2026-11-30 in two runs: 3.65-3.74, 0.20-0.22,
+  // 0.18-0.19, 0.36-0.38, 3.47-3.49 GiB): the first save holds the tree once plus a batch (1.22-1.25x;
+  // was 3.1x); commands that read little hold the chunk refs of the manifests, not the bytes; a reopen
+  // that reads everything holds it once (1.16x).
+  expect(write.peak).toBeLessThan(1.35 * 3 * GiB);
   expect(stats.peak).toBeLessThan(0.4 * GiB);
   expect(cat.peak).toBeLessThan(0.4 * GiB);
   expect(small.peak).toBeLessThan(0.5 * GiB);

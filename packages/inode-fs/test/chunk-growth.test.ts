@@ -14,7 +14,8 @@ describe('chunks of a file written in small pieces', () => {
     const before = process.memoryUsage().arrayBuffers;
     for (let at = 0; at < total; at += piece.length) fs.writeIno(ino, piece, at);
     const held = process.memoryUsage().arrayBuffers - before;
-    expect(held).toBeGreaterThanOrEqual(total);
+    // (A GC meanwhile may take buffers that were garbage before: hence not exactly `total` from below.)
+    expect(held).toBeGreaterThan(total * 0.9);
     expect(held).toBeLessThan(total * 1.1);
     expect(fs.stat('/f').blocks * 512).toBe(total);
   });
