@@ -48,7 +48,7 @@ const prefetchBytes = () => Number(process.env.VWS_PREFETCH_BYTES ?? 8 * 1024 * 
 
 /**
  * A vault holds its tree in memory, so the byte quota of a vault that sets none is what this host can
- * hold: min(8 GiB, half its memory) (an exec that writes and saves peaks at about 1.1x the vault;
+ * hold: min(8 GiB, half its memory) (an exec that writes and saves peaks at about 1.25x the vault;
  * VWS_DEFAULT_QUOTA_BYTES overrides). Past it a write fails with ENOSPC instead of the process being
  * killed by the kernel for want of memory, and what the command did up to there is saved.
  */
