@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import type { InodeFs } from '@vws/inode-fs';
-import { currentVaultName, useVault, Vault, VaultError } from './vault-store.js';
+import { currentVaultName, useVault, Vault, VaultError, withFetching } from './vault-store.js';
 import { clientSettings, parseEnvAssignments } from './exec-env.js';
 import { patchAction, registerExtra } from './commands/extra.js';
 import { daemonSummary, registerDaemon } from './commands/daemon.js';
@@ -47,7 +47,7 @@ async function withTree<T>(write: boolean | 'if-changed', fn: (fs: InodeFs, vaul
 async function withTreeUnlocked<T>(vault: Vault, fn: (fs: InodeFs, vault: Vault) => Promise<T> | T, write: boolean | 'if-changed' = false, restore?: Parameters<Vault['load']>[0]): Promise<T> {
   const fs = vault.load(restore);
   const loaded = fs.version;
-  const result = await fn(fs, vault);
+  const result = await withFetching(vault, fs, () => fn(fs, vault));
   if (write === true || (write === 'if-changed' && fs.version !== loaded)) vault.save(fs);
   return result;
 }

@@ -3,7 +3,7 @@
 // names no program refused as a shell would (exit 127), then the run.
 
 import type { Readable } from 'node:stream';
-import type { InodeFs } from '@vws/inode-fs';
+import { InodeFs } from '@vws/inode-fs';
 import { buildEnv, type Runner, type RunResult } from '@vws/sandbox-pty/runner';
 import { cacheDir, commandEnv, commandMissing, vaultCwd, type ExecSettings } from './exec-env.js';
 import { VaultError, vwsHome, type Vault } from './vault-store.js';
@@ -27,5 +27,7 @@ export async function runInVault(runner: Runner, fs: InodeFs, vault: Vault, argv
   const env = commandEnv(settings, cacheDir(vwsHome(), vault.name));
   const path = env.PATH ?? buildEnv('/', {}).PATH!;
   if (commandMissing(argv[0]!, path)) throw new VaultError(`${argv[0]}: command not found`, 127);
+  // Without FUSE (sync mode) the command sees a copy of the tree in a directory: every byte is needed.
+  if (Object.getPrototypeOf(fs) === InodeFs.prototype) await fs.prefetch();
   return runner.run(fs, argv, { ...io, cwd, env: { env } });
 }

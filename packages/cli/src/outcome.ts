@@ -45,13 +45,16 @@ function mountLostMessage(discarded: string[]): string {
   return `the vault's mount was detached while the command ran (unmounted from outside, or its FUSE connection closed): what the command wrote before is saved${discarded.length ? `; ${discarded.length} path(s) written after it landed outside the vault and were removed: ${shown}` : ''}`;
 }
 
+/** Why a vault has a byte limit at all, and where to see it. */
+const QUOTA_HINT = " (the vault's tree lives in memory: `vws quota` shows its limits; one without its own byte limit gets min(8 GiB, half this host's memory))";
+
 /**
  * Exit codes: 0 ok, 1 unexpected, 2 usage, 3 not found, 4 damaged, 5 locked, 6 filesystem error,
  * 7 FUSE unavailable on this host (by name: @vws/fuse loads only in the commands that mount).
  */
 export function errorOutcome(e: unknown, json: boolean): Outcome {
   const exitCode = e instanceof VaultError ? e.exitCode : e instanceof FsError ? 6 : e instanceof StoreError ? storeExit(e) : (e as Error)?.name === 'FuseUnavailableError' ? 7 : String((e as { code?: unknown })?.code).startsWith('commander.') ? 2 : 1;
-  const message = e instanceof Error ? e.message : String(e);
+  const message = (e instanceof Error ? e.message : String(e)) + (e instanceof FsError && e.code === 'ENOSPC' && /quota/.test(e.message) ? QUOTA_HINT : '');
   if (json) return { stdout: `${JSON.stringify({ error: { message, code: e instanceof FsError ? e.code : undefined, exitCode } })}\n`, stderr: '', exitCode };
   return { stdout: '', stderr: `vws: ${message}\n`, exitCode };
 }

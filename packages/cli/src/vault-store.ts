@@ -12,9 +12,9 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { InodeFs, type Quota } from '@vws/inode-fs';
+import { ChunkNotFetchedError, DEFAULT_QUOTA, InodeFs, LazyChunks, type OpenExport, type Quota } from '@vws/inode-fs';
 import { ChunkHashMismatchError, DiskStore, MissingChunkError, readRegular, StoreError, type CheckpointRecord } from '@vws/store';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
@@ -39,6 +39,37 @@ const SNAP_MAX = 2 ** 31 - 1;
  */
 const MAX_DEPTH = 256;
 const CHAIN_SLACK = 1024 * 1024;
+/**
+ * A loaded tree's chunks are fetched from the store when something reads them; a tree whose chunks
+ * total at most this many bytes is fetched whole at load (one batch of disk reads beats many small
+ * round trips, and a small tree then behaves exactly as a fully loaded one).
+ */
+const prefetchBytes = () => Number(process.env.VWS_PREFETCH_BYTES ?? 8 * 1024 * 1024);
+
+/**
+ * A vault holds its tree in memory, so the byte quota of a vault that sets none is what this host can
+ * hold: min(8 GiB, half its memory) (an exec that writes and saves peaks at about 1.25x the vault;
+ * VWS_DEFAULT_QUOTA_BYTES overrides). Past it a write fails with ENOSPC instead of the process being
+ * killed by the kernel for want of memory, and what the command did up to there is saved.
+ */
+export const MEMORY_FRACTION = 0.5;
+export function defaultQuotaBytes(): number {
+  const set = Number(process.env.VWS_DEFAULT_QUOTA_BYTES);
+  if (Number.isSafeInteger(set) && set > 0) return set;
+  return Math.min(DEFAULT_QUOTA.bytes, Math.floor(totalmem() * MEMORY_FRACTION));
+}
+
+/** The limits a vault's tree is loaded with: its own, else the defaults (the byte one bounded by memory). */
+export function vaultQuota(m: Pick<VaultMeta, 'quota'>): Partial<Quota> {
+  return { bytes: defaultQuotaBytes(), ...m.quota };
+}
+
+/** A warning for a byte limit the host cannot hold in memory, or null. */
+export function quotaWarning(bytes: number): string | null {
+  const mem = totalmem();
+  if (bytes <= mem * MEMORY_FRACTION) return null;
+  return `a byte limit of ${bytes} is more than half this host's memory (${mem} bytes): the vault's tree lives in memory, and a vault that grows near the limit may get its process killed by the kernel (out of memory) before the limit is reached`;
+}
 
 export function vwsHome(): string {
   return process.env.VWS_HOME || join(homedir(), '.vws');
@@ -114,6 +145,14 @@ function setBasis(fs: InodeFs, basis: Basis): void {
   const old = bases.get(fs);
   bases.set(fs, basis);
   if (old && old.base !== basis.base) dropBase(old.base);
+}
+
+/** A tree nobody will use again (the daemon evicted it): its base, then the tree itself, let go at once. */
+export function forgetTree(fs: InodeFs, release: (fs: InodeFs) => void): void {
+  const b = bases.get(fs);
+  bases.delete(fs);
+  if (b) release(b.base);
+  release(fs);
 }
 
 let sharedStore: { root: string; store: DiskStore } | null = null;
@@ -244,7 +283,7 @@ export class Vault {
 
   private readSnap(path: string, m: VaultMeta, restore: Restore = (b, o) => (b instanceof InodeFs ? b : InodeFs.restore(b, o))): InodeFs {
     try {
-      return restore(readRegular(path, SNAP_MAX), { quota: m.quota });
+      return restore(readRegular(path, SNAP_MAX), { quota: vaultQuota(m) });
     } catch (e) {
       throw new VaultError(`vault '${this.name}' cannot be read: ${(e as Error).message}`, 4);
     }
@@ -259,16 +298,23 @@ export class Vault {
         const actual = createHash('sha256').update(manifest).digest('hex');
         if (actual !== record.manifestHash) throw new VaultError(`vault '${this.name}' cannot be read: ${store.root}/checkpoints/${record.id}.manifest is damaged (sha256 ${actual}, recorded ${record.manifestHash})`, 4);
       }
-      const chunk = (hash: string): Uint8Array => store.getChunkSync(hash);
+      // Lazily: only the manifests now; a chunk's bytes when something reads it (a FUSE read parks
+      // until the host fetched it; an API read throws ChunkNotFetchedError, and fetching() retries).
+      const lazy = new LazyChunks((hashes) => store.getChunks(hashes));
       let fs: InodeFs | undefined;
       let parentId: string | undefined;
       for (const { record, manifest } of chain) {
-        fs = InodeFs.importManifest(manifest, { quota: m.quota, parent: fs, parentId, chunk });
+        fs = InodeFs.importManifest(manifest, { quota: vaultQuota(m), parent: fs, parentId, lazy });
         parentId = record.manifestHash;
+      }
+      const refs = fs!.unfetched();
+      if (refs.reduce((n, r) => n + r.length, 0) <= prefetchBytes()) {
+        const got = store.getChunksSync(refs.map((r) => r.hash));
+        for (const [hash, bytes] of got) lazy.put(hash, bytes);
       }
       // Onto the serving thread when asked (exec): the engine moves (a big one as its manifest and
       // chunks, never as one snapshot buffer).
-      if (restore) fs = restore(fs!, { quota: m.quota });
+      if (restore) fs = restore(fs!, { quota: vaultQuota(m) });
       const largest = Math.max(...chain.map((c) => c.record.manifestBytes));
       const last = chain.at(-1)!.record;
       setBasis(fs!, { base: fs!.fork(), head: id, manifestHash: last.manifestHash, depth: last.depth, chainBytes: chain.slice(1).reduce((n, c) => n + c.record.manifestBytes, 0), largest });
@@ -324,44 +370,62 @@ export class Vault {
     const store = vaultStore();
     const b = bases.get(fs);
     const delta = b && head !== null && b.head === head && b.depth + 1 < MAX_DEPTH && b.chainBytes < 2 * b.largest + CHAIN_SLACK ? b : null;
-    // Only the export and the fork run on the engine (the serving thread, when mounted): O(change).
+    // Only the fork and the export run on the engine (the serving thread, when mounted): O(change).
+    // The state saved is a fork taken first, which is also the next delta's base: a mounted tree
+    // changes while the save writes (FUSE is served meanwhile), and a base forked after the export
+    // would hold changes the saved state lacks, which the next delta would then leave out.
     const tx = performance.now();
-    const { manifest, chunks } = fs.exportManifest(delta ? { since: delta.base, parentId: delta.manifestHash } : {});
-    let engineMs = performance.now() - tx;
-    let put = store.putChunksSync(chunks);
-    let record: CheckpointRecord;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        record = store.commitSync({
-          workspace,
-          id: randomUUID(),
-          parent: delta ? delta.head : null,
-          depth: delta ? delta.depth + 1 : 0,
-          manifest,
-          refs: [...chunks.keys()],
-          expectedHead: head,
-          ...(name ? { name } : {}),
-        });
-        break;
-      } catch (e) {
-        // A GC between our upload and our commit took a chunk we found already there: send it again.
-        if (!(e instanceof MissingChunkError) || attempt >= 10) throw e;
-        const again = store.putChunksSync(new Map(e.hashes.map((h) => [h, chunks.get(h)!])));
-        put = { chunks: put.chunks + again.chunks, bytes: put.bytes + again.bytes };
-      }
+    const state = fs.fork();
+    // Chunks of a lazy load not fetched yet are referenced by hash: the store has them already.
+    let exp: OpenExport;
+    try {
+      exp = state.openExport(delta ? { since: delta.base, parentId: delta.manifestHash } : {});
+    } catch (e) {
+      dropBase(state);
+      throw e;
     }
-    const tf = performance.now();
-    const base = fs.fork();
-    engineMs += performance.now() - tf;
+    const engineMs = performance.now() - tx;
+    let record: CheckpointRecord;
+    let put: { chunks: number; bytes: number };
+    try {
+      put = writeChunks(store, exp);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          record = store.commitSync({
+            workspace,
+            id: randomUUID(),
+            parent: delta ? delta.head : null,
+            depth: delta ? delta.depth + 1 : 0,
+            manifest: exp.manifest,
+            refs: [...exp.chunks.map(([h]) => h), ...exp.unfetched],
+            expectedHead: head,
+            ...(name ? { name } : {}),
+          });
+          break;
+        } catch (e) {
+          // A GC between our upload and our commit took a chunk we found already there: send it again.
+          // (A chunk never fetched cannot be sent again: that error stands.)
+          const ours = new Set(exp.chunks.map(([h]) => h));
+          if (!(e instanceof MissingChunkError) || attempt >= 10 || !e.hashes.every((h) => ours.has(h))) throw e;
+          const again = store.putChunksSync(exp.read(e.hashes));
+          put = { chunks: put.chunks + again.chunks, bytes: put.bytes + again.bytes };
+        }
+      }
+    } catch (e) {
+      dropBase(state);
+      throw e;
+    } finally {
+      exp.close();
+    }
     setBasis(fs, {
-      base,
+      base: state,
       head: record.id,
       manifestHash: record.manifestHash,
       depth: record.depth,
-      chainBytes: delta ? delta.chainBytes + manifest.length : 0,
-      largest: delta ? Math.max(delta.largest, manifest.length) : manifest.length,
+      chainBytes: delta ? delta.chainBytes + exp.manifest.length : 0,
+      largest: delta ? Math.max(delta.largest, exp.manifest.length) : exp.manifest.length,
     });
-    return { checkpoint: record.id, kind: delta ? 'delta' : 'full', chunks: put.chunks, chunkBytes: put.bytes, manifestBytes: manifest.length, engineMs };
+    return { checkpoint: record.id, kind: delta ? 'delta' : 'full', chunks: put.chunks, chunkBytes: put.bytes, manifestBytes: exp.manifest.length, engineMs };
   }
 
   /** Bytes of the saved state's manifests (old format: of state.snap); chunks are shared and not counted. */
@@ -407,7 +471,7 @@ export class Vault {
     const head = this.head(m);
     const b = bases.get(fs);
     let id = head;
-    if (!b || b.head !== head || fs.fingerprint() !== b.base.fingerprint()) {
+    if (!b || b.head !== head || !sameState(fs, b.base)) {
       id = this.save(fs).checkpoint;
       m = this.meta();
     }
@@ -433,7 +497,17 @@ export class Vault {
     return newest;
   }
 
+  /** Checkpoints loaded by this command: a retried read (withFetching) finds the chunks it fetched. */
+  private readonly checkpointTrees = new Map<string, InodeFs>();
+
+  /** A named checkpoint's tree (do not change it: the same engine is given to every call). */
   loadCheckpoint(name: string): InodeFs {
+    let fs = this.checkpointTrees.get(name);
+    if (!fs) this.checkpointTrees.set(name, (fs = this.loadCheckpointFresh(name)));
+    return fs;
+  }
+
+  private loadCheckpointFresh(name: string): InodeFs {
     Vault.checkName(name);
     const m = this.meta();
     const c = m.checkpoints[name];
@@ -534,6 +608,65 @@ export class Vault {
     } finally {
       await release();
     }
+  }
+}
+
+/** A save writes the chunks the store lacks this many bytes at a time (read, written, let go). */
+const SAVE_BATCH_BYTES = 32 * 1024 * 1024;
+
+/** Writes the chunks of an export that the store lacks, one batch at a time. */
+function writeChunks(store: DiskStore, exp: OpenExport): { chunks: number; bytes: number } {
+  const length = new Map(exp.chunks);
+  const lacking = store.lackingChunksSync(exp.chunks);
+  const put = { chunks: 0, bytes: 0 };
+  for (let i = 0; i < lacking.length; ) {
+    const batch: string[] = [];
+    for (let bytes = 0; i < lacking.length && (batch.length === 0 || bytes + length.get(lacking[i]!)! <= SAVE_BATCH_BYTES); i++) {
+      batch.push(lacking[i]!);
+      bytes += length.get(lacking[i]!)!;
+    }
+    const r = store.putChunksSync(exp.read(batch));
+    put.chunks += r.chunks;
+    put.bytes += r.bytes;
+  }
+  return put;
+}
+
+/** Whether two states are equal (a lazy tree's fingerprint would need every byte: fetched if need be). */
+function sameState(a: InodeFs, b: InodeFs): boolean {
+  try {
+    return a.fingerprint() === b.fingerprint();
+  } catch (e) {
+    if (e instanceof ChunkNotFetchedError) return false; // saved again: a checkpoint of the same state
+    throw e;
+  }
+}
+
+/**
+ * Runs fn on a tree loaded here (not mounted), fetching the chunks it reads: an engine read of a
+ * chunk not fetched yet throws ChunkNotFetchedError and changes nothing, so when fn had changed
+ * nothing before that read, the chunks are fetched and fn runs again (commands print only at their
+ * end: nothing is said twice). A command that changes the tree and then reads (cp) prefetches what it
+ * reads first (prefetchQuietly).
+ */
+export async function withFetching<T>(vault: Vault, fs: InodeFs, fn: () => Promise<T> | T): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const version = fs.version;
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof ChunkNotFetchedError) || attempt >= 8 || fs.version !== version) throw e;
+      await e.fetch().catch((f: unknown) => damaged(vault.name, f)); // a damaged or missing chunk: exit 4
+    }
+  }
+}
+
+/** Fetches the chunks under `path` ahead of a command that reads them; a bad path is left to the command to report. */
+export async function prefetchQuietly(fs: InodeFs, path: string): Promise<void> {
+  try {
+    await fs.prefetch(path);
+  } catch (e) {
+    if ((e as Error).name !== 'FsError') throw e;
   }
 }
 

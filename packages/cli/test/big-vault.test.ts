@@ -1,7 +1,8 @@
 // A vault past 2 GiB (3 GiB of distinct bytes) through the real `vws`: an exec writes it and saves it,
-// the next exec reopens it and checks every byte. A snapshot is one buffer and cannot pass 2 GiB:
-// saves and loads go chunk by chunk, and the tree moves to the serving thread as its manifest and
-// chunks, handed over rather than copied. Peak resident memory of each command is measured (GNU time).
+// later commands reopen it: stats, cat and an exec that read one small file, and an exec that checks
+// every byte. Loads are lazy (the manifests; a chunk when something reads it) and saves write chunks
+// a batch at a time, so memory follows what a command touches. Peak resident memory of each command
+// is measured (GNU time).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,15 +32,27 @@ it('a 3 GiB vault is saved by exec and reopened by the next one, byte for byte, 
   // AES-CTR of zeros: 3 GiB of bytes no two chunks share, made fast.
   const write = await timed(['--vault', 'big', 'exec', '--', 'sh', '-c', 'openssl enc -aes-128-ctr -pass pass:vws -nosalt -pbkdf2 < /dev/zero 2>/dev/null | head -c 3221225472 > big.bin && sha256sum big.bin > sum']);
   expect(write.code, write.out).toBe(0);
+  // Commands that touch little load the manifests and fetch only what they read.
   const stats = await timed(['--json', '--vault', 'big', 'stats']);
   expect(JSON.parse(stats.out.slice(0, stats.out.lastIndexOf('}') + 1)).bytes).toBeGreaterThan(3 * GiB);
+  const cat = await timed(['--vault', 'big', 'cat', '/sum']);
+  expect(cat.code, cat.out).toBe(0);
+  expect(cat.out).toMatch(/^[0-9a-f]{64} {2}big\.bin$/m);
+  const small = await timed(['--vault', 'big', 'exec', '--', 'sh', '-c', 'cat sum; ls -l']);
+  expect(small.code, small.out).toBe(0);
+  // A reopen that reads every byte (through FUSE, fetched as read).
   const check = await timed(['--vault', 'big', 'exec', '--', 'sha256sum', '-c', 'sum']);
   expect(check.code, check.out).toBe(0);
   expect(check.out).toContain('big.bin: OK');
-  console.log(JSON.stringify({ vault_GiB: 3, exec_write_peak_GiB: +(write.peak / GiB).toFixed(2), exec_reopen_peak_GiB: +(check.peak / GiB).toFixed(2) }));
-  // Bounds (README, measured 1.2x and 3.1x): a reopen holds the tree about once; the first save of
-  // 3 GiB of new data about three times (the serving thread's engine, the chunks it hands over to be
-  // written, and what the save holds while it writes them).
-  expect(check.peak).toBeLessThan(1.6 * 3 * GiB);
-  expect(write.peak).toBeLessThan(3.6 * 3 * GiB);
+  const peaks = { exec_write_save: write.peak, stats: stats.peak, cat_small: cat.peak, exec_read_small: small.peak, exec_read_all: check.peak };
+  console.log(JSON.stringify({ vault_GiB: 3, ...Object.fromEntries(Object.entries(peaks).map(([k, v]) => [`${k}_peak_GiB`, +(v / GiB).toFixed(2)])) }));
+  // Bounds (README "Size and memory"; measured 2026-11-30 in two runs: 3.65-3.74, 0.20-0.22,
+  // 0.18-0.19, 0.36-0.38, 3.47-3.49 GiB): the first save holds the tree once plus a batch (1.22-1.25x;
+  // was 3.1x); commands that read little hold the chunk refs of the manifests, not the bytes; a reopen
+  // that reads everything holds it once (1.16x).
+  expect(write.peak).toBeLessThan(1.35 * 3 * GiB);
+  expect(stats.peak).toBeLessThan(0.4 * GiB);
+  expect(cat.peak).toBeLessThan(0.4 * GiB);
+  expect(small.peak).toBeLessThan(0.5 * GiB);
+  expect(check.peak).toBeLessThan(1.3 * 3 * GiB);
 }, 900_000);

@@ -7,7 +7,7 @@
 // watch() listeners are called asynchronously (batched), handles opened with open() before the move
 // are closed, and the engine keeps time by the wall clock (a custom clock function cannot cross).
 
-import { InodeFs, ROOT_INO, Stats, wallClock, type ChangeEvent, type InodeFsOptions } from '@vws/inode-fs';
+import { InodeFs, ROOT_INO, Stats, wallClock, type ChangeEvent, type InodeFsOptions, type OpenExport } from '@vws/inode-fs';
 import type { ServingThread } from './serve-thread.js';
 import { decodeError, decodeResult, type EngineRef, type WireError } from './wire.js';
 
@@ -259,6 +259,26 @@ export class RemoteInodeFs extends InodeFs {
     const bytes = forward(this, 'readIno', [ino, target.length, position]) as Uint8Array;
     target.set(bytes);
     return bytes.length;
+  }
+
+  /**
+   * The export stays over there; each read copies one batch across (handed over, not cloned), so a
+   * save of a big tree holds one batch here, never a second copy of the tree.
+   */
+  override openExport(options: { since?: InodeFs; parentId?: string } = {}): OpenExport {
+    const { server } = remoteOf(this)!;
+    const r = forward(this, '$openExport', [options]) as { export: number; manifest: Uint8Array; unfetched: string[]; chunks: Array<[string, number]> };
+    let open = true;
+    return {
+      manifest: r.manifest,
+      chunks: r.chunks,
+      unfetched: r.unfetched,
+      read: (hashes) => new Map(server.call(0, '$exportRead', [r.export, hashes]) as Array<[string, Uint8Array]>),
+      close: () => {
+        if (open && server.alive) server.call(0, '$exportClose', [r.export]);
+        open = false;
+      },
+    };
   }
 
   /** Chunk refs stay on the serving thread with their engine. */

@@ -33,7 +33,7 @@ export class ServingThreadError extends Error {
 }
 
 /** Engine methods and our own calls that change nothing (see ServingThread.mutations). */
-const READS = new Set(['$unfetched', 'fork', 'diff', 'stat', 'lstat', 'readFile', 'readdir', 'exists', 'getattr', 'lookup', 'readlink', 'readlinkIno', 'realpath', 'inoOf', 'fingerprint', 'snapshot', 'usage', 'version', 'getxattr', 'listxattr', 'pathsOf', 'readIno', 'readdirIno', 'statfs', 'fstat', '$read', '$ops', '$mounted', '$settledNow', '$slot', '$placement']);
+const READS = new Set(['$unfetched', 'fork', 'diff', 'stat', 'lstat', 'readFile', 'readdir', 'exists', 'getattr', 'lookup', 'readlink', 'readlinkIno', 'realpath', 'inoOf', 'fingerprint', 'snapshot', 'usage', 'version', 'getxattr', 'listxattr', 'pathsOf', 'readIno', 'readdirIno', 'statfs', 'fstat', '$read', '$ops', '$mounted', '$settledNow', '$slot', '$openExport', '$exportRead', '$exportClose', '$placement']);
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;

@@ -112,6 +112,13 @@ const lazy = (): LazyChunks =>
       }),
   ));
 
+/**
+ * Exports being read out by the host a batch at a time (remote-fs.ts openExport): the engine's own
+ * chunk buffers by hash, until the host closes the export.
+ */
+const exportsOpen = new Map<number, Map<string, Uint8Array>>();
+let nextExport = 1;
+
 /** Calls the serving side itself handles (not engine methods). */
 const special: Record<string, (id: number, args: unknown[]) => unknown> = {
   // Bytes from the host become an engine here (the host's own engine moving, or a restore).
@@ -142,6 +149,23 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
   $slot: (id) => slotFor(id),
   // Where this thread may run while it answers (tests: the host keeps it near, serve-thread.ts).
   $placement: () => /^Cpus_allowed_list:\s*(.*)$/m.exec(readFileSync('/proc/thread-self/status', 'utf8'))?.[1] ?? '',
+  $openExport: (id, [options]) => {
+    const { manifest, chunks, unfetched } = engine(id).exportManifest(decodeArg(options) as object);
+    const n = nextExport++;
+    exportsOpen.set(n, chunks);
+    return { export: n, manifest, unfetched: [...unfetched], chunks: [...chunks].map(([hash, c]) => [hash, c.length]) };
+  },
+  // Copies of a batch (handed over by transfer: answer()).
+  $exportRead: (_id, [n, hashes]) => {
+    const chunks = exportsOpen.get(n as number);
+    if (!chunks) throw new Error(`vws serving thread: no open export ${n}`);
+    return (hashes as string[]).map((h) => {
+      const c = chunks.get(h);
+      if (!c) throw new Error(`vws serving thread: chunk ${h} is not part of export ${n}`);
+      return [h, new Uint8Array(c)];
+    });
+  },
+  $exportClose: (_id, [n]) => void exportsOpen.delete(n as number),
   // A read for the host's cache: its answer, and whether its path names the file plainly (no
   // symlink on the way), which lets a later write keep it (remote-fs.ts).
   $read: (id, [method, args]) => {
@@ -250,7 +274,8 @@ function answer(req: CallRequest): void {
   // is always a copy of ours (wire.ts), never a buffer the engine still holds.
   const ok = (reply as { ok?: unknown }).ok;
   try {
-    sync.postMessage(reply, ok instanceof Uint8Array ? [ok.buffer as ArrayBuffer] : req.m === 'exportManifest' ? handOverChunks(ok as { chunks: Map<string, Uint8Array> }) : []);
+    const transfer = ok instanceof Uint8Array ? [ok.buffer as ArrayBuffer] : req.m === 'exportManifest' && ok ? handOverChunks(ok as { chunks: Map<string, Uint8Array> }) : req.m === '$exportRead' && Array.isArray(ok) ? (ok as Array<[string, Uint8Array]>).map(([, c]) => c.buffer as ArrayBuffer) : [];
+    sync.postMessage(reply, transfer);
   } catch (e) {
     // A result that cannot cross (it should not happen): the caller gets the error, we go on.
     sync.postMessage({ err: encodeError(e) });

@@ -22,6 +22,6 @@ export { Stats, kindOf, S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK, S_
 export type { Kind, DirEntry } from './inode.js';
 export { FsError, SnapshotError, ERRNO, type ErrorCode } from './errors.js';
 export type { Change, DiffResult } from './diff.js';
-export type { RestoreOptions, ManifestExport, ChunkSource } from './snapshot.js';
+export type { RestoreOptions, ManifestExport, OpenExport, ChunkSource } from './snapshot.js';
 export { CHUNK } from './content.js';
 export { ChunkRef, ChunkNotFetchedError, LazyChunks, fetching, fetchRefs, type ChunkLoader, type LazyStats } from './lazy.js';

@@ -8,7 +8,7 @@ import { PVec } from './pvec.js';
 import { Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Stats, kindOf, type DirEntry, type Kind } from './inode.js';
 import { diffStates, type DiffResult } from './diff.js';
 import { byteLength, isCanonicalName } from './names.js';
-import { decode, encodeDelta, encodeFull, encodeManifest, fingerprint, type ChunkSource, type ManifestExport, type RestoreOptions } from './snapshot.js';
+import { decode, encodeDelta, encodeFull, encodeManifest, fingerprint, type ChunkSource, type ManifestExport, type OpenExport, type RestoreOptions } from './snapshot.js';
 import { fetchRefs, lazyInUse, type ChunkRef, type LazyChunks } from './lazy.js';
 
 export const ROOT_INO = 1;
@@ -189,6 +189,22 @@ export class InodeFs {
    */
   exportManifest(options: { since?: InodeFs; parentId?: string } = {}): ManifestExport {
     return encodeManifest(this, options.since, options.parentId);
+  }
+
+  /**
+   * exportManifest for a caller that writes the chunks out in batches (a save): the manifest and the
+   * chunks' hashes now, their bytes by `read`. Here the bytes are the engine's own (nothing copied);
+   * an engine on the FUSE serving thread copies one batch at a time across (@vws/fuse).
+   */
+  openExport(options: { since?: InodeFs; parentId?: string } = {}): OpenExport {
+    const { manifest, chunks, unfetched } = this.exportManifest(options);
+    return {
+      manifest,
+      chunks: [...chunks].map(([hash, bytes]) => [hash, bytes.length]),
+      unfetched: [...unfetched],
+      read: (hashes) => new Map(hashes.map((h) => [h, chunks.get(h) ?? missingExport(h)])),
+      close: () => chunks.clear(),
+    };
   }
 
   /**
@@ -1255,3 +1271,7 @@ function relink(inode: Inode, oldParent: number, oldName: string, newParent: num
 }
 
 export { kindOf, type Kind };
+
+function missingExport(hash: string): never {
+  throw new Error(`chunk ${hash} is not part of this export`);
+}

@@ -271,6 +271,20 @@ export interface ManifestExport {
 }
 
 /**
+ * A manifest export whose chunks are read out a batch at a time (`openExport`): a caller that writes
+ * them somewhere (a store) holds one batch, not a second copy of the whole state. `close()` when done.
+ */
+export interface OpenExport {
+  manifest: Uint8Array;
+  /** Every chunk the manifest references that this state has the bytes of: [hash hex, length]. */
+  chunks: Array<[string, number]>;
+  unfetched: string[];
+  /** The bytes of these chunks (of `chunks`), the caller's to keep. */
+  read(hashes: string[]): Map<string, Uint8Array>;
+  close(): void;
+}
+
+/**
  * Hashes of chunks that can no longer change: a chunk is written in place only by its owner epoch, and
  * an epoch that is not the state's current one never writes again (epochs are never reused).
  */

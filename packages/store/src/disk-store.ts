@@ -95,25 +95,38 @@ export class DiskStore implements Store {
     return HASH.test(hash) && existsSync(this.chunkPath(hash));
   }
 
-  putChunksSync(chunks: Map<string, Uint8Array>): PutResult {
-    // Chunks are for a commit, which takes the lock: a damaged lock refuses it before anything is written.
-    checkLock(join(this.root, 'lock'));
-    const fresh: Array<[string, Uint8Array]> = [];
-    for (const [hash, data] of chunks) {
+  /**
+   * Of these chunks ([hash, length]), the hashes the store lacks (absent, or cut short), for a caller
+   * that reads bytes only for those. The ones it has are made young again: GC's retention then spares
+   * them until the commit that references them.
+   */
+  lackingChunksSync(chunks: Iterable<[string, number]>): string[] {
+    const lacking: string[] = [];
+    for (const [hash, length] of chunks) {
       if (!HASH.test(hash)) throw new StoreConfigError(`'${hash}' is not a chunk hash (64 hex digits)`);
       // Kept only when whole: a file cut short by a power loss before it was synced is written again.
       const st = lstatSync(this.safeChunkPath(hash), { throwIfNoEntry: false });
       if (st && !st.isFile()) throw new StoreDamagedError(this.chunkPath(hash), 'is not a regular file');
-      if (st?.isFile() && st.size === data.length) {
-        // Young again: GC's retention then spares it until the commit that references it.
-        const now = new Date();
-        try {
-          utimesSync(this.chunkPath(hash), now, now);
-        } catch {
-          // taken by GC just now: the commit will say it is missing and the caller sends it again
-        }
+      if (!(st?.isFile() && st.size === length)) {
+        lacking.push(hash);
         continue;
       }
+      const now = new Date();
+      try {
+        utimesSync(this.chunkPath(hash), now, now);
+      } catch {
+        // taken by GC just now: the commit will say it is missing and the caller sends it again
+      }
+    }
+    return lacking;
+  }
+
+  putChunksSync(chunks: Map<string, Uint8Array>): PutResult {
+    // Chunks are for a commit, which takes the lock: a damaged lock refuses it before anything is written.
+    checkLock(join(this.root, 'lock'));
+    const fresh: Array<[string, Uint8Array]> = [];
+    for (const hash of this.lackingChunksSync([...chunks].map(([h, d]) => [h, d.length]))) {
+      const data = chunks.get(hash)!;
       verifyChunk(hash, data);
       fresh.push([hash, data]);
     }

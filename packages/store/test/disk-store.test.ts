@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -150,3 +150,19 @@ describe('DiskStore on disk', () => {
   }, 60_000);
 });
 
+
+describe('DiskStore.lackingChunksSync', () => {
+  it('names the chunks the store lacks (absent, or cut short) and makes the present ones young again', () => {
+    const store = new DiskStore(freshDir());
+    const a = Buffer.from('chunk a');
+    const b = Buffer.from('chunk b, longer');
+    store.putChunksSync(new Map([[sha256(a), a], [sha256(b), b]]));
+    const old = new Date(Date.now() - 3_600_000);
+    utimesSync(store.chunkPath(sha256(a)), old, old);
+    writeFileSync(store.chunkPath(sha256(b)), b.subarray(0, 3)); // cut short (a power loss before its sync)
+    const c = sha256(Buffer.from('never stored'));
+    expect(store.lackingChunksSync([[sha256(a), a.length], [sha256(b), b.length], [c, 12]])).toEqual([sha256(b), c]);
+    expect(statSync(store.chunkPath(sha256(a))).mtimeMs).toBeGreaterThan(old.getTime() + 1_000);
+    expect(() => store.lackingChunksSync([['nothex', 1]])).toThrow(/not a chunk hash/);
+  });
+});

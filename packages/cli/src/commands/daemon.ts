@@ -113,7 +113,7 @@ export function registerDaemon(program: Command, ctx: Ctx): void {
     .description('the running exec daemons of this $VWS_HOME')
     .action(async () => {
       const current = socketPath();
-      const daemons = (await liveDaemons()).map((s) => ({ pid: s.pid, socket: s.socket, current: s.socket === current, startedAt: s.startedAt, served: s.served, running: s.running, vaults: s.vaults, rssBytes: s.rssBytes, heapBytes: s.heapBytes, externalBytes: s.externalBytes }));
+      const daemons = (await liveDaemons()).map((s) => ({ pid: s.pid, socket: s.socket, current: s.socket === current, startedAt: s.startedAt, served: s.served, running: s.running, vaults: s.vaults, vaultBytes: s.vaultBytes, rssBytes: s.rssBytes, heapBytes: s.heapBytes, externalBytes: s.externalBytes }));
       print({ daemons }, () => (daemons.length ? daemons.map((d) => `pid ${d.pid}${d.current ? '' : ' (older build)'}: ${d.served} execs served, ${d.running} running, vaults loaded: ${d.vaults.join(', ') || 'none'}, ${Math.round(d.rssBytes / 2 ** 20)} MiB resident`).join('\n') : 'no exec daemon running'));
     });
   daemon

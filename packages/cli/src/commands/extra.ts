@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { InodeFs } from '@vws/inode-fs';
-import { atomicWrite, gcVaults, releaseBasesWith, Vault, VaultError, vaultStore, vwsHome } from '../vault-store.js';
+import { atomicWrite, gcVaults, prefetchQuietly, quotaWarning, releaseBasesWith, Vault, VaultError, vaultStore, vwsHome } from '../vault-store.js';
 import { progress } from '../progress.js';
 import { copyWithin, countHost, exportHost, importHost, joinVault, walk } from '../tree-io.js';
 import { processAlive } from '../process-alive.js';
@@ -103,7 +103,8 @@ export function registerExtra(program: Command, ctx: Ctx): void {
     .option('-r, --recursive', 'copy directories')
     .description('copy inside the vault')
     .action((from: string, to: string, o: { recursive?: boolean }) =>
-      withTree(true, (fs) => {
+      withTree(true, async (fs) => {
+        await prefetchQuietly(fs, from); // read after the first change (mkdir): fetched first
         try {
           const entries = copyWithin(fs, from, to, Boolean(o.recursive));
           print({ copied: from, to, entries }, () => '');
@@ -191,7 +192,8 @@ export function registerExtra(program: Command, ctx: Ctx): void {
       const tar = /\.tar$/.test(dest);
       if (!tar && existsSync(dest) && readdirSync(dest).length > 0) throw usage(`${target} exists and is not empty`);
       if (tar && existsSync(dest)) throw usage(`${target} exists already`);
-      return withTree(false, (fs) => {
+      return withTree(false, async (fs) => {
+        await prefetchQuietly(fs, from); // host files are written as it goes: every byte first
         const total = walk(fs, from).length;
         const dir = tar ? mkdtempSync(join(tmpdir(), 'vws-export-')) : dest;
         try {
@@ -241,6 +243,8 @@ export function registerExtra(program: Command, ctx: Ctx): void {
           if (o.bytes !== undefined && o.bytes < u.bytes) throw usage(`vault '${v.name}' holds ${u.bytes} bytes, more than the limit ${o.bytes}`);
           if (o.inodes !== undefined && o.inodes < u.inodes) throw usage(`vault '${v.name}' holds ${u.inodes} inodes, more than the limit ${o.inodes}`);
           v.setQuota({ ...(o.bytes !== undefined ? { bytes: o.bytes } : {}), ...(o.inodes !== undefined ? { inodes: o.inodes } : {}) });
+          const warning = o.bytes !== undefined ? quotaWarning(o.bytes) : null;
+          if (warning) process.stderr.write(`vws: warning: ${warning}\n`);
         }
         const limit = { ...fs.quota, ...v.meta().quota };
         const doc = { vault: v.name, bytes: { used: u.bytes, limit: limit.bytes }, inodes: { used: u.inodes, limit: limit.inodes } };

@@ -45,6 +45,7 @@ export function registerStore(program: Command, ctx: Pick<Ctx, 'print' | 'vaultN
         const vault = Vault.open(ctx.vaultName());
         const id = workspace ?? vault.name;
         const tree = await vault.locked(() => vault.load());
+        await tree.prefetch(); // the other store has none of its chunks: every byte goes
         const ws = await openFromStore(s, id, { lease: { holder: `vws@${hostname()}:${process.pid}` } });
         try {
           ws.engine.reset(tree);

@@ -38,7 +38,7 @@ export type Request =
 export type Reply =
   | { type: 'stdout' | 'stderr'; data: string | Uint8Array }
   | { type: 'exit'; code: number }
-  | { type: 'status'; pid: number; stamp: string; startedAt: string; served: number; running: number; vaults: string[]; rssBytes: number; heapBytes?: number; externalBytes?: number };
+  | { type: 'status'; pid: number; stamp: string; startedAt: string; served: number; running: number; vaults: string[]; vaultBytes?: number; rssBytes: number; heapBytes?: number; externalBytes?: number };
 
 /** The home's absolute path: a relative $VWS_HOME is the client's, and the daemon runs in '/'. */
 export function homeDir(): string {

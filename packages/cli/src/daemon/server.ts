@@ -23,7 +23,7 @@ import { Runner, runnerProblem } from '@vws/sandbox-pty/runner';
 import { currentVaultName, releaseBasesWith, Vault } from '../vault-store.js';
 import { errorOutcome, execOutcome, type Outcome } from '../outcome.js';
 import { codeStamp, frame, frameReader, pidFile, type Reply, type Request } from './protocol.js';
-import { VaultCache } from './vault-cache.js';
+import { cacheLimits, VaultCache } from './vault-cache.js';
 import { runInVault } from '../exec-run.js';
 import { processAlive } from '../process-alive.js';
 
@@ -81,7 +81,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     say(`the spawner did not start: ${e.message}`);
     process.exit(1);
   });
-  const cache = new VaultCache();
+  const cache = new VaultCache(cacheLimits(), releaseEngine);
   const running = new Set<AbortController>();
   const startedAt = new Date().toISOString();
   let served = 0;
@@ -126,7 +126,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   setInterval(() => {
     if (socketIno(options.socket) !== ino) stop('its socket was removed or replaced');
     else if (!running.size && Date.now() - lastRequest > idleMs) stop(`idle for ${idleMs} ms`);
-    else cache.evict(idleMs);
+    else cache.trim();
   }, 1_000).unref();
   // Kept alive by the server, not the timers.
 
@@ -158,7 +158,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       const req = message as Exclude<Request, { type: 'stdin' }>;
       if (req.type === 'status') {
         const mem = process.memoryUsage();
-        send({ type: 'status', pid: process.pid, stamp: codeStamp(), startedAt, served, running: running.size, vaults: cache.names(), rssBytes: mem.rss, heapBytes: mem.heapUsed, externalBytes: mem.external });
+        send({ type: 'status', pid: process.pid, stamp: codeStamp(), startedAt, served, running: running.size, vaults: cache.names(), vaultBytes: cache.heldBytes(), rssBytes: mem.rss, heapBytes: mem.heapUsed, externalBytes: mem.external });
         socket.end();
       } else if (req.type === 'stop') {
         socket.end(() => stop('asked to stop'));
@@ -206,22 +206,26 @@ export async function serve(options: ServeOptions): Promise<void> {
     return vault.locked(async () => {
       if (signal.aborted) return killed(); // while it waited for the lock: never started
       const fs = cache.get(vault, restoreForMount); // decoded on the FUSE serving thread, where it is served
-      const loaded = fs.version;
-      let result;
       try {
-        result = await runInVault(runner, fs, vault, req.argv, req.settings, {
-          signal,
-          stdin,
-          onStdout: stream ? (data) => send({ type: 'stdout', data }) : undefined,
-          onStderr: stream ? (data) => send({ type: 'stderr', data }) : undefined,
-        });
-      } catch (e) {
-        cache.drop(vault);
-        throw e;
+        const loaded = fs.version;
+        let result;
+        try {
+          result = await runInVault(runner, fs, vault, req.argv, req.settings, {
+            signal,
+            stdin,
+            onStdout: stream ? (data) => send({ type: 'stdout', data }) : undefined,
+            onStderr: stream ? (data) => send({ type: 'stderr', data }) : undefined,
+          });
+        } catch (e) {
+          cache.drop(vault);
+          throw e;
+        }
+        if (signal.aborted) return killed();
+        if (fs.version !== loaded) cache.save(vault, fs);
+        return execOutcome(result, req.json, pc.createColors(req.color), req.verbose);
+      } finally {
+        cache.done(vault, fs);
       }
-      if (signal.aborted) return killed();
-      if (fs.version !== loaded) cache.save(vault, fs);
-      return execOutcome(result, req.json, pc.createColors(req.color), req.verbose);
     }, req.lockWaitMs);
   }
 }
