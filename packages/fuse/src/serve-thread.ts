@@ -13,12 +13,14 @@ import { threadPlacement } from './driver.js';
 import { decodeError, encodeError, type AsyncRequest, type Reply, type ServerEvent, type WireError } from './wire.js';
 
 // flag[0]: the call in flight (IDLE until answered); flag[1]: the thread's start (READY once its
-// handlers are in place); flag[2]: its kernel thread id (0: unknown); flag[3]: 1 while the host keeps
-// it near during calls (then it does not wait on the port after a call). Shared with serve-worker.ts.
+// handlers are in place); flag[2]: its kernel thread id (0: unknown); flag[3]: 1 when the host keeps
+// it near for this call (then it does not wait on the port after it). Shared with serve-worker.ts.
 const IDLE = 0;
 const REPLIED = 1;
 const DEAD = 2;
 const READY = 1;
+/** A pause after which the serving thread is taken to be asleep (calls: keep it near, see call()). */
+const NEAR_AFTER_MS = Number(process.env.VWS_NEAR_AFTER_MS ?? 0.2);
 /** Engines whose reads the host may cache (mounted ones); more are simply not cached. */
 export const EPOCH_SLOTS = 256;
 /** A thread that has not started by then (its module failed to load) is given up on. */
@@ -115,12 +117,17 @@ export class ServingThread {
     this.beforeCall(m);
     const release = this.releasing.length ? this.releasing.splice(0) : undefined;
     Atomics.store(this.flag, 0, IDLE);
-    // Woken on the CPU this thread is about to leave idle while it waits, the worker starts at once
-    // (an idle vCPU's wake-up costs far more than the call); let go again after the answer.
-    this.near?.(true);
+    // After a pause the worker sleeps, and its CPU may have gone idle: woken on the CPU this thread
+    // is about to leave idle while it waits, it starts at once (an idle vCPU's wake-up costs far
+    // more than the call); let go again after the answer. Within a burst of calls the worker is
+    // awake, waiting on the port (serve-worker.ts), and is left where it is.
+    const near = performance.now() - this.lastAnswer > NEAR_AFTER_MS ? this.near : undefined;
+    near?.(true);
+    Atomics.store(this.flag, 3, near ? 1 : 0);
     this.port.postMessage({ t, m, a, release }, transfer);
     while (Atomics.load(this.flag, 0) === IDLE) Atomics.wait(this.flag, 0, IDLE);
-    this.near?.(false);
+    near?.(false);
+    this.lastAnswer = performance.now();
     if (Atomics.load(this.flag, 0) === DEAD) {
       this.die('it failed during a call');
       throw this.gone!;
@@ -159,12 +166,14 @@ export class ServingThread {
     if (placement && placement.keepNear(tid, false) >= 0) {
       // Allowed here (a sandbox's seccomp or a cpuset could refuse it: then calls go without).
       this.near = (near) => placement.keepNear(tid, near);
-      Atomics.store(this.flag, 3, 1);
     }
   }
 
   /** Keeps the serving thread on this thread's CPU (true) or lets it go (false); see driver.ts. */
   private near: ((near: boolean) => void) | undefined;
+  /** When the last call was answered (performance.now()). */
+  private lastAnswer = Number.NEGATIVE_INFINITY;
+
   private nearOff: ((near: boolean) => void) | undefined;
 
   /** Benchmarks: calls with and without keeping the serving thread near (where it is available). */
@@ -172,7 +181,6 @@ export class ServingThread {
     if (!this.started) this.awaitStart();
     if (on && !this.near && this.nearOff) [this.near, this.nearOff] = [this.nearOff, undefined];
     if (!on && this.near) [this.nearOff, this.near] = [this.near, undefined];
-    Atomics.store(this.flag, 3, this.near ? 1 : 0);
   }
 
   /** An asynchronous request (mount, settle, unmount). */

@@ -303,8 +303,7 @@ function handOverChunks(result: { chunks: Map<string, Uint8Array> }): ArrayBuffe
  * Calls come in bursts (a tool call is several engine calls): after one, keep taking the next
  * straight off the port for a short while instead of going back to sleep in the event loop, whose
  * wake-up costs more than the call itself (as the FUSE side spins after a request). Not when the
- * host keeps us on its own CPU during calls (flag[3]): there waking is cheap, and waiting would
- * only keep the host from its CPU.
+ * host kept us on its own CPU for the call (flag[3]): waiting would keep the host from its CPU.
  */
 const SPIN_MS = 0.05;
 sync.on('message', (req: CallRequest) => {
