@@ -84,7 +84,7 @@ describe('kill -9 loops', () => {
     expect((await run(home, ['vault', 'create', 'loop'])).code).toBe(0);
     const seen = new Set<string>([big(-1)]);
     expect((await run(home, ['--vault', 'loop', 'write', '/w'], { input: big(-1) })).code).toBe(0);
-    let failures = 0;
+    const failures: string[] = [];
     for (let i = 0; i < 200; i++) {
       await new Promise<void>((resolve) => {
         const child = start(home, ['--vault', 'loop', 'write', '/w'], { input: big(i), env: { VWS_DAEMON: '0' } });
@@ -93,9 +93,10 @@ describe('kill -9 loops', () => {
       });
       seen.add(big(i));
       const r = await run(home, ['--json', '--vault', 'loop', 'cat', '/w'], { env: { VWS_DAEMON: '0' } });
-      if (r.code !== 0 || !seen.has(JSON.parse(r.stdout).content)) failures++;
+      if (r.code !== 0) failures.push(`#${i}: exit ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+      else if (!seen.has(JSON.parse(r.stdout).content)) failures.push(`#${i}: content of no version written`);
     }
-    expect(failures).toBe(0);
+    expect(failures).toEqual([]);
   }, 600_000);
 
   it('kill -9 of an in-process exec, 30 times: once the next vws has mounted, none of their mounts, mount directories or stdin directories is left', async () => {
