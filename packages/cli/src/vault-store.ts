@@ -432,8 +432,7 @@ export class Vault {
   savedBytes(): number {
     const m = this.meta();
     if (this.isOld(m)) return statSync(join(this.dir, 'state.snap')).size;
-    const head = this.head(m);
-    return head ? vaultStore().chainSync(head).reduce((n, c) => n + c.record.manifestBytes, 0) : 0;
+    return vaultStore().chainSync(this.head(m)).reduce((n, c) => n + c.record.manifestBytes, 0);
   }
 
   /** The head checkpoint's id (null for an old-format vault). */
@@ -458,9 +457,7 @@ export class Vault {
     Vault.checkName(name);
     this.migrate();
     const m = this.meta();
-    const id = this.head(m);
-    if (!id) throw new VaultError(`vault '${this.name}' has no saved state (repair: restore $VWS_HOME from a backup)`, 4);
-    this.nameCheckpoint(name, id, m);
+    this.nameCheckpoint(name, this.head(m), m);
   }
 
   /** Names the state `fs` is in: a pointer to the head when fs is what was last loaded or saved, else saved first. */
@@ -541,7 +538,6 @@ export class Vault {
     this.migrate();
     const m = this.meta();
     const head = this.head(m);
-    if (!head) throw new VaultError(`vault '${this.name}' has no saved state to fork`, 4);
     const v = Vault.prepare(to);
     const workspace = randomUUID();
     vaultStore().forkSync(head, workspace);

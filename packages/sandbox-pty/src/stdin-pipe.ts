@@ -14,6 +14,7 @@ import { closeSync, constants, createWriteStream, lstatSync, mkdtempSync, openSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { processAlive } from './process-alive.js';
 
 export interface StdinPipe {
   /** argv that runs the given argv with its stdin from the FIFO. */
@@ -93,7 +94,7 @@ export function sweepDeadStdinDirs(): string[] {
   }
   for (const name of names) {
     const pid = /^vws-stdin-(\d+)-/.exec(name);
-    if (!pid || !processGone(Number(pid[1]))) continue;
+    if (!pid || processAlive(Number(pid[1]))) continue;
     const dir = join(tmpdir(), name);
     try {
       const entries = readdirSync(dir);
@@ -106,13 +107,4 @@ export function sweepDeadStdinDirs(): string[] {
     }
   }
   return removed;
-}
-
-function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
 }

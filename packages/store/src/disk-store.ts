@@ -183,19 +183,8 @@ export class DiskStore implements Store {
   private readRecord(id: string): CheckpointRecord | null {
     if (!ID.test(id)) return null;
     const path = this.cpPath(id, 'json');
-    let text: string;
-    try {
-      text = readRegular(path, MAX_META).toString('utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    let r: Record<string, unknown>;
-    try {
-      r = JSON.parse(text);
-    } catch {
-      throw new StoreDamagedError(path, 'is not JSON');
-    }
+    const r = readJson(path) as Record<string, unknown> | undefined;
+    if (r === undefined) return null;
     const ok =
       r && typeof r === 'object' && r.id === id && typeof r.workspace === 'string' && (r.parent === null || (typeof r.parent === 'string' && ID.test(r.parent))) &&
       Number.isInteger(r.depth) && typeof r.manifestHash === 'string' && HASH.test(r.manifestHash) && Number.isInteger(r.manifestBytes) &&
