@@ -7,9 +7,9 @@
 // watch() listeners are called asynchronously (batched), handles opened with open() before the move
 // are closed, and the engine keeps time by the wall clock (a custom clock function cannot cross).
 
-import { InodeFs, ROOT_INO, Stats, wallClock, type ChangeEvent, type InodeFsOptions, type OpenExport } from '@vws/inode-fs';
+import { FILE_MAX, InodeFs, ROOT_INO, Stats, wallClock, type ChangeEvent, type InodeFsOptions, type OpenExport } from '@vws/inode-fs';
 import type { ServingThread } from './serve-thread.js';
-import { decodeError, decodeResult, type EngineRef, type WireError } from './wire.js';
+import { decodeError, decodeResult, type EngineRef, type PipeReply, type WireError } from './wire.js';
 
 const REMOTE = Symbol('vws.remote');
 
@@ -20,8 +20,11 @@ interface Remote {
   server: ServingThread;
   id: number;
   /** Read cache, for engines with an epoch slot (mounted ones): see cachedRead. */
-  cache?: { slot: number; epoch: number; entries: Map<string, Cached> };
+  cache?: { slot: number; epoch: number; entries: Map<string, Cached>; pending?: { seq: number; path: string } };
 }
+
+/** What $writeFileStat answers (serve-worker.ts). */
+type WriteStat = { stats: unknown; before: number | null; after: number | null; simple: boolean };
 
 type Holder = InodeFs & { [REMOTE]?: Remote };
 
@@ -63,6 +66,83 @@ function forgetPath(entries: Map<string, Cached>, path: string): void {
   }
 }
 
+/**
+ * After a write whose answer is `r`: the cache keeps what the write cannot have changed, and the
+ * file's new Stats (a write is usually followed by a stat).
+ */
+function keepWriteStat(self: InodeFs, remote: Remote, path: string, r: WriteStat): void {
+  const c = remote.cache!;
+  // Only if nothing else changed the engine since the write (else the next read starts afresh).
+  if (r.after === null || Atomics.load(remote.server.epochs, c.slot) !== r.after) return;
+  // The cache was exact just before the write and the write touched one plain name: drop only
+  // what may mention it; otherwise everything.
+  if (r.simple && c.epoch === r.before && isPlainPath(path)) forgetPath(c.entries, path);
+  else c.entries.clear();
+  c.epoch = r.after;
+  c.entries.set(statKey(path), { ok: decodeResult(r.stats, () => self), path, plain: r.simple });
+}
+
+const statKey = (path: string) => `stat\0${JSON.stringify([path])}`;
+
+/** Pipelined writes: on unless VWS_PIPELINE_WRITES=0 (read at each write, for comparisons). */
+const pipelining = () => process.env.VWS_PIPELINE_WRITES !== '0';
+
+/**
+ * Whether writeFile(path, data) is certain to succeed, so the host need not wait for it: the cache
+ * is exact (nothing changed since it was filled) and says `path` names a regular file with one link
+ * and no symlink on the way; the write replaces it whole ('w', no mode), and fits the byte quota.
+ * Nothing else can make such a write fail: the engine API checks no permissions.
+ */
+function pipelinable(self: InodeFs, remote: Remote, path: string, data: string | Uint8Array, options?: { mode?: number; flag?: string }): boolean {
+  const c = remote.cache!;
+  if (c.pending || (options?.flag !== undefined && options.flag !== 'w') || options?.mode !== undefined || !pipelining()) return false;
+  if (Atomics.load(remote.server.epochs, c.slot) !== c.epoch) return false;
+  const hit = c.entries.get(statKey(path));
+  if (!hit || !('ok' in hit) || !hit.plain || !isPlainPath(path)) return false;
+  const st = hit.ok as Stats;
+  if (!st.isFile() || st.nlink !== 1) return false;
+  const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+  if (size > FILE_MAX) return false;
+  return size <= st.size || sharedUsage(remote).bytes + (size - st.size) <= self.quota.bytes;
+}
+
+/**
+ * Posts the write and returns. It is applied before any later call of this host and before any
+ * kernel request the serving thread begins after it (serve-worker.ts gate); if a request was under
+ * way as it was posted, or the engine moved (even by this write, applied already), the order is not
+ * certain and the host waits for the answer after all.
+ */
+function pipelineWrite(self: InodeFs, remote: Remote, path: string, data: string | Uint8Array): void {
+  const c = remote.cache!;
+  const transfer: ArrayBuffer[] = [];
+  const wire = toWire(remote.server, data, transfer);
+  c.pending = { seq: remote.server.post(remote.id, '$writeFileStat', [path, wire, {}], transfer), path };
+  if (!remote.server.gateClear() || Atomics.load(remote.server.epochs, c.slot) !== c.epoch) {
+    remote.server.postsWaited++;
+    settlePipelined(self, remote, true);
+  }
+}
+
+/**
+ * Takes in the answer of this engine's pipelined write (waiting for it if `wait`): its Stats go to
+ * the cache; an error (a prediction that failed) is thrown here, at the next use of the engine.
+ * False while the write is still on its way.
+ */
+function settlePipelined(self: InodeFs, remote: Remote, wait: boolean): boolean {
+  const c = remote.cache!;
+  const pending = c.pending!;
+  const r = remote.server.answerOf(pending.seq, wait);
+  if (!r) return false;
+  c.pending = undefined;
+  if ('err' in r) {
+    const e = decodeError(r.err);
+    e.message = `vws: a writeFile of ${pending.path} reported done failed on the serving thread: ${e.message}`;
+    throw e;
+  }
+  keepWriteStat(self, remote, pending.path, (r as PipeReply & { ok: WriteStat }).ok);
+  return true;
+}
+
 /** A copy the caller may change without changing the cache. */
 function own(value: unknown): unknown {
   if (value instanceof Uint8Array) return new Uint8Array(value);
@@ -83,8 +163,11 @@ function sharedUsage(remote: Remote): { bytes: number; inodes: number } {
 }
 
 function cachedRead(self: InodeFs, remote: Remote, method: string, args: unknown[]): unknown {
-  if (method === 'usage') return sharedUsage(remote);
   const c = remote.cache!;
+  // A pipelined write not applied yet: the cache and the shared usage are from before it. The call
+  // goes across, after the write (calls are handled in order).
+  if (c.pending && !settlePipelined(self, remote, false)) return forward(self, method, args);
+  if (method === 'usage') return sharedUsage(remote);
   const epochs = remote.server.epochs;
   const epoch = Atomics.load(epochs, c.slot);
   if (epoch !== c.epoch || c.entries.size > CACHE_MAX) {
@@ -214,6 +297,8 @@ function toWire(server: ServingThread, a: unknown, transfer: ArrayBuffer[]): unk
 
 function forward(self: InodeFs, method: string, args: unknown[]): unknown {
   const remote = remoteOf(self)!;
+  // Which also surfaces the error of a pipelined write that failed after all (it should not).
+  if (remote.cache?.pending) settlePipelined(self, remote, false);
   const transfer: ArrayBuffer[] = [];
   const wire = args.map((a) => toWire(remote.server, a, transfer));
   const result = remote.server.call(remote.id, method, wire, transfer);
@@ -228,20 +313,16 @@ export class RemoteInodeFs extends InodeFs {
     return attach(Object.create(null), server, server.pipeline(id, 'fork'), fixedFields(this));
   }
 
-  /** A write of a mounted engine also brings back the file's Stats for the read cache (one call, not two). */
+  /**
+   * A write of a mounted engine also brings back the file's Stats for the read cache (one call, not
+   * two). When its success is certain (pipelinable), it is not waited for at all.
+   */
   override writeFile(path: string, data: string | Uint8Array, options?: { mode?: number; flag?: 'w' | 'wx' | 'a' }): void {
     const remote = remoteOf(this)!;
     if (!remote.cache || typeof path !== 'string') return void forward(this, 'writeFile', [path, data, options]);
-    const r = forward(this, '$writeFileStat', [path, data, options ?? {}]) as { stats: unknown; before: number | null; after: number | null; simple: boolean };
-    const c = remote.cache;
-    // Only if nothing else changed the engine since the write (else the next read starts afresh).
-    if (r.after === null || Atomics.load(remote.server.epochs, c.slot) !== r.after) return;
-    // The cache was exact just before the write and the write touched one plain name: drop only
-    // what may mention it; otherwise everything.
-    if (r.simple && c.epoch === r.before && isPlainPath(path)) forgetPath(c.entries, path);
-    else c.entries.clear();
-    c.epoch = r.after;
-    c.entries.set(`stat\0${JSON.stringify([path])}`, { ok: decodeResult(r.stats, () => this), path, plain: r.simple });
+    if (remote.cache.pending) settlePipelined(this, remote, false);
+    if (pipelinable(this, remote, path, data, options)) return pipelineWrite(this, remote, path, data);
+    keepWriteStat(this, remote, path, forward(this, '$writeFileStat', [path, data, options ?? {}]) as WriteStat);
   }
 
   override watch(listener: (ev: ChangeEvent) => void): () => void {

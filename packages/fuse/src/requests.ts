@@ -53,6 +53,12 @@ export interface ServeOptions extends CacheTimeouts {
   spinUs: number;
 }
 
+/** Brackets each request's serving (see RequestHandler.gate). */
+export interface RequestGate {
+  enter(): void;
+  leave(): void;
+}
+
 /** What dispatch returns for a request answered later (keep in sync with native/vws_fuse.c). */
 export const DEFERRED = -1_000_000;
 
@@ -82,6 +88,12 @@ export class RequestHandler {
   serving = false;
   /** Answers a deferred request (set by serve.ts once the session exists). */
   replyDeferred: ((id: number, result: number, data?: Buffer) => boolean) | null = null;
+
+  /**
+   * Entered before each request is served and left after (the serving thread's: it applies the
+   * writes its host has already reported done first; see RequestGate).
+   */
+  gate: RequestGate | null = null;
   private nextDeferred = 1;
 
   constructor(
@@ -103,6 +115,8 @@ export class RequestHandler {
   /** The one entry point the native side calls. */
   readonly dispatch = (op: number, ino: number, a: number, b: number, c: number, s1?: string, s2?: string): number | string => {
     if (this.counter) this.counter.set(OP_NAMES[op], (this.counter.get(OP_NAMES[op]) ?? 0) + 1);
+    // Before `serving`: what the gate applies is an API change the kernel must hear about.
+    this.gate?.enter();
     this.serving = true;
     // Errors here are answers (ENOENT for a miss, ENODATA for an absent xattr), thrown by the
     // thousand: their stack traces would cost more than the whole request.
@@ -115,6 +129,7 @@ export class RequestHandler {
     } finally {
       Error.stackTraceLimit = stackLimit;
       this.serving = false;
+      this.gate?.leave();
     }
   };
 
@@ -271,6 +286,7 @@ export class RequestHandler {
     const reply = this.replyDeferred!;
     const attempt = async (e: ChunkNotFetchedError, left: number): Promise<void> => {
       await e.fetch();
+      this.gate?.enter();
       this.serving = true; // as in dispatch: the kernel knows about its own request
       try {
         reply(id, ...run());
@@ -279,6 +295,7 @@ export class RequestHandler {
         throw again;
       } finally {
         this.serving = false;
+        this.gate?.leave();
       }
     };
     attempt(miss, 8).catch((e) => {

@@ -10,11 +10,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { fetchRefs, type ChunkRef } from '@vws/inode-fs';
 import { threadPlacement } from './driver.js';
-import { decodeError, encodeError, type AsyncRequest, type Reply, type ServerEvent, type WireError } from './wire.js';
+import { decodeError, encodeError, GATE, type AsyncRequest, type PipeReply, type Reply, type ServerEvent, type WireError } from './wire.js';
 
 // flag[0]: the call in flight (IDLE until answered); flag[1]: the thread's start (READY once its
 // handlers are in place); flag[2]: its kernel thread id (0: unknown); flag[3]: 1 when the host keeps
-// it near for this call (then it does not wait on the port after it). Shared with serve-worker.ts.
+// it near for this call (then it does not wait on the port after it); flag[4..6]: the gate of
+// pipelined writes (wire.ts GATE). Shared with serve-worker.ts.
 const IDLE = 0;
 const REPLIED = 1;
 const DEAD = 2;
@@ -54,7 +55,11 @@ function workerEntry(): { file: string; execArgv: string[] } {
 export class ServingThread {
   readonly worker: Worker;
   private readonly port: MessagePort;
-  private readonly flag = new Int32Array(new SharedArrayBuffer(16));
+  /** Answers of pipelined writes (post()), read when the host next needs them. */
+  private readonly pipePort: MessagePort;
+  private readonly pipeAnswers = new Map<number, PipeReply>();
+  private lastPosted = 0;
+  private readonly flag = new Int32Array(new SharedArrayBuffer(32));
   /**
    * Per cached engine, a counter the serving thread bumps on every change of that engine (API or
    * FUSE): the host's read cache (remote-fs.ts) is valid while its slot has not moved.
@@ -76,8 +81,10 @@ export class ServingThread {
   constructor(entry: { file: string; execArgv: string[] } = workerEntry()) {
     const { file, execArgv } = entry;
     const { port1, port2 } = new MessageChannel();
+    const pipe = new MessageChannel();
     this.port = port1;
-    this.worker = new Worker(file, { workerData: { sync: port2, flag: this.flag, epochs: this.epochs, usage: this.usage }, transferList: [port2], execArgv, name: 'vws-serving' });
+    this.pipePort = pipe.port1;
+    this.worker = new Worker(file, { workerData: { sync: port2, pipe: pipe.port2, flag: this.flag, epochs: this.epochs, usage: this.usage }, transferList: [port2, pipe.port2], execArgv, name: 'vws-serving' });
     this.worker.unref(); // only live mounts keep the process up (hold/release)
     this.worker.on('message', (m: ServerEvent | ({ id: number } & Reply)) => this.onMessage(m));
     this.worker.on('error', (e) => this.die(e.message));
@@ -136,6 +143,61 @@ export class ServingThread {
     if (!reply) throw new ServingThreadError('no answer to a call');
     if ('err' in reply) throw decodeError(reply.err, this.supply);
     return reply.ok;
+  }
+
+  /**
+   * A write posted without waiting (remote-fs.ts decides when its success is certain): applied by the
+   * serving thread before any later call and before any kernel request it had not yet begun when
+   * gateClear() holds. Returns its sequence number; its answer is collected with answerOf().
+   */
+  post(t: number, m: string, a: unknown[], transfer: ArrayBuffer[] = []): number {
+    this.beforeCall(m);
+    const seq = (this.lastPosted = (this.lastPosted + 1) | 0 || 1);
+    this.port.postMessage({ t, m, a, pipe: seq }, transfer);
+    // After the message is on the port: the serving thread that sees this number finds the write.
+    Atomics.store(this.flag, GATE.POSTED, seq);
+    this.posted++;
+    return seq;
+  }
+
+  /** Pipelined writes so far, and those the host waited for after all (tests and benchmarks). */
+  posted = 0;
+  postsWaited = 0;
+
+  /**
+   * After post(): no kernel request was being served meanwhile, so every request from now on
+   * sees the write applied first (with the engine's epoch unchanged, nothing came in between).
+   */
+  gateClear(): boolean {
+    return Atomics.load(this.flag, GATE.BUSY) === 0;
+  }
+
+  /** Whether the serving thread has applied pipelined write `seq` (wraps at 2^31: compared as a difference). */
+  applied(seq: number): boolean {
+    return ((Atomics.load(this.flag, GATE.APPLIED) - seq) | 0) >= 0;
+  }
+
+  /** The answer of pipelined write `seq`, waiting for it if `wait` (else undefined until applied). */
+  answerOf(seq: number, wait: boolean): PipeReply | undefined {
+    if (!this.applied(seq)) {
+      if (!wait) return undefined;
+      while (!this.applied(seq)) {
+        if (this.gone) throw this.gone;
+        if (Atomics.load(this.flag, 0) === DEAD) {
+          this.die('it failed during a write');
+          throw this.gone!;
+        }
+        Atomics.wait(this.flag, GATE.APPLIED, Atomics.load(this.flag, GATE.APPLIED), 20);
+      }
+    }
+    for (let m = receiveMessageOnPort(this.pipePort); m; m = receiveMessageOnPort(this.pipePort)) {
+      const r = m.message as PipeReply;
+      this.pipeAnswers.set(r.pipe, r);
+    }
+    const r = this.pipeAnswers.get(seq);
+    this.pipeAnswers.delete(seq);
+    if (!r) throw new ServingThreadError(`no answer to pipelined write ${seq}`);
+    return r;
   }
 
   /** Every call: the thread is there and up; a call that may change an engine is counted. */

@@ -12,9 +12,9 @@ import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from '
 import { FsError, InodeFs, LazyChunks } from '@vws/inode-fs';
 import { threadPlacement } from './driver.js';
 import { detachAllNow, serveMount, type Mount } from './serve.js';
-import { decodeError, encodeError, encodeResult, isEngineRef, type AsyncRequest, type CallRequest, type Reply, type ServerEvent } from './wire.js';
+import { decodeError, encodeError, encodeResult, GATE, isEngineRef, type AsyncRequest, type CallRequest, type PipeReply, type Reply, type ServerEvent } from './wire.js';
 
-const { sync, flag, epochs, usage } = workerData as { sync: MessagePort; flag: Int32Array; epochs: Int32Array; usage: Float64Array };
+const { sync, pipe, flag, epochs, usage } = workerData as { sync: MessagePort; pipe: MessagePort; flag: Int32Array; epochs: Int32Array; usage: Float64Array };
 const host = parentPort!;
 
 /** Flag values shared with serve-thread.ts: flag[0] a call's state, flag[1] this thread's start. */
@@ -249,6 +249,20 @@ function call(req: CallRequest): unknown {
 }
 
 function answer(req: CallRequest): void {
+  if (req.pipe !== undefined) {
+    // A write the host already reported done: its answer (the Stats for the host's cache, or an
+    // error it did not foresee) waits on the pipe port until the host next looks.
+    let reply: PipeReply;
+    try {
+      reply = { pipe: req.pipe, t: req.t, ok: call(req) };
+    } catch (e) {
+      reply = { pipe: req.pipe, t: req.t, err: encodeError(e) };
+    }
+    pipe.postMessage(reply);
+    Atomics.store(flag, GATE.APPLIED, req.pipe);
+    Atomics.notify(flag, GATE.APPLIED);
+    return;
+  }
   if (req.as !== undefined) {
     // Pipelined: nobody waits for this one.
     try {
@@ -299,6 +313,30 @@ function handOverChunks(result: { chunks: Map<string, Uint8Array> }): ArrayBuffe
   return out;
 }
 
+/** Applies the writes the host has posted and we have not applied yet (with any calls queued before them). */
+function catchUp(): void {
+  while (Atomics.load(flag, GATE.APPLIED) !== Atomics.load(flag, GATE.POSTED)) {
+    const next = receiveMessageOnPort(sync);
+    if (!next) return; // posted after it was queued: it is there (serve-thread.ts post())
+    answer(next.message as CallRequest);
+  }
+}
+
+/**
+ * Around each kernel request: BUSY tells a host that has just posted a write that a request may be
+ * under way (then it waits for its write's answer), and writes posted before the request are
+ * applied before it, so no request sees the tree from before a write the host already reported done.
+ */
+const gate = {
+  enter(): void {
+    Atomics.add(flag, GATE.BUSY, 1); // a count: the host's requests below hold it across awaits
+    catchUp();
+  },
+  leave(): void {
+    Atomics.sub(flag, GATE.BUSY, 1);
+  },
+};
+
 /**
  * Calls come in bursts (a tool call is several engine calls): after one, keep taking the next
  * straight off the port for a short while instead of going back to sleep in the event loop, whose
@@ -320,13 +358,16 @@ sync.on('message', (req: CallRequest) => {
 });
 
 host.on('message', async (req: AsyncRequest) => {
+  // A settle, an unmount or chunks for a parked read come after the writes posted before them,
+  // and may change engines themselves (an unmount lets go of the kernel's holds): gated as requests.
+  gate.enter();
   try {
     let ok: unknown;
     if (req.op === 'mount') {
       const id = nextMount++;
       // Gone by unmount or from outside (fusermount -u, an aborted connection): tell the host.
       // Kept until the host unmounts (which also removes a directory the mount made).
-      const m = await serveMount(engine(req.engine), req.dir, req.options, () => post({ event: 'closed', mount: id }));
+      const m = await serveMount(engine(req.engine), req.dir, { ...req.options, gate }, () => post({ event: 'closed', mount: id }));
       mounts.set(id, m);
       ok = { mount: id, path: m.path };
     } else if (req.op === 'settle') {
@@ -347,6 +388,8 @@ host.on('message', async (req: AsyncRequest) => {
     host.postMessage({ id: req.id, ok });
   } catch (e) {
     host.postMessage({ id: req.id, err: encodeError(e) });
+  } finally {
+    gate.leave();
   }
 });
 

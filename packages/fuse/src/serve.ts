@@ -16,7 +16,7 @@ import type { InodeFs } from '@vws/inode-fs';
 import { lowLevelDriver, type KernelDriver, type KernelSession } from './driver.js';
 import { MountError } from './errors.js';
 import { KernelCache } from './kernel-cache.js';
-import { RequestHandler, type CacheTimeouts, type OpCounter } from './requests.js';
+import { RequestHandler, type CacheTimeouts, type OpCounter, type RequestGate } from './requests.js';
 import { widenReadahead } from './readahead.js';
 import { detach, isMountPoint, mountDirPrefix, probe } from './stale.js';
 import { onProcessEnd } from './exit-hooks.js';
@@ -51,6 +51,8 @@ export interface MountOptions {
   inline?: boolean;
   /** Mount read-only: the kernel refuses every write with EROFS (the engine API is not affected). */
   readOnly?: boolean;
+  /** @internal Set by the serving thread: brackets each kernel request (requests.ts RequestGate). */
+  gate?: RequestGate;
 }
 
 export interface Mount {
@@ -138,6 +140,7 @@ export async function serveMount(fs: InodeFs, dir?: string, options: MountOption
   let session: KernelSession | undefined;
   const cache = new KernelCache(fs, { invalidate: (inodes, entries) => session?.invalidate(inodes, entries) ?? -1 });
   const handler = new RequestHandler(fs, cache, timeouts, BUFFER_SIZE, counter);
+  handler.gate = options.gate ?? null;
   const waiters: Array<{ seq: number; resolve: () => void }> = [];
   let mounted = true;
   const wake = (done: number) => {

@@ -22,7 +22,24 @@ export interface CallRequest {
    * Calls are handled in order, so the next call may use that id at once.
    */
   as?: number;
+  /**
+   * A write the host has already reported done (remote-fs.ts, pipelined writes): its answer goes on
+   * the pipe port, tagged with this sequence number, and `flag[GATE.APPLIED]` moves to it.
+   */
+  pipe?: number;
 }
+
+/**
+ * Slots of the shared flag array (serve-thread.ts) that order pipelined writes against kernel
+ * requests: the host stores POSTED after posting one; the serving thread stores APPLIED after
+ * applying one, and counts in BUSY the kernel requests (and host requests) it is serving (it
+ * applies posted writes first). A host that sees BUSY at 0 and the engine unchanged after posting knows its write comes
+ * before any kernel request it has not yet seen.
+ */
+export const GATE = { POSTED: 4, APPLIED: 5, BUSY: 6 } as const;
+
+/** A pipelined write's answer: $writeFileStat's result, or its error. */
+export type PipeReply = { pipe: number; t: number } & ({ ok: unknown } | { err: WireError });
 
 export type Reply = { ok: unknown } | { err: WireError };
 

@@ -1,0 +1,139 @@
+// Pipelined writes: an overwrite the host can prove will succeed (remote-fs.ts pipelinable) is posted
+// to the serving thread without waiting. What must hold: every later API call and every kernel
+// request begun after it sees it; a write that could fail is waited for and fails as before; a
+// process writing the same files through the mount at the same time loses nothing and breaks nothing.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InodeFs } from '@vws/inode-fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { mount, type Mount } from '../src/index.js';
+import { runningServingThread } from '../src/serve-thread.js';
+import { sh } from './helpers.js';
+
+let m: Mount | undefined;
+afterEach(async () => {
+  await m?.unmount();
+  m = undefined;
+  delete process.env.VWS_PIPELINE_WRITES;
+});
+
+const text = (b: Uint8Array) => Buffer.from(b).toString();
+
+async function mounted(files: Record<string, string>, quota?: { bytes: number }, spinUs?: number): Promise<InodeFs> {
+  const fs = new InodeFs(quota ? { quota } : {});
+  for (const [p, c] of Object.entries(files)) {
+    fs.mkdir(p.slice(0, p.lastIndexOf('/')) || '/', { recursive: true });
+    fs.writeFile(p, c);
+  }
+  m = await mount(fs, undefined, { spinUs });
+  return fs;
+}
+
+describe('pipelined writes', () => {
+  it('an overwrite of a file the host has stat-ed is not waited for, and the next calls see it', async () => {
+    const fs = await mounted({ '/a.txt': 'first' });
+    const server = runningServingThread()!;
+    const before = server.posted;
+    for (let i = 0; i < 50; i++) {
+      fs.stat('/a.txt');
+      const content = `write ${i} `.repeat(i + 1);
+      fs.writeFile('/a.txt', content);
+      expect(fs.stat('/a.txt').size).toBe(content.length);
+      expect(text(fs.readFile('/a.txt'))).toBe(content);
+    }
+    expect(server.posted - before).toBe(50);
+    await m!.settle();
+    expect(readFileSync(join(m!.path, 'a.txt'), 'utf8')).toBe(`write 49 `.repeat(50));
+  });
+
+  it('a kernel request begun after the write sees it, with no settle in between', async () => {
+    const names = Array.from({ length: 30 }, (_, i) => `/f${i}`);
+    // The serving thread keeps polling the kernel for 20 ms after each request, not looking at the
+    // host's port meanwhile: the next read reaches it before the write's message does, every time.
+    const fs = await mounted(Object.fromEntries(names.map((n) => [n, 'old'])), undefined, 20_000);
+    const server = runningServingThread()!;
+    const before = server.posted;
+    for (const n of names) fs.stat(n); // the host's cache knows them all: no call crosses below
+    for (const n of names) {
+      fs.writeFile(n, `new content of ${n}`);
+      // Never looked up through the mount: the kernel has nothing cached, so it asks the serving thread.
+      expect(readFileSync(join(m!.path, n), 'utf8')).toBe(`new content of ${n}`);
+    }
+    expect(server.posted - before).toBe(names.length);
+  });
+
+  it('writes that could fail are waited for, fail as before and change nothing', async () => {
+    const fs = await mounted({ '/q.txt': 'x'.repeat(100), '/dir/inner': 'i' }, { bytes: 4096 });
+    const server = runningServingThread()!;
+    const before = server.posted;
+    fs.stat('/q.txt');
+    expect(() => fs.writeFile('/q.txt', 'y'.repeat(5000))).toThrow(/quota/);
+    expect(text(fs.readFile('/q.txt'))).toBe('x'.repeat(100));
+    fs.stat('/dir');
+    expect(() => fs.writeFile('/dir', 'not a file')).toThrow(expect.objectContaining({ code: 'EISDIR' }));
+    // Two links: the cache cannot know every name of the file, so the write waits.
+    fs.link('/q.txt', '/q2.txt');
+    fs.stat('/q.txt');
+    fs.writeFile('/q.txt', 'linked');
+    expect(text(fs.readFile('/q2.txt'))).toBe('linked');
+    // Through a symlink, exclusive, appending or with a mode: waited for.
+    fs.symlink('/q.txt', '/s');
+    fs.stat('/s');
+    fs.writeFile('/s', 'through the link');
+    fs.stat('/dir/inner');
+    expect(() => fs.writeFile('/dir/inner', 'again', { flag: 'wx' })).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+    fs.stat('/dir/inner');
+    fs.writeFile('/dir/inner', '+', { flag: 'a' });
+    expect(text(fs.readFile('/q.txt'))).toBe('through the link');
+    expect(text(fs.readFile('/dir/inner'))).toBe('i+');
+    expect(server.posted).toBe(before);
+  });
+
+  it('VWS_PIPELINE_WRITES=0 waits for every write', async () => {
+    const fs = await mounted({ '/a': '1' });
+    process.env.VWS_PIPELINE_WRITES = '0';
+    const server = runningServingThread()!;
+    const before = server.posted;
+    fs.stat('/a');
+    fs.writeFile('/a', '2');
+    expect(server.posted).toBe(before);
+    expect(text(fs.readFile('/a'))).toBe('2');
+  });
+
+  it('with a process writing the same files through the mount meanwhile, no write fails or is lost', async () => {
+    const fs = await mounted({ '/shared.txt': 'start', '/mine.txt': 'start' });
+    const server = runningServingThread()!;
+    const before = { posted: server.posted, waited: server.postsWaited };
+    // The process rewrites shared.txt and creates its own files as fast as it can.
+    const writer = sh('cd "$M"; for i in $(seq 1 400); do echo "process $i" > shared.txt; echo "$i" > "p$((i % 20)).txt"; done', { M: m!.path });
+    let done = false;
+    void writer.finally(() => (done = true));
+    let i = 0;
+    while (!done || i < 200) {
+      fs.stat('/mine.txt');
+      fs.writeFile('/mine.txt', `api ${i}`);
+      try {
+        fs.stat('/shared.txt');
+        fs.writeFile('/shared.txt', `api ${i}`);
+      } catch (e) {
+        // The process's `>` truncates and rewrites: the name is always there.
+        throw new Error(`an API write failed while a process wrote the same file: ${(e as Error).message}`);
+      }
+      i++;
+      if (i % 20 === 0) await new Promise((r) => setImmediate(r));
+    }
+    const r = await writer;
+    expect(r.code, r.stderr).toBe(0);
+    expect(text(fs.readFile('/mine.txt'))).toBe(`api ${i - 1}`);
+    await m!.settle();
+    // The mount and the API agree on every file.
+    for (const n of ['shared.txt', 'mine.txt', ...Array.from({ length: 20 }, (_, k) => `p${k}.txt`)]) {
+      expect(readFileSync(join(m!.path, n), 'utf8'), n).toBe(text(fs.readFile(`/${n}`)));
+    }
+    expect(readFileSync(join(m!.path, 'shared.txt'), 'utf8')).toMatch(/^(api \d+|process \d+\n)$/);
+    // Most went without waiting; while the process's requests were being served, some waited.
+    expect(server.posted - before.posted).toBeGreaterThanOrEqual(2 * i * 0.5);
+    expect(server.postsWaited - before.waited, 'no write met a request under way: the race was not exercised').toBeGreaterThan(0);
+  });
+});
