@@ -7,7 +7,7 @@
 // watch() listeners are called asynchronously (batched), handles opened with open() before the move
 // are closed, and the engine keeps time by the wall clock (a custom clock function cannot cross).
 
-import { FILE_MAX, InodeFs, ROOT_INO, Stats, wallClock, type ChangeEvent, type InodeFsOptions, type OpenExport } from '@vws/inode-fs';
+import { FILE_MAX, InodeFs, ROOT_INO, Stats, wallClock, type ChangeEvent, type DiffResult, type InodeFsOptions, type OpenExport } from '@vws/inode-fs';
 import type { ServingThread } from './serve-thread.js';
 import { decodeError, decodeResult, type EngineRef, type PipeReply, type WireError } from './wire.js';
 
@@ -21,6 +21,8 @@ interface Remote {
   id: number;
   /** Read cache, for engines with an epoch slot (mounted ones): see cachedRead. */
   cache?: { slot: number; epoch: number; entries: Map<string, Cached>; pending?: { seq: number; path: string } };
+  /** A fork of a cached engine: its parent, the parent's epoch and the host's mutation count as of the fork. */
+  forkedAt?: { parent: Remote; epoch: number; mutations: number };
 }
 
 /** What $writeFileStat answers (serve-worker.ts). */
@@ -141,6 +143,26 @@ function settlePipelined(self: InodeFs, remote: Remote, wait: boolean): boolean 
   }
   keepWriteStat(self, remote, pending.path, (r as PipeReply & { ok: WriteStat }).ok);
   return true;
+}
+
+/**
+ * Whether one of a, b is a fork of the other and both are as they were at the fork: the parent's
+ * epoch has not moved (no API or kernel change of it), the host has made no call that may change an
+ * engine (the fork included), and the fork is not mounted (its kernel changes would move no counter
+ * we read).
+ */
+function unchangedPair(a: InodeFs, b: InodeFs): boolean {
+  const [ra, rb] = [remoteOf(a), remoteOf(b)];
+  if (!ra || !rb) return false;
+  for (const [fork, parent] of [
+    [ra, rb],
+    [rb, ra],
+  ]) {
+    const at = fork.forkedAt;
+    if (!at || at.parent !== parent || fork.cache || !parent.cache || parent.cache.pending) continue;
+    if (parent.server.mutations === at.mutations && Atomics.load(parent.server.epochs, parent.cache.slot) === at.epoch) return true;
+  }
+  return false;
 }
 
 /** A copy the caller may change without changing the cache. */
@@ -309,8 +331,22 @@ function forward(self: InodeFs, method: string, args: unknown[]): unknown {
 export class RemoteInodeFs extends InodeFs {
   /** O(1) over there too; pipelined: the caller does not wait for the serving thread. */
   override fork(): InodeFs {
-    const { server, id } = remoteOf(this)!;
-    return attach(Object.create(null), server, server.pipeline(id, 'fork'), fixedFields(this));
+    const remote = remoteOf(this)!;
+    const { server, id, cache } = remote;
+    const made = attach(Object.create(null), server, server.pipeline(id, 'fork'), fixedFields(this));
+    // Read after the fork was posted: a change that lands in between moves the epoch, so a later
+    // diff goes across (see diff); the record can only make a diff cross when it need not.
+    if (cache && !cache.pending) remoteOf(made)!.forkedAt = { parent: remote, epoch: Atomics.load(server.epochs, cache.slot), mutations: server.mutations };
+    return made;
+  }
+
+  /**
+   * A fork against the engine it was taken from, when neither can have changed since (a command's
+   * change report after a command that wrote nothing): empty, with no call.
+   */
+  override diff(other: InodeFs): DiffResult {
+    if (unchangedPair(this, other)) return { added: [], modified: [], deleted: [], renamed: [] };
+    return forward(this, 'diff', [other]) as DiffResult;
   }
 
   /**

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { InodeFs } from '@vws/inode-fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mount, type Mount } from '../src/index.js';
-import { runningServingThread } from '../src/serve-thread.js';
+import { runningServingThread, ServingThread } from '../src/serve-thread.js';
 import { sh } from './helpers.js';
 
 let m: Mount | undefined;
@@ -19,6 +19,26 @@ afterEach(async () => {
 });
 
 const text = (b: Uint8Array) => Buffer.from(b).toString();
+const paths = (d: { added: Array<{ path: string }>; modified: Array<{ path: string }>; deleted: Array<{ path: string }> }) => ({
+  added: d.added.map((c) => c.path),
+  modified: d.modified.map((c) => c.path),
+  deleted: d.deleted.map((c) => c.path),
+});
+
+/** Counts the synchronous calls of method `m` that cross to the serving thread while `fn` runs. */
+function crossings<T>(m: string, fn: () => T): { result: T; calls: number } {
+  const call = ServingThread.prototype.call;
+  let calls = 0;
+  ServingThread.prototype.call = function (this: ServingThread, t: number, method: string, ...rest: never[]) {
+    if (method === m) calls++;
+    return call.call(this, t, method, ...rest);
+  } as typeof call;
+  try {
+    return { result: fn(), calls };
+  } finally {
+    ServingThread.prototype.call = call;
+  }
+}
 
 async function mounted(files: Record<string, string>, quota?: { bytes: number }, spinUs?: number): Promise<InodeFs> {
   const fs = new InodeFs(quota ? { quota } : {});
@@ -135,5 +155,42 @@ describe('pipelined writes', () => {
     // Most went without waiting; while the process's requests were being served, some waited.
     expect(server.posted - before.posted).toBeGreaterThanOrEqual(2 * i * 0.5);
     expect(server.postsWaited - before.waited, 'no write met a request under way: the race was not exercised').toBeGreaterThan(0);
+  });
+});
+
+describe("a fork's diff against the engine it was taken from (a command's change report)", () => {
+  it('is empty with no call when nothing changed, and exact whenever anything did', async () => {
+    const fs = await mounted({ '/a.txt': 'one', '/b.txt': 'two' });
+    const empty = { added: [], modified: [], deleted: [] };
+
+    let before = fs.fork();
+    let r = crossings('diff', () => before.diff(fs));
+    expect(paths(r.result)).toEqual(empty);
+    expect(r.calls).toBe(0);
+    expect(paths(fs.diff(before))).toEqual(empty); // either way round
+
+    // Changed through the kernel: a process on the mount.
+    before = fs.fork();
+    await sh('cd "$M"; echo three > c.txt; echo changed > a.txt', { M: m!.path });
+    r = crossings('diff', () => before.diff(fs));
+    expect(paths(r.result)).toEqual({ added: ['/c.txt'], modified: ['/a.txt'], deleted: [] });
+    expect(r.calls).toBe(1);
+
+    // Changed through the API, the write pipelined.
+    before = fs.fork();
+    fs.stat('/b.txt');
+    fs.writeFile('/b.txt', 'api');
+    expect(paths(before.diff(fs))).toEqual({ added: [], modified: ['/b.txt'], deleted: [] });
+
+    // The fork itself changed.
+    before = fs.fork();
+    before.rm('/c.txt');
+    expect(paths(before.diff(fs))).toEqual({ added: ['/c.txt'], modified: [], deleted: [] });
+
+    // Read through the kernel: access times moved (so the counter did, and the diff crosses); the
+    // report has nothing in it.
+    before = fs.fork();
+    await sh('cd "$M"; cat a.txt b.txt c.txt > /dev/null; ls -la > /dev/null', { M: m!.path });
+    expect(paths(before.diff(fs))).toEqual(empty);
   });
 });
