@@ -141,7 +141,20 @@ export function decodeError(w: WireError, fetch?: (hashes: string[]) => Promise<
     if (w.name !== 'Error') e.name = w.name;
     if (w.code) (e as { code?: string }).code = w.code;
   }
-  // The serving thread's stack says where it failed; the caller's own frames follow.
-  if (w.stack) e.stack = `${w.stack}\n    --- on the serving thread, called from:\n${(new Error().stack ?? '').split('\n').slice(2).join('\n')}`;
+  // The serving thread's stack says where it failed; the caller's own frames follow. Composed when
+  // read: formatting a stack costs more than the whole call, and most errors are answers (a miss).
+  if (w.stack) {
+    const here: { stack?: string } = {};
+    Error.captureStackTrace(here, decodeError);
+    const there = w.stack;
+    let stack: string | undefined;
+    Object.defineProperty(e, 'stack', {
+      configurable: true,
+      get: () => (stack ??= `${there}\n    --- on the serving thread, called from:\n${(here.stack ?? '').split('\n').slice(1).join('\n')}`),
+      set: (v: string) => {
+        stack = v;
+      },
+    });
+  }
   return e;
 }
