@@ -7,14 +7,17 @@
 // watch() listeners are called asynchronously (batched), handles opened with open() before the move
 // are closed, and the engine keeps time by the wall clock (a custom clock function cannot cross).
 
-import { FILE_MAX, InodeFs, ROOT_INO, Stats, wallClock, type ChangeEvent, type DiffResult, type InodeFsOptions, type OpenExport } from '@vws/inode-fs';
+import { FILE_MAX, InodeFs, isCanonicalName, NAME_MAX, nameToBytes, PATH_MAX, ROOT_INO, Stats, wallClock, type ChangeEvent, type DiffResult, type InodeFsOptions, type OpenExport } from '@vws/inode-fs';
 import type { ServingThread } from './serve-thread.js';
 import { decodeError, decodeResult, type EngineRef, type PipeReply, type WireError } from './wire.js';
 
 const REMOTE = Symbol('vws.remote');
 
-/** A cached answer; `path`: the path it is about; `plain`: that path names the file with no symlink on the way. */
-type Cached = ({ ok: unknown } | { err: WireError }) & { path?: string; plain?: boolean };
+/**
+ * A cached answer; `path`: the path it is about; `plain`: that path names the file with no symlink
+ * on the way; `parentPlain` (a miss): the path's directory is one, named plainly.
+ */
+type Cached = ({ ok: unknown } | { err: WireError }) & { path?: string; plain?: boolean; parentPlain?: boolean };
 
 interface Remote {
   server: ServingThread;
@@ -90,22 +93,33 @@ const statKey = (path: string) => `stat\0${JSON.stringify([path])}`;
 const pipelining = () => process.env.VWS_PIPELINE_WRITES !== '0';
 
 /**
- * Whether writeFile(path, data) is certain to succeed, so the host need not wait for it: the cache
- * is exact (nothing changed since it was filled) and says `path` names a regular file with one link
- * and no symlink on the way; the write replaces it whole ('w', no mode), and fits the byte quota.
+ * Whether writeFile(path, data) is certain to succeed, so the host need not wait for it. The cache
+ * must be exact (nothing changed since it was filled) and know `path` (a write is usually preceded
+ * by a stat), the write must replace or create the file whole ('w', no mode), and then either:
+ * - `path` names a regular file with one link and no symlink on the way, and the new size fits the
+ *   byte quota; or
+ * - `path` is missing in a directory named plainly, its name is valid, and one more inode and the
+ *   bytes fit the quotas.
  * Nothing else can make such a write fail: the engine API checks no permissions.
  */
 function pipelinable(self: InodeFs, remote: Remote, path: string, data: string | Uint8Array, options?: { mode?: number; flag?: string }): boolean {
   const c = remote.cache!;
   if (c.pending || (options?.flag !== undefined && options.flag !== 'w') || options?.mode !== undefined || !pipelining()) return false;
-  if (Atomics.load(remote.server.epochs, c.slot) !== c.epoch) return false;
+  if (Atomics.load(remote.server.epochs, c.slot) !== c.epoch || !isPlainPath(path) || path === '/') return false;
   const hit = c.entries.get(statKey(path));
-  if (!hit || !('ok' in hit) || !hit.plain || !isPlainPath(path)) return false;
-  const st = hit.ok as Stats;
-  if (!st.isFile() || st.nlink !== 1) return false;
+  if (!hit) return false;
   const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
   if (size > FILE_MAX) return false;
-  return size <= st.size || sharedUsage(remote).bytes + (size - st.size) <= self.quota.bytes;
+  const usage = sharedUsage(remote);
+  if ('ok' in hit) {
+    const st = hit.ok as Stats;
+    if (!hit.plain || !st.isFile() || st.nlink !== 1) return false;
+    return size <= st.size || usage.bytes + (size - st.size) <= self.quota.bytes;
+  }
+  if (hit.err.code !== 'ENOENT' || !hit.parentPlain) return false;
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  if (name.includes('\0') || !isCanonicalName(name) || nameToBytes(name).length > NAME_MAX || Buffer.byteLength(path) >= PATH_MAX) return false;
+  return usage.inodes + 1 <= self.quota.inodes && usage.bytes + size <= self.quota.bytes;
 }
 
 /**
@@ -186,9 +200,9 @@ function sharedUsage(remote: Remote): { bytes: number; inodes: number } {
 
 function cachedRead(self: InodeFs, remote: Remote, method: string, args: unknown[]): unknown {
   const c = remote.cache!;
-  // A pipelined write not applied yet: the cache and the shared usage are from before it. The call
-  // goes across, after the write (calls are handled in order).
-  if (c.pending && !settlePipelined(self, remote, false)) return forward(self, method, args);
+  // A pipelined write: the cache and the shared usage are from before it until its answer is in
+  // (on its way: waiting for it costs what a call would, and the cache is exact again after).
+  if (c.pending) settlePipelined(self, remote, true);
   if (method === 'usage') return sharedUsage(remote);
   const epochs = remote.server.epochs;
   const epoch = Atomics.load(epochs, c.slot);

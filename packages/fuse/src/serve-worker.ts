@@ -181,7 +181,8 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
       return { ok: encodeResult((fs as unknown as Record<string, (...x: unknown[]) => unknown>)[method as string](...a), register), plain };
     } catch (e) {
       if (!(e instanceof FsError)) throw e;
-      return { err: encodeError(e), plain };
+      // A missing name in a directory named plainly: the host may then create it without waiting.
+      return { err: encodeError(e), plain, parentPlain: e.code === 'ENOENT' && typeof a[0] === 'string' && plainDir(fs, a[0].slice(0, a[0].lastIndexOf('/')) || '/') };
     }
   },
   // writeFile, then the file's Stats and the engine's epoch as of both (nothing runs in between
@@ -228,6 +229,15 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
   },
   version: (id) => engine(id).version,
 };
+
+/** Whether `dir` names a directory with no symlink on the way. */
+function plainDir(fs: InodeFs, dir: string): boolean {
+  try {
+    return fs.realpath(dir) === dir && fs.stat(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 /** Engine arguments arrive as ids; options objects may carry one (`snapshot({ since })`). */
 function decodeArg(a: unknown): unknown {

@@ -83,6 +83,43 @@ describe('pipelined writes', () => {
     expect(server.posted - before).toBe(names.length);
   });
 
+  it('a new file in a directory the host knows is not waited for either; the listing shows it', async () => {
+    const fs = await mounted({ '/dir/old.txt': 'o' });
+    const server = runningServingThread()!;
+    const before = server.posted;
+    expect(fs.readdir('/dir')).toEqual(['old.txt']); // cached
+    for (let i = 0; i < 20; i++) {
+      expect(() => fs.stat(`/dir/new${i}.txt`)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+      fs.writeFile(`/dir/new${i}.txt`, `new ${i}`);
+      expect(text(fs.readFile(`/dir/new${i}.txt`))).toBe(`new ${i}`);
+    }
+    expect(server.posted - before).toBe(20);
+    expect(fs.readdir('/dir')).toHaveLength(21);
+    expect(readFileSync(join(m!.path, 'dir', 'new19.txt'), 'utf8')).toBe('new 19');
+  });
+
+  it('new files that could not be made are waited for and refused as before', async () => {
+    const fs = new InodeFs({ quota: { inodes: 4 } });
+    fs.mkdir('/d');
+    m = await mount(fs);
+    const server = runningServingThread()!;
+    const before = server.posted;
+    const long = `/d/${'x'.repeat(256)}`;
+    expect(() => fs.stat(long)).toThrow();
+    expect(() => fs.writeFile(long, 'a')).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }));
+    expect(() => fs.stat('/missing/a')).toThrow();
+    expect(() => fs.writeFile('/missing/a', 'a')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    for (const name of ['one', 'two']) {
+      expect(() => fs.stat(`/d/${name}`)).toThrow();
+      fs.writeFile(`/d/${name}`, name); // inodes: the root, d, one, two (the quota)
+    }
+    expect(server.posted - before).toBe(2);
+    expect(() => fs.stat('/d/three')).toThrow();
+    expect(() => fs.writeFile('/d/three', '3')).toThrow(/inode quota/);
+    expect(fs.readdir('/d')).toEqual(['one', 'two']);
+    expect(server.posted - before).toBe(2);
+  });
+
   it('writes that could fail are waited for, fail as before and change nothing', async () => {
     const fs = await mounted({ '/q.txt': 'x'.repeat(100), '/dir/inner': 'i' }, { bytes: 4096 });
     const server = runningServingThread()!;
