@@ -4,15 +4,21 @@
 // the serving thread, it must answer, and the language server (a real typescript-language-server,
 // run by our sandbox inside the mount) must report a real type error.
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Workspace } from '@mastra/core/workspace';
 import { InodeFilesystem } from '@vws/filesystem-inode';
 import { PtySandbox } from '@vws/sandbox-pty';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 const open: Workspace[] = [];
 afterEach(async () => {
   for (const w of open.splice(0)) await w.destroy();
 });
+// The language server leaves a temporary directory per server (tsserver's cancellation pipes): ours.
+const lspTmp = mkdtempSync(join(tmpdir(), 'vws-lsp-tmp-'));
+afterAll(() => rmSync(lspTmp, { recursive: true, force: true }));
 
 describe('Mastra LSP on a vws workspace', () => {
   it('typescript-language-server reports a type error in a file of the mounted workspace', async () => {
@@ -23,7 +29,7 @@ describe('Mastra LSP on a vws workspace', () => {
         '/proj/src/ok.ts': 'export const n: number = 1;\n',
       },
     });
-    const sandbox = new PtySandbox();
+    const sandbox = new PtySandbox({ env: { TMPDIR: lspTmp } });
     await sandbox.start();
     const mounted = await sandbox.mount(filesystem, '/');
     expect(mounted.success).toBe(true);

@@ -10,6 +10,12 @@ import { PtySandbox } from '@vws/sandbox-pty';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
+// typescript-language-server makes a temporary directory per server (tsserver's cancellation pipes)
+// and leaves it when the server is stopped: the language servers of this file get one of ours.
+const lspTmp = mkdtempSync(join(tmpdir(), 'vws-lsp-tmp-'));
+afterAll(() => rmSync(lspTmp, { recursive: true, force: true }));
+const env = { TMPDIR: lspTmp };
+
 // Loaded by path at run time (vitest resolves its imports, see vitest.shared.ts): it is not part of
 // this repository, so the type checker does not follow it.
 const suites = resolve(import.meta.dirname, '../../../shared/mastra-test-utils/src/integration/index.ts');
@@ -22,7 +28,7 @@ createWorkspaceIntegrationTests({
   suiteName: 'vws: InodeFilesystem + PtySandbox (Mastra integration scenarios)',
   createWorkspace: async () => {
     const filesystem = new InodeFilesystem();
-    const sandbox = new PtySandbox();
+    const sandbox = new PtySandbox({ env });
     await sandbox.start();
     const mounted = await sandbox.mount(filesystem, '/');
     if (!mounted.success) throw new Error(`mount failed: ${mounted.error}`);
@@ -70,9 +76,9 @@ describe("Mastra's LSP where its own Local providers disagree with its suites: o
     const dir = mkdtempSync(join(tmpdir(), 'vws-lsp-local-'));
     dirs.push(dir);
     const lsp = { searchPaths: [import.meta.dirname] };
-    const local = await results(new Workspace({ filesystem: new LocalFilesystem({ basePath: dir }), sandbox: new LocalSandbox({ workingDirectory: dir }), lsp }), dir);
+    const local = await results(new Workspace({ filesystem: new LocalFilesystem({ basePath: dir }), sandbox: new LocalSandbox({ workingDirectory: dir, env }), lsp }), dir);
     const filesystem = new InodeFilesystem();
-    const sandbox = new PtySandbox();
+    const sandbox = new PtySandbox({ env });
     await sandbox.start();
     expect((await sandbox.mount(filesystem, '/')).success).toBe(true);
     const ours = await results(new Workspace({ filesystem, sandbox, lsp }), sandbox.workingDirectory!);
