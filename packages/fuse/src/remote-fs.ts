@@ -7,7 +7,7 @@
 // watch() listeners are called asynchronously (batched), handles opened with open() before the move
 // are closed, and the engine keeps time by the wall clock (a custom clock function cannot cross).
 
-import { FILE_MAX, InodeFs, isCanonicalName, NAME_MAX, nameToBytes, PATH_MAX, ROOT_INO, Stats, wallClock, type ChangeEvent, type DiffResult, type InodeFsOptions, type OpenExport } from '@vws/inode-fs';
+import { FILE_MAX, FsError, InodeFs, isCanonicalName, NAME_MAX, nameToBytes, PATH_MAX, ROOT_INO, Stats, wallClock, type ChangeEvent, type DiffResult, type InodeFsOptions, type OpenExport } from '@vws/inode-fs';
 import type { ServingThread } from './serve-thread.js';
 import { decodeError, decodeResult, type EngineRef, type PipeReply, type WireError } from './wire.js';
 
@@ -18,6 +18,31 @@ const REMOTE = Symbol('vws.remote');
  * on the way; `parentPlain` (a miss): the path's directory is one, named plainly.
  */
 type Cached = ({ ok: unknown } | { err: WireError }) & { path?: string; plain?: boolean; parentPlain?: boolean };
+
+/** The cache's key for the names in directory `dir` (a Set, kept beside the answers). */
+const namesKey = (dir: string) => `\0names\0${dir}`;
+const split = (path: string): [string, string] => {
+  const cut = path.lastIndexOf('/');
+  return [path.slice(0, cut) || '/', path.slice(cut + 1)];
+};
+
+/**
+ * A miss answered here: `stat`, `lstat` or `exists` of a plain path whose directory's names the
+ * cache holds (exact as of its epoch) and which is not among them, as the engine would answer it.
+ * Names the engine would refuse instead (NUL, too long, no byte string) still cross.
+ */
+function missFromListing(c: NonNullable<Remote['cache']>, method: string, args: unknown[]): Cached | undefined {
+  if ((method !== 'stat' && method !== 'lstat' && method !== 'exists') || args.length !== 1 || typeof args[0] !== 'string') return undefined;
+  const path = args[0];
+  if (path === '/' || !isPlainPath(path) || Buffer.byteLength(path) >= PATH_MAX) return undefined;
+  const [dir, name] = split(path);
+  const listing = c.entries.get(namesKey(dir));
+  if (!listing || !('ok' in listing) || (listing.ok as Set<string>).has(name)) return undefined;
+  if (name.includes('\0') || !isCanonicalName(name) || nameToBytes(name).length > NAME_MAX) return undefined;
+  if (method === 'exists') return { ok: false, path, plain: false };
+  const e = new FsError('ENOENT', method, path);
+  return { err: { name: 'FsError', message: e.message, code: e.code, syscall: method, path }, path, plain: false, parentPlain: true };
+}
 
 interface Remote {
   server: ServingThread;
@@ -80,11 +105,15 @@ function keepWriteStat(self: InodeFs, remote: Remote, path: string, r: WriteStat
   // Only if nothing else changed the engine since the write (else the next read starts afresh).
   if (r.after === null || Atomics.load(remote.server.epochs, c.slot) !== r.after) return;
   // The cache was exact just before the write and the write touched one plain name: drop only
-  // what may mention it; otherwise everything.
-  if (r.simple && c.epoch === r.before && isPlainPath(path)) forgetPath(c.entries, path);
+  // what may mention it (the names of its directory gain it); otherwise everything.
+  const partial = r.simple && c.epoch === r.before && isPlainPath(path) && path !== '/';
+  const [dir, name] = split(path);
+  const listing = partial ? c.entries.get(namesKey(dir)) : undefined;
+  if (partial) forgetPath(c.entries, path);
   else c.entries.clear();
   c.epoch = r.after;
   c.entries.set(statKey(path), { ok: decodeResult(r.stats, () => self), path, plain: r.simple });
+  if (listing && 'ok' in listing) c.entries.set(namesKey(dir), { ok: new Set(listing.ok as Set<string>).add(name), path: dir, plain: true });
 }
 
 const statKey = (path: string) => `stat\0${JSON.stringify([path])}`;
@@ -213,11 +242,18 @@ function cachedRead(self: InodeFs, remote: Remote, method: string, args: unknown
   const key = `${method}\0${JSON.stringify(args)}`;
   let hit = c.entries.get(key);
   if (!hit) {
-    const r = remote.server.call(remote.id, '$read', [method, args]) as Cached;
+    hit = missFromListing(c, method, args);
+    if (hit) c.entries.set(key, hit); // a later write of that path finds it (pipelinable)
+  }
+  if (!hit) {
+    const { names, ...r } = remote.server.call(remote.id, '$read', [method, args]) as Cached & { names?: string[] };
     const path = typeof args[0] === 'string' ? args[0] : undefined;
     hit = 'ok' in r ? { ok: decodeResult(r.ok, () => self), path, plain: r.plain } : { ...r, path };
     // Kept only if nothing changed meanwhile (the answer is then the state's as of `epoch`).
-    if (Atomics.load(epochs, c.slot) === epoch) c.entries.set(key, hit);
+    if (Atomics.load(epochs, c.slot) === epoch) {
+      c.entries.set(key, hit);
+      if (names && path) c.entries.set(namesKey(split(path)[0]), { ok: new Set(names), path: split(path)[0], plain: true });
+    }
   }
   if ('err' in hit) throw decodeError(hit.err);
   return own(hit.ok);

@@ -181,8 +181,12 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
       return { ok: encodeResult((fs as unknown as Record<string, (...x: unknown[]) => unknown>)[method as string](...a), register), plain };
     } catch (e) {
       if (!(e instanceof FsError)) throw e;
-      // A missing name in a directory named plainly: the host may then create it without waiting.
-      return { err: encodeError(e), plain, parentPlain: e.code === 'ENOENT' && typeof a[0] === 'string' && plainDir(fs, a[0].slice(0, a[0].lastIndexOf('/')) || '/') };
+      // A missing name in a directory named plainly: the host may then create it without waiting,
+      // and, given the directory's names (a small one), answer misses beside it by itself.
+      const dir = e.code === 'ENOENT' && typeof a[0] === 'string' ? a[0].slice(0, a[0].lastIndexOf('/')) || '/' : undefined;
+      const parentPlain = dir !== undefined && plainDir(fs, dir);
+      const names = parentPlain ? fs.readdir(dir!) : undefined;
+      return { err: encodeError(e), plain, parentPlain, names: names && names.length <= LISTING_MAX ? names : undefined };
     }
   },
   // writeFile, then the file's Stats and the engine's epoch as of both (nothing runs in between
@@ -229,6 +233,9 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
   },
   version: (id) => engine(id).version,
 };
+
+/** Directories with more names than this are not sent with a miss (remote-fs.ts missFromListing). */
+const LISTING_MAX = 1024;
 
 /** Whether `dir` names a directory with no symlink on the way. */
 function plainDir(fs: InodeFs, dir: string): boolean {

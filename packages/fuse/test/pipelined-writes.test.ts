@@ -120,6 +120,34 @@ describe('pipelined writes', () => {
     expect(server.posted - before).toBe(2);
   });
 
+  it("misses beside a directory whose names the cache holds are answered without a call, as the engine would", async () => {
+    const fs = await mounted({ '/dir/a': 'a' });
+    const local = new InodeFs();
+    local.mkdir('/dir');
+    const message = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return `${(e as { code?: string }).code} ${(e as Error).message}`;
+      }
+      return 'no error';
+    };
+    // The first miss crosses and brings the directory's names along.
+    expect(crossings('$read', () => message(() => fs.stat('/dir/x'))).calls).toBe(1);
+    const r = crossings('$read', () => [message(() => fs.stat('/dir/y')), message(() => fs.lstat('/dir/w')), fs.exists('/dir/z')]);
+    expect(r.calls).toBe(0);
+    expect(r.result).toEqual([message(() => local.stat('/dir/y')), message(() => local.lstat('/dir/w')), false]);
+    // A name that is there still crosses, for its Stats.
+    expect(crossings('$read', () => fs.stat('/dir/a').size).result).toBe(1);
+    // A file made through the API joins the names: the next miss is still answered here.
+    fs.writeFile('/dir/y', 'made');
+    expect(fs.stat('/dir/y').size).toBe(4);
+    expect(crossings('$read', () => fs.exists('/dir/q')).calls).toBe(0);
+    // A change through the kernel moves the counter: the names are asked for again.
+    await sh('cd "$M"; echo q > dir/q', { M: m!.path });
+    expect(crossings('$read', () => fs.exists('/dir/q'))).toEqual({ result: true, calls: 1 });
+  });
+
   it('writes that could fail are waited for, fail as before and change nothing', async () => {
     const fs = await mounted({ '/q.txt': 'x'.repeat(100), '/dir/inner': 'i' }, { bytes: 4096 });
     const server = runningServingThread()!;
