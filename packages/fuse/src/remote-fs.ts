@@ -113,7 +113,8 @@ function keepWriteStat(self: InodeFs, remote: Remote, path: string, r: WriteStat
   else c.entries.clear();
   c.epoch = r.after;
   c.entries.set(statKey(path), { ok: decodeResult(r.stats, () => self), path, plain: r.simple });
-  if (listing && 'ok' in listing) c.entries.set(namesKey(dir), { ok: new Set(listing.ok as Set<string>).add(name), path: dir, plain: true });
+  // (The Set is the cache's own: grown in place, not copied, as an Agent adds file after file.)
+  if (listing && 'ok' in listing) c.entries.set(namesKey(dir), { ...listing, ok: (listing.ok as Set<string>).add(name) });
 }
 
 const statKey = (path: string) => `stat\0${JSON.stringify([path])}`;
