@@ -9,15 +9,10 @@
 
 import { FILE_MAX, FsError, InodeFs, isCanonicalName, NAME_MAX, nameToBytes, PATH_MAX, ROOT_INO, Stats, wallClock, type ChangeEvent, type DiffResult, type InodeFsOptions, type OpenExport } from '@vws/inode-fs';
 import type { ServingThread } from './serve-thread.js';
-import { decodeError, decodeResult, type EngineRef, type PipeReply, type WireError } from './wire.js';
+import { isPlainPath, ReadCache, type Cached } from './read-cache.js';
+import { decodeError, decodeResult, type EngineRef, type PipeReply } from './wire.js';
 
 const REMOTE = Symbol('vws.remote');
-
-/**
- * A cached answer; `path`: the path it is about; `plain`: that path names the file with no symlink
- * on the way; `parentPlain` (a miss): the path's directory is one, named plainly.
- */
-type Cached = ({ ok: unknown } | { err: WireError }) & { path?: string; plain?: boolean; parentPlain?: boolean };
 
 /** The cache's key for the names in directory `dir` (a Set, kept beside the answers). */
 const namesKey = (dir: string) => `\0names\0${dir}`;
@@ -31,12 +26,12 @@ const split = (path: string): [string, string] => {
  * cache holds (exact as of its epoch) and which is not among them, as the engine would answer it.
  * Names the engine would refuse instead (NUL, too long, no byte string) still cross.
  */
-function missFromListing(c: NonNullable<Remote['cache']>, method: string, args: unknown[]): Cached | undefined {
+function missFromListing(c: ReadCache, method: string, args: unknown[]): Cached | undefined {
   if ((method !== 'stat' && method !== 'lstat' && method !== 'exists') || args.length !== 1 || typeof args[0] !== 'string') return undefined;
   const path = args[0];
   if (path === '/' || !isPlainPath(path) || Buffer.byteLength(path) >= PATH_MAX) return undefined;
   const [dir, name] = split(path);
-  const listing = c.entries.get(namesKey(dir));
+  const listing = c.get(namesKey(dir));
   if (!listing || !('ok' in listing) || (listing.ok as Set<string>).has(name)) return undefined;
   if (name.includes('\0') || !isCanonicalName(name) || nameToBytes(name).length > NAME_MAX) return undefined;
   if (method === 'exists') return { ok: false, path, plain: false };
@@ -48,7 +43,7 @@ interface Remote {
   server: ServingThread;
   id: number;
   /** Read cache, for engines with an epoch slot (mounted ones): see cachedRead. */
-  cache?: { slot: number; epoch: number; entries: Map<string, Cached>; pending?: { seq: number; path: string } };
+  cache?: ReadCache;
   /** A fork of a cached engine: its parent, the parent's epoch and the host's mutation count as of the fork. */
   forkedAt?: { parent: Remote; epoch: number; mutations: number };
 }
@@ -72,29 +67,13 @@ export function cacheReads(fs: InodeFs): void {
   const remote = remoteOf(fs);
   if (!remote || remote.cache) return;
   const slot = remote.server.call(remote.id, '$slot') as number;
-  if (slot >= 0) remote.cache = { slot, epoch: Number.NaN, entries: new Map() };
+  if (slot >= 0) remote.cache = new ReadCache(slot);
 }
 
 /** Reads whose answers depend only on the engine's state and their arguments. */
 const CACHED = new Set(['stat', 'lstat', 'exists', 'readFile', 'readdir', 'usage', 'realpath', 'readlink', 'inoOf']);
 const CACHE_MAX = 4096;
 
-/** An absolute path in the engine's own spelling ('/a/b': no '//', '.', '..' or trailing '/'). */
-const isPlainPath = (p: string): boolean => p === '/' || (/^(\/[^/]+)+$/.test(p) && !p.split('/').some((s) => s === '.' || s === '..'));
-
-/**
- * After a write to the plain path `path` (one link, no symlink on the way): forgets the answers
- * about it and its directories, and every answer whose path is not plain (a symlink on its way,
- * another spelling: it might name the same file). Everything else cannot have changed.
- */
-function forgetPath(entries: Map<string, Cached>, path: string): void {
-  const touched = new Set<string>(['/']);
-  for (let p = path; p !== '/' && p !== ''; p = p.slice(0, p.lastIndexOf('/')) || '/') touched.add(p);
-  for (const [key, hit] of entries) {
-    // Kept: answers about another path that names its file plainly (a symlink could make it this one).
-    if (!hit.plain || hit.path === undefined || touched.has(hit.path) || !isPlainPath(hit.path)) entries.delete(key);
-  }
-}
 
 /**
  * After a write whose answer is `r`: the cache keeps what the write cannot have changed, and the
@@ -108,13 +87,13 @@ function keepWriteStat(self: InodeFs, remote: Remote, path: string, r: WriteStat
   // what may mention it (the names of its directory gain it); otherwise everything.
   const partial = r.simple && c.epoch === r.before && isPlainPath(path) && path !== '/';
   const [dir, name] = split(path);
-  const listing = partial ? c.entries.get(namesKey(dir)) : undefined;
-  if (partial) forgetPath(c.entries, path);
-  else c.entries.clear();
+  const listing = partial ? c.get(namesKey(dir)) : undefined;
+  if (partial) c.forgetPath(path);
+  else c.clear();
   c.epoch = r.after;
-  c.entries.set(statKey(path), { ok: decodeResult(r.stats, () => self), path, plain: r.simple });
+  c.set(statKey(path), { ok: decodeResult(r.stats, () => self), path, plain: r.simple });
   // (The Set is the cache's own: grown in place, not copied, as an Agent adds file after file.)
-  if (listing && 'ok' in listing) c.entries.set(namesKey(dir), { ...listing, ok: (listing.ok as Set<string>).add(name) });
+  if (listing && 'ok' in listing) c.set(namesKey(dir), { ...listing, ok: (listing.ok as Set<string>).add(name) });
 }
 
 const statKey = (path: string) => `stat\0${JSON.stringify([path])}`;
@@ -136,7 +115,7 @@ function pipelinable(self: InodeFs, remote: Remote, path: string, data: string |
   const c = remote.cache!;
   if (c.pending || (options?.flag !== undefined && options.flag !== 'w') || options?.mode !== undefined || !pipelining()) return false;
   if (Atomics.load(remote.server.epochs, c.slot) !== c.epoch || !isPlainPath(path) || path === '/') return false;
-  const hit = c.entries.get(statKey(path));
+  const hit = c.get(statKey(path));
   if (!hit) return false;
   const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
   if (size > FILE_MAX) return false;
@@ -236,15 +215,15 @@ function cachedRead(self: InodeFs, remote: Remote, method: string, args: unknown
   if (method === 'usage') return sharedUsage(remote);
   const epochs = remote.server.epochs;
   const epoch = Atomics.load(epochs, c.slot);
-  if (epoch !== c.epoch || c.entries.size > CACHE_MAX) {
-    c.entries.clear();
+  if (epoch !== c.epoch || c.size > CACHE_MAX) {
+    c.clear();
     c.epoch = epoch;
   }
   const key = `${method}\0${JSON.stringify(args)}`;
-  let hit = c.entries.get(key);
+  let hit = c.get(key);
   if (!hit) {
     hit = missFromListing(c, method, args);
-    if (hit) c.entries.set(key, hit); // a later write of that path finds it (pipelinable)
+    if (hit) c.set(key, hit); // a later write of that path finds it (pipelinable)
   }
   if (!hit) {
     const { names, ...r } = remote.server.call(remote.id, '$read', [method, args]) as Cached & { names?: string[] };
@@ -252,8 +231,8 @@ function cachedRead(self: InodeFs, remote: Remote, method: string, args: unknown
     hit = 'ok' in r ? { ok: decodeResult(r.ok, () => self), path, plain: r.plain } : { ...r, path };
     // Kept only if nothing changed meanwhile (the answer is then the state's as of `epoch`).
     if (Atomics.load(epochs, c.slot) === epoch) {
-      c.entries.set(key, hit);
-      if (names && path) c.entries.set(namesKey(split(path)[0]), { ok: new Set(names), path: split(path)[0], plain: true });
+      c.set(key, hit);
+      if (names && path) c.set(namesKey(split(path)[0]), { ok: new Set(names), path: split(path)[0], plain: true });
     }
   }
   if ('err' in hit) throw decodeError(hit.err);
