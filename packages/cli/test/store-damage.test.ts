@@ -108,11 +108,13 @@ const target = (label: string, path: () => string, needs: (c: string[]) => boole
   for (const k of [...only, ...Object.keys(extra)]) cases.push({ what: `${label} is ${k}`, path, damage: extra[k] ?? kinds[k]!, needs, names, every: everyFor.has(k) });
 };
 /** A flipped bit where it matters: in a record's manifest checksum (a flip in a field nothing reads, like
- * `workspace`, goes unnoticed: records carry no checksum of their own). */
+ * `workspace`, goes unnoticed: records carry no checksum of their own). The bit is one of the hash's
+ * own (a hex digit's value), so the record still has the shape of one: flipping the character's
+ * lowest bit instead turned 'a' or 'f' into no hex digit at all, a damaged record, not a damaged manifest. */
 const flipIn = (field: string) => (p: string) => {
   const b = readFileSync(p);
   const i = b.indexOf(`"${field}":"`) + field.length + 8;
-  b[i]! ^= 1;
+  b[i] = ((Number.parseInt(String.fromCharCode(b[i]!), 16) ^ 1).toString(16)).charCodeAt(0);
   writeFileSync(p, b);
 };
 target('refs.json', () => at.refs, all, fileKinds, { 'valid JSON of the wrong shape': malformed('{"head":42,"names":[]}') });
