@@ -15,6 +15,12 @@ export type Cached = ({ ok: unknown } | { err: WireError }) & { path?: string; p
 /** An absolute path in the engine's own spelling ('/a/b': no '//', '.', '..' or trailing '/'). */
 export const isPlainPath = (p: string): boolean => p === '/' || (/^(\/[^/]+)+$/.test(p) && !p.split('/').some((s) => s === '.' || s === '..'));
 
+/** A plain path's directory and last name ('/a/b' -> ['/a', 'b'], '/a' -> ['/', 'a']). */
+export const splitPath = (path: string): [string, string] => {
+  const cut = path.lastIndexOf('/');
+  return [path.slice(0, cut) || '/', path.slice(cut + 1)];
+};
+
 export class ReadCache {
   epoch = Number.NaN;
   /** A pipelined write whose answer is not in yet (remote-fs.ts): the cache is from before it. */

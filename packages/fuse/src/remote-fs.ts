@@ -9,17 +9,21 @@
 
 import { FILE_MAX, FsError, InodeFs, isCanonicalName, NAME_MAX, nameToBytes, PATH_MAX, ROOT_INO, Stats, wallClock, type ChangeEvent, type DiffResult, type InodeFsOptions, type OpenExport } from '@vws/inode-fs';
 import type { ServingThread } from './serve-thread.js';
-import { isPlainPath, ReadCache, type Cached } from './read-cache.js';
+import { isPlainPath, ReadCache, splitPath as split, type Cached } from './read-cache.js';
 import { decodeError, decodeResult, type EngineRef, type PipeReply } from './wire.js';
 
 const REMOTE = Symbol('vws.remote');
 
 /** The cache's key for the names in directory `dir` (a Set, kept beside the answers). */
 const namesKey = (dir: string) => `\0names\0${dir}`;
-const split = (path: string): [string, string] => {
-  const cut = path.lastIndexOf('/');
-  return [path.slice(0, cut) || '/', path.slice(cut + 1)];
-};
+
+/**
+ * Whether the engine takes the last name of plain path `path` as it is (no NUL, a byte string, not
+ * too long, the whole path short enough): else a miss or a create of it answers otherwise.
+ */
+function ordinaryName(path: string, name: string): boolean {
+  return !name.includes('\0') && isCanonicalName(name) && nameToBytes(name).length <= NAME_MAX && Buffer.byteLength(path) < PATH_MAX;
+}
 
 /**
  * A miss answered here: `stat`, `lstat` or `exists` of a plain path whose directory's names the
@@ -29,11 +33,10 @@ const split = (path: string): [string, string] => {
 function missFromListing(c: ReadCache, method: string, args: unknown[]): Cached | undefined {
   if ((method !== 'stat' && method !== 'lstat' && method !== 'exists') || args.length !== 1 || typeof args[0] !== 'string') return undefined;
   const path = args[0];
-  if (path === '/' || !isPlainPath(path) || Buffer.byteLength(path) >= PATH_MAX) return undefined;
+  if (path === '/' || !isPlainPath(path)) return undefined;
   const [dir, name] = split(path);
   const listing = c.get(namesKey(dir));
-  if (!listing || !('ok' in listing) || (listing.ok as Set<string>).has(name)) return undefined;
-  if (name.includes('\0') || !isCanonicalName(name) || nameToBytes(name).length > NAME_MAX) return undefined;
+  if (!listing || !('ok' in listing) || (listing.ok as Set<string>).has(name) || !ordinaryName(path, name)) return undefined;
   if (method === 'exists') return { ok: false, path, plain: false };
   const e = new FsError('ENOENT', method, path);
   return { err: { name: 'FsError', message: e.message, code: e.code, syscall: method, path }, path, plain: false, parentPlain: true };
@@ -125,9 +128,7 @@ function pipelinable(self: InodeFs, remote: Remote, path: string, data: string |
     if (!hit.plain || !st.isFile() || st.nlink !== 1) return false;
     return size <= st.size || usage.bytes + (size - st.size) <= self.quota.bytes;
   }
-  if (hit.err.code !== 'ENOENT' || !hit.parentPlain) return false;
-  const name = path.slice(path.lastIndexOf('/') + 1);
-  if (name.includes('\0') || !isCanonicalName(name) || nameToBytes(name).length > NAME_MAX || Buffer.byteLength(path) >= PATH_MAX) return false;
+  if (hit.err.code !== 'ENOENT' || !hit.parentPlain || !ordinaryName(path, split(path)[1])) return false;
   return usage.inodes + 1 <= self.quota.inodes && usage.bytes + size <= self.quota.bytes;
 }
 
@@ -232,7 +233,10 @@ function cachedRead(self: InodeFs, remote: Remote, method: string, args: unknown
     // Kept only if nothing changed meanwhile (the answer is then the state's as of `epoch`).
     if (Atomics.load(epochs, c.slot) === epoch) {
       c.set(key, hit);
-      if (names && path) c.set(namesKey(split(path)[0]), { ok: new Set(names), path: split(path)[0], plain: true });
+      if (names && path) {
+        const [dir] = split(path);
+        c.set(namesKey(dir), { ok: new Set(names), path: dir, plain: true });
+      }
     }
   }
   if ('err' in hit) throw decodeError(hit.err);

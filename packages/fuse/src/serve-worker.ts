@@ -11,6 +11,7 @@ import { readFileSync, writeSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { FsError, InodeFs, LazyChunks } from '@vws/inode-fs';
 import { threadPlacement } from './driver.js';
+import { splitPath } from './read-cache.js';
 import { detachAllNow, serveMount, type Mount } from './serve.js';
 import { decodeError, encodeError, encodeResult, GATE, isEngineRef, type AsyncRequest, type CallRequest, type PipeReply, type Reply, type ServerEvent } from './wire.js';
 
@@ -183,7 +184,7 @@ const special: Record<string, (id: number, args: unknown[]) => unknown> = {
       if (!(e instanceof FsError)) throw e;
       // A missing name in a directory named plainly: the host may then create it without waiting,
       // and, given the directory's names (a small one), answer misses beside it by itself.
-      const dir = e.code === 'ENOENT' && typeof a[0] === 'string' ? a[0].slice(0, a[0].lastIndexOf('/')) || '/' : undefined;
+      const dir = e.code === 'ENOENT' && typeof a[0] === 'string' ? splitPath(a[0])[0] : undefined;
       const parentPlain = dir !== undefined && plainDir(fs, dir);
       const names = parentPlain ? fs.readdir(dir!) : undefined;
       return { err: encodeError(e), plain, parentPlain, names: names && names.length <= LISTING_MAX ? names : undefined };

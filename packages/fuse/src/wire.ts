@@ -33,8 +33,8 @@ export interface CallRequest {
  * Slots of the shared flag array (serve-thread.ts) that order pipelined writes against kernel
  * requests: the host stores POSTED after posting one; the serving thread stores APPLIED after
  * applying one, and counts in BUSY the kernel requests (and host requests) it is serving (it
- * applies posted writes first). A host that sees BUSY at 0 and the engine unchanged after posting knows its write comes
- * before any kernel request it has not yet seen.
+ * applies posted writes first). A host that sees BUSY at 0 and the engine unchanged after posting
+ * knows its write comes before any kernel request not yet begun.
  */
 export const GATE = { POSTED: 4, APPLIED: 5, BUSY: 6 } as const;
 
